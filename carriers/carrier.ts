@@ -1,0 +1,82 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../domain/clock.js';
+import type { Status } from '../domain/status.js';
+
+export const PROVIDERS = ['sandbox', 'kuaidi100', 'kdniao', 'seventeenTrack'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+/** What a poll asks a provider for. `carrier` is our canonical code (carrier-codes.ts). */
+export interface TrackRequest {
+  shipmentId: number;
+  carrier: string;
+  trackingNo: string;
+  /** Customer phone; SF (and ZTO on Kuaidi100) need its last four digits. */
+  phone?: string | null;
+  /** Order paid time; the sandbox simulation starts the journey from it. */
+  paidAt?: Date;
+  markedShippedAt?: Date | null;
+}
+
+/** One carrier event in the canonical model. */
+export interface NormalizedEvent {
+  occurredAt: Date;
+  status: Status;
+  /** Hub / station name: structured field when given, else extracted from the text. */
+  hub: string | null;
+  location: string | null;
+  text: string;
+  /** Provider code as sent (kuaidi100 statusCode, kdniao Action, 17track sub_status). */
+  providerCode: string | null;
+  raw: unknown;
+}
+
+/** The answer for one tracking number. A provider call returns one per request, in any order. */
+export type TrackResult =
+  | {
+      kind: 'ok';
+      trackingNo: string;
+      events: NormalizedEvent[];
+      /** Provider's own summary status mapped to ours, when it gives one. */
+      summaryStatus: Status | null;
+      /** Provider alert flags, e.g. `kuaidi100:202`, `kdniao:412` (extra detection signals). */
+      flags: string[];
+    }
+  /** The carrier has no record yet: a state, not an error. */
+  | { kind: 'not_found'; trackingNo: string; message: string }
+  /** This number was refused (bad number, phone digits mismatch): permanent for this number. */
+  | { kind: 'rejected'; trackingNo: string; code: string; message: string }
+  /** The reply for this number could not be understood: quarantined with the raw text. */
+  | { kind: 'malformed'; trackingNo: string; error: string; raw: string };
+
+export type ProviderErrorKind = 'transient' | 'auth' | 'quota' | 'malformed';
+
+/**
+ * A failure of the whole call. `transient` is retried with backoff (timeouts, 5xx, 429, resets);
+ * `auth` and `quota` raise one alert and are not retried; `malformed` is quarantined.
+ */
+export class ProviderError extends Error {
+  constructor(
+    readonly provider: ProviderName,
+    readonly kind: ProviderErrorKind,
+    message: string,
+    readonly opts: { retryAfterMs?: number; raw?: string; status?: number } = {},
+  ) {
+    super(`${provider}: ${message}`);
+    this.name = 'ProviderError';
+  }
+}
+
+export interface ProviderContext {
+  clock: Clock;
+  log: Logger;
+  /** Business time zone for carriers' local timestamps. */
+  timeZone: string;
+}
+
+/** Every tracking provider implements this; jobs never see provider JSON. */
+export interface TrackingProvider {
+  readonly name: ProviderName;
+  /** Most numbers one call can carry (1 for per-number APIs, 40 for 17TRACK). */
+  readonly maxBatch: number;
+  track(requests: TrackRequest[], ctx: ProviderContext): Promise<TrackResult[]>;
+}

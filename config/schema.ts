@@ -1,0 +1,371 @@
+import { validate as validateCron } from 'node-cron';
+import { z } from 'zod';
+
+/**
+ * The one config schema. Every key is required here and documented with `.describe()`;
+ * the defaults live in config/default.yaml (with a comment per key), and the README's config
+ * reference is generated from both (`parcelwatch config docs`).
+ * Objects are strict: an unknown key is an error naming its path.
+ */
+
+const nonNeg = () => z.number().nonnegative();
+const pos = () => z.number().positive();
+const posInt = () => z.number().int().positive();
+
+export const cronExpr = () =>
+  z.string().refine((v) => validateCron(v), { message: 'is not a valid cron expression' });
+
+export const timeZone = () =>
+  z.string().refine(
+    (tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'is not a valid IANA time zone' },
+  );
+
+const hhmm = () => z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
+
+/** A message template; `{name}` placeholders must be among `allowed` (checked at config load, not at send time). */
+export function template(allowed: readonly string[]) {
+  return z.string().superRefine((text, ctx) => {
+    for (const m of text.matchAll(/\{(\w+)\}/g)) {
+      if (!allowed.includes(m[1]!)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown placeholder {${m[1]}}; allowed: ${allowed.map((a) => `{${a}}`).join(' ')}`,
+        });
+      }
+    }
+  });
+}
+
+export const PLATFORMS = ['taobao', 'tmall', 'jd', 'pdd', 'douyin', 'other'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+export const EXCEPTION_TYPES = [
+  'late_shipment',
+  'fake_shipment_risk',
+  'undelivered_3d',
+  'tracking_stalled',
+  'carrier_problem',
+  'delivery_overdue',
+  'pickup_overdue',
+] as const;
+export type ExceptionType = (typeof EXCEPTION_TYPES)[number];
+
+export const SEVERITIES = ['info', 'warning', 'critical', 'breach'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** Placeholders every agent script may use (filled from the order, shipment and exception). */
+export const SCRIPT_PLACEHOLDERS = [
+  'customerName',
+  'orderId',
+  'platform',
+  'carrierName',
+  'trackingNo',
+  'lastEvent',
+  'lastHub',
+  'lastEventAt',
+  'paidAt',
+  'deadline',
+  'hoursLeft',
+  'hoursOverdue',
+  'penaltyYuan',
+  'normalTransitDays',
+  'compensationYuan',
+  'perDayLateYuan',
+  'shipDate',
+  'reason',
+] as const;
+
+/** Placeholders customer messages may use. */
+export const CUSTOMER_PLACEHOLDERS = [
+  'customerName',
+  'orderId',
+  'carrierName',
+  'trackingNo',
+  'hub',
+  'time',
+  'status',
+] as const;
+
+const lateShipmentPolicy = z.strictObject({
+  shipWithinHours: pos().describe('Hours after payment by which the carrier must have collected (72 h on Taobao/Tmall).'),
+  warnAtHours: pos().describe('Order age (hours since payment) at which a warning opens.'),
+  criticalAtHours: pos().describe('Order age at which the exception escalates to critical.'),
+  penaltyRate: z.number().min(0).max(1).describe('Share of the order amount paid to the buyer on a breach (0.05 = 5 %).'),
+  penaltyCapYuan: nonNeg().describe('Cap of the buyer compensation in yuan.'),
+  penaltyPoints: nonNeg().describe('Shop points deducted on a breach.'),
+});
+export type LateShipmentPolicy = z.infer<typeof lateShipmentPolicy>;
+
+const providerCommon = {
+  enabled: z.boolean().describe('Whether this provider may be used.'),
+  baseUrl: z.url().describe('Base URL; the real API path is appended.'),
+  qps: pos().describe('Requests per second allowed by the provider (enforced by the poll queue limiter).'),
+  concurrency: posInt().describe('Poll jobs processed at once for this provider.'),
+  timeoutMs: posInt().describe('HTTP timeout per request.'),
+  minPollIntervalMinutes: pos().describe('Never query one number more often than this (per-number floor).'),
+};
+
+const channelWebhook = z.strictObject({
+  enabled: z.boolean().describe('Deliver to this channel.'),
+  url: z.string().describe('Endpoint URL (empty when disabled).'),
+  secret: z.string().describe('HMAC-SHA256 signing secret (secret; env overrides).'),
+  timeoutMs: posInt().describe('HTTP timeout per delivery.'),
+});
+
+const robotChannel = z.strictObject({
+  enabled: z.boolean().describe('Deliver to this group robot.'),
+  url: z.string().describe('Robot webhook URL (contains the robot key; treated as a secret).'),
+  secret: z.string().describe('DingTalk: the signing secret for signed-URL mode (empty = keyword/IP mode). WeCom: unused.'),
+  timeoutMs: posInt().describe('HTTP timeout per delivery.'),
+});
+
+export const configSchema = z.strictObject({
+  timezone: timeZone().describe('Business time zone: schedules, quiet hours and carriers\' local timestamps.'),
+  log: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).describe('pino log level.'),
+  }),
+  database: z.strictObject({
+    url: z.string().min(1).describe('Postgres URL (env DATABASE_URL).'),
+    poolSize: posInt().describe('Max connections per process.'),
+  }),
+  redis: z.strictObject({
+    url: z.string().min(1).describe('Redis URL, db index honoured (env REDIS_URL).'),
+    prefix: z.string().min(1).regex(/^[\w.-]+$/, 'only letters, digits, _ . -').describe('BullMQ key prefix, so deployments can share one Redis.'),
+  }),
+  http: z.strictObject({
+    port: z.number().int().min(0).max(65535).describe('HTTP port (env PORT).'),
+    host: z.string().describe('Listen address.'),
+    apiToken: z.string().describe('Bearer token required on /api/* when set (env PARCELWATCH_API_TOKEN).'),
+    bodyLimitBytes: posInt().describe('Largest accepted request body; larger answers 413.'),
+    maxOrdersPerRequest: posInt().describe('Most orders in one POST /api/orders.'),
+  }),
+  shutdown: z.strictObject({
+    graceMs: posInt().describe('How long in-flight jobs may run on SIGTERM before the process exits 1.'),
+  }),
+  queues: z.strictObject({
+    keepCompletedSeconds: posInt().describe('Completed jobs are kept this long; must cover the longest schedule period (slot dedupe window).'),
+    keepFailedSeconds: posInt().describe('Failed jobs are kept this long for inspection.'),
+  }),
+  jobs: z.strictObject({
+    planPolls: z.strictObject({
+      schedule: cronExpr().describe('When due shipments are enqueued for polling.'),
+      pageSize: posInt().describe('Shipments read and enqueued per page.'),
+    }),
+    detectExceptions: z.strictObject({
+      schedule: cronExpr().describe('Time-based detection sweep.'),
+      batchSize: posInt().describe('Shipments evaluated per batch.'),
+    }),
+    syncOutreach: z.strictObject({
+      schedule: cronExpr().describe('Create, update and cancel outreach tasks from open exceptions; escalate overdue tasks.'),
+    }),
+    sendNotifications: z.strictObject({
+      schedule: cronExpr().describe('Release held customer messages (quiet hours ended) and end expired chases.'),
+    }),
+  }),
+  providers: z.strictObject({
+    routes: z.record(z.string(), z.enum(['sandbox', 'kuaidi100', 'kdniao', 'seventeenTrack'])).describe('Carrier code → provider; key `default` for the rest.'),
+    retry: z.strictObject({
+      attempts: posInt().describe('Attempts per poll job on transient failures.'),
+      backoffMs: posInt().describe('First retry delay; doubles each attempt, with jitter.'),
+    }),
+    circuitBreaker: z.strictObject({
+      failureThreshold: posInt().describe('Consecutive transient failures that open the breaker.'),
+      openSeconds: posInt().describe('How long an open breaker rejects calls before a trial call.'),
+    }),
+    sandbox: z.strictObject({
+      ...providerCommon,
+      seed: z.number().int().describe('Seed of the deterministic simulation.'),
+      rates: z.strictObject({
+        lateCollection: z.number().min(0).max(1).describe('Share of parcels collected late (after 48–90 h).'),
+        neverCollected: z.number().min(0).max(1).describe('Share of parcels never scanned (fake-shipment risk).'),
+        stall: z.number().min(0).max(1).describe('Share of parcels whose tracking stalls in transit.'),
+        problem: z.number().min(0).max(1).describe('Share with a carrier problem (问题件/拒签/退回).'),
+        lockerUncollected: z.number().min(0).max(1).describe('Share left in a locker/station and not picked up.'),
+      }),
+    }),
+    kuaidi100: z.strictObject({
+      ...providerCommon,
+      customer: z.string().describe('Kuaidi100 customer (授权码).'),
+      key: z.string().describe('Kuaidi100 key (secret; env KUAIDI100_KEY).'),
+      resultv2: z.enum(['0', '1', '4', '8']).describe('resultv2 level requested (4 = advanced status codes per event).'),
+      maxQueriesPer24h: posInt().max(48).describe('Hard cap per number per rolling 24 h; more than 48 locks the number for a day.'),
+    }),
+    kdniao: z.strictObject({
+      ...providerCommon,
+      eBusinessId: z.string().describe('Kdniao EBusinessID.'),
+      appKey: z.string().describe('Kdniao AppKey (secret; env KDNIAO_APP_KEY).'),
+      requestType: z.enum(['1002', '8001']).describe('1002 instant query (daily quota) or 8001 in-transit monitoring.'),
+      dailyQuota: posInt().describe('Calls per day allowed for 1002 (500 on the current plan); ignored for 8001.'),
+    }),
+    seventeenTrack: z.strictObject({
+      ...providerCommon,
+      token: z.string().describe('17TRACK API key sent as the 17token header (secret; env SEVENTEENTRACK_TOKEN).'),
+      batchSize: posInt().max(40).describe('Numbers per request (at most 40).'),
+    }),
+  }),
+  polling: z.strictObject({
+    notCollectedMinutes: pos().describe('Poll interval before the first carrier scan.'),
+    nearDeadlineMinutes: pos().describe('Poll interval for uncollected orders within `nearDeadlineHours` of the ship deadline.'),
+    nearDeadlineHours: pos().describe('Window before the ship deadline in which polling tightens.'),
+    inTransitMinutes: pos().describe('Poll interval while in transit.'),
+    outForDeliveryMinutes: pos().describe('Poll interval while out for delivery or at a pickup point.'),
+    chasedMinutes: pos().describe('Poll interval for parcels a customer chased.'),
+    problemMinutes: pos().describe('Poll interval while the carrier reports a problem.'),
+    errorBackoffMinutes: pos().describe('Poll interval after a poll error (malformed reply, auth error).'),
+    stopAfterDays: pos().describe('Stop polling a shipment with no carrier event for this many days after marked shipped.'),
+  }),
+  rules: z.strictObject({
+    lateShipment: z.strictObject({
+      default: lateShipmentPolicy.describe('The marketplace late-shipment policy.'),
+      platforms: z
+        .partialRecord(z.enum(PLATFORMS), lateShipmentPolicy.partial())
+        .describe('Per-platform overrides of the default policy.'),
+    }),
+    fakeShipment: z.strictObject({
+      noScanAfterHours: pos().describe('Marked shipped with no carrier scan after this many hours → fake_shipment_risk (warning).'),
+      criticalAfterHours: pos().describe('…critical after this many hours.'),
+    }),
+    undelivered: z.strictObject({
+      afterCollectedHours: pos().describe('Collected this long ago and not delivered → undelivered_3d.'),
+      criticalAfterHours: pos().describe('…critical after this many hours since collection.'),
+    }),
+    stalled: z.strictObject({
+      noEventHours: pos().describe('In transit with no new carrier event for this long → tracking_stalled.'),
+      criticalAfterHours: pos().describe('…critical after this many hours without an event.'),
+    }),
+    deliveryOverdue: z.strictObject({
+      hours: pos().describe('Out for delivery and not signed after this long → delivery_overdue.'),
+    }),
+    pickupOverdue: z.strictObject({
+      hours: pos().describe('In a locker/station and not picked up after this long → pickup_overdue.'),
+    }),
+  }),
+  outreach: z.strictObject({
+    slaMinutes: z.strictObject({
+      breach: pos().describe('Due time for a task whose worst exception is a breach.'),
+      critical: pos().describe('Due time for critical.'),
+      warning: pos().describe('Due time for warning.'),
+      info: pos().describe('Due time for info.'),
+    }),
+    typeWeight: z
+      .strictObject(Object.fromEntries(EXCEPTION_TYPES.map((t) => [t, nonNeg().describe(`Priority weight of ${t}.`)])) as Record<
+        ExceptionType,
+        z.ZodNumber
+      >)
+      .describe('Priority added per exception type; severity adds 100/200/300 for warning/critical/breach.'),
+    normalTransitDays: pos().describe('What agents say a parcel normally takes ("通常 N 天内送达"); never an exact date.'),
+    compensation: z.strictObject({
+      perDayLateYuan: nonNeg().describe('Compensation offered per day late.'),
+      lateShipmentYuan: nonNeg().describe('Compensation offered for a late shipment (on top of the marketplace penalty).'),
+    }),
+    assignment: z.strictObject({
+      mode: z.enum(['pool', 'round_robin', 'least_loaded']).describe('How tasks are assigned to agents.'),
+      agents: z.array(z.string().min(1)).describe('Agent roster for round_robin / least_loaded.'),
+    }),
+    channels: z.strictObject({
+      webhook: channelWebhook,
+      wecom: robotChannel,
+      dingtalk: robotChannel,
+    }),
+    delivery: z.strictObject({
+      attempts: posInt().describe('Delivery attempts per channel message.'),
+      backoffMs: posInt().describe('First retry delay, doubling.'),
+    }),
+    scripts: z.strictObject(
+      Object.fromEntries(EXCEPTION_TYPES.map((t) => [t, template(SCRIPT_PLACEHOLDERS).describe(`Agent script for ${t}.`)])) as Record<
+        ExceptionType,
+        ReturnType<typeof template>
+      >,
+    ),
+    reasons: z.strictObject(
+      Object.fromEntries(EXCEPTION_TYPES.map((t) => [t, template(SCRIPT_PLACEHOLDERS).describe(`Plain-words reason for ${t}.`)])) as Record<
+        ExceptionType,
+        ReturnType<typeof template>
+      >,
+    ),
+  }),
+  chases: z.strictObject({
+    defaultChannel: z.enum(['webhook', 'sms']).describe('Channel used when a chase names none.'),
+    maxAgeDays: pos().describe('A chase ends after this many days.'),
+    sendDelivered: z.boolean().describe('Send a final delivered message when a chased parcel is signed for.'),
+    quietHours: z.strictObject({
+      enabled: z.boolean().describe('Hold customer messages during quiet hours.'),
+      start: hhmm().describe('Quiet hours start (business time zone).'),
+      end: hhmm().describe('Quiet hours end (business time zone).'),
+    }),
+    dailyCapPerContact: posInt().describe('Most messages one contact receives per business day.'),
+    coalesceSeconds: nonNeg().describe('Moves within this window are merged into one message (the latest).'),
+    templates: z.strictObject({
+      hubMoved: template(CUSTOMER_PLACEHOLDERS).describe('Sent when a chased parcel reaches the next hub.'),
+      outForDelivery: template(CUSTOMER_PLACEHOLDERS).describe('Sent when it is out for delivery.'),
+      delivered: template(CUSTOMER_PLACEHOLDERS).describe('Sent when it is signed for.'),
+    }),
+    channels: z.strictObject({
+      webhook: channelWebhook,
+      sms: z.strictObject({
+        enabled: z.boolean().describe('Send SMS through Alibaba Cloud SMS.'),
+        endpoint: z.string().describe('Alibaba Cloud SMS endpoint.'),
+        accessKeyId: z.string().describe('AccessKey ID (secret; env ALIYUN_ACCESS_KEY_ID).'),
+        accessKeySecret: z.string().describe('AccessKey secret (secret; env ALIYUN_ACCESS_KEY_SECRET).'),
+        signName: z.string().describe('Approved SMS signature name.'),
+        templateCodes: z.strictObject({
+          hubMoved: z.string().describe('Template code for hub moves.'),
+          outForDelivery: z.string().describe('Template code for out for delivery.'),
+          delivered: z.string().describe('Template code for delivered.'),
+        }),
+        timeoutMs: posInt().describe('HTTP timeout.'),
+      }),
+    }),
+  }),
+  demo: z.strictObject({
+    orders: posInt().describe('Orders `parcelwatch demo` seeds.'),
+    paidWithinHours: pos().describe('Seeded orders were paid within this many hours before now.'),
+  }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Config paths that hold secrets: redacted in `config check` and logs. */
+export const SECRET_PATHS = [
+  'database.url',
+  'redis.url',
+  'http.apiToken',
+  'providers.kuaidi100.key',
+  'providers.kdniao.appKey',
+  'providers.seventeenTrack.token',
+  'outreach.channels.webhook.secret',
+  'outreach.channels.wecom.url',
+  'outreach.channels.dingtalk.url',
+  'outreach.channels.dingtalk.secret',
+  'chases.channels.webhook.secret',
+  'chases.channels.sms.accessKeyId',
+  'chases.channels.sms.accessKeySecret',
+] as const;
+
+/** Environment variables that override config paths. */
+export const ENV_OVERRIDES: Record<string, { path: string; type: 'string' | 'int' }> = {
+  DATABASE_URL: { path: 'database.url', type: 'string' },
+  REDIS_URL: { path: 'redis.url', type: 'string' },
+  PORT: { path: 'http.port', type: 'int' },
+  PARCELWATCH_API_TOKEN: { path: 'http.apiToken', type: 'string' },
+  PARCELWATCH_QUEUE_PREFIX: { path: 'redis.prefix', type: 'string' },
+  LOG_LEVEL: { path: 'log.level', type: 'string' },
+  KUAIDI100_KEY: { path: 'providers.kuaidi100.key', type: 'string' },
+  KDNIAO_APP_KEY: { path: 'providers.kdniao.appKey', type: 'string' },
+  SEVENTEENTRACK_TOKEN: { path: 'providers.seventeenTrack.token', type: 'string' },
+  OUTREACH_WEBHOOK_SECRET: { path: 'outreach.channels.webhook.secret', type: 'string' },
+  WECOM_ROBOT_URL: { path: 'outreach.channels.wecom.url', type: 'string' },
+  DINGTALK_ROBOT_URL: { path: 'outreach.channels.dingtalk.url', type: 'string' },
+  DINGTALK_SECRET: { path: 'outreach.channels.dingtalk.secret', type: 'string' },
+  CUSTOMER_WEBHOOK_SECRET: { path: 'chases.channels.webhook.secret', type: 'string' },
+  ALIYUN_ACCESS_KEY_ID: { path: 'chases.channels.sms.accessKeyId', type: 'string' },
+  ALIYUN_ACCESS_KEY_SECRET: { path: 'chases.channels.sms.accessKeySecret', type: 'string' },
+};

@@ -1,0 +1,57 @@
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { orders } from './orders.js';
+
+const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** One parcel. An order may have several (split parcels, reshipments). */
+export const shipments = pgTable(
+  'shipments',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    orderId: bigint('order_id', { mode: 'number' })
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' }),
+    /** Canonical carrier code (Kdniao shipper codes: SF, ZTO, YTO, …). */
+    carrier: text('carrier').notNull(),
+    trackingNo: text('tracking_no').notNull(),
+    /** When the seller clicked "shipped" — not a carrier fact. */
+    markedShippedAt: tz('marked_shipped_at'),
+    /** First carrier scan: what the marketplace's 72 h rule looks at. */
+    collectedAt: tz('collected_at'),
+    /** Signed-for time. */
+    deliveredAt: tz('delivered_at'),
+    lastEventAt: tz('last_event_at'),
+    lastEventText: text('last_event_text'),
+    lastHub: text('last_hub'),
+    /** Canonical status (domain/status.ts). */
+    status: text('status').notNull().default('pending'),
+    /** When the current status began (event time), for delivery/pickup overdue. */
+    statusSince: tz('status_since'),
+    /** Provider-reported flags (e.g. kuaidi100:202, kdniao:412): extra signals for detection. */
+    providerFlags: text('provider_flags').array().notNull().default(sql`'{}'::text[]`),
+    /** Next poll; NULL = stop polling (terminal or given up). */
+    nextPollAt: tz('next_poll_at'),
+    lastPolledAt: tz('last_polled_at'),
+    /** Poll instants within the last 24 h (per-number caps such as Kuaidi100's 48/day survive restarts). */
+    recentPolls: timestamp('recent_polls', { withTimezone: true, mode: 'date' }).array().notNull().default(sql`'{}'::timestamptz[]`),
+    pollCount: integer('poll_count').notNull().default(0),
+    /** Last poll error kind (malformed, auth, quota, not_found, transient) and message; NULL after a good poll. */
+    pollErrorKind: text('poll_error_kind'),
+    pollError: text('poll_error'),
+    pollErrorAt: tz('poll_error_at'),
+    pollErrorCount: integer('poll_error_count').notNull().default(0),
+    /** Next instant at which any rule could change its verdict (detection sweeps only read due rows). */
+    nextCheckAt: tz('next_check_at'),
+    extra: jsonb('extra'),
+    createdAt: tz('created_at').notNull().defaultNow(),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('shipments_carrier_tracking_no_key').on(t.carrier, t.trackingNo),
+    index('shipments_order_id_idx').on(t.orderId),
+    index('shipments_tracking_no_idx').on(t.trackingNo),
+    index('shipments_next_poll_at_idx').on(t.nextPollAt).where(sql`${t.nextPollAt} is not null`),
+    index('shipments_next_check_at_idx').on(t.nextCheckAt).where(sql`${t.nextCheckAt} is not null`),
+  ],
+);

@@ -1,0 +1,52 @@
+import type { ExceptionType, Platform, Severity } from '../config/schema.js';
+import type { Status } from './status.js';
+
+export type OrderType = 'normal' | 'presale' | 'custom';
+
+/**
+ * What detection rules see about one subject: a shipment, or an order with no shipment yet
+ * (shipmentId null, shipment fields null/'pending').
+ */
+export interface SubjectFacts {
+  orderId: number;
+  shipmentId: number | null;
+  platform: Platform;
+  orderType: OrderType;
+  paidAt: Date;
+  promisedShipBy: Date | null;
+  /** Order amount in yuan. */
+  amount: number;
+  carrier: string | null;
+  trackingNo: string | null;
+  markedShippedAt: Date | null;
+  /** First carrier scan. */
+  collectedAt: Date | null;
+  deliveredAt: Date | null;
+  lastEventAt: Date | null;
+  lastEventText: string | null;
+  lastHub: string | null;
+  status: Status;
+  /** Time (event time) the current status began. */
+  statusSince: Date | null;
+  /** Provider alert flags, e.g. `kuaidi100:202`, `kdniao:412`. */
+  providerFlags: string[];
+}
+
+/** A rule's finding: this subject has this problem now, at this severity. */
+export interface Verdict {
+  type: ExceptionType;
+  severity: Severity;
+  /** The instant the rule measures against (ship deadline for late_shipment), if any. */
+  deadlineAt: Date | null;
+  /** Estimated buyer compensation in yuan (late_shipment). */
+  penaltyYuan: number | null;
+  /** Facts for agents and the API (hoursLeft, hoursOverdue, penaltyPoints, providerSignals, …). */
+  details: Record<string, unknown>;
+}
+
+/** One rule applied to one subject at one instant. */
+export interface RuleOutcome {
+  verdict: Verdict | null;
+  /** Earliest instant at which time alone could change this rule's verdict (null = only new facts can). */
+  nextCheckAt: Date | null;
+}

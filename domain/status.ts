@@ -1,0 +1,68 @@
+/**
+ * THE canonical shipment status model. Every provider's codes and every Chinese event text map onto
+ * these values (see carriers/status-rules.ts and each provider's status-map.ts); rules, notifications
+ * and the database only ever see these.
+ */
+export const STATUSES = [
+  'pending', // we know the tracking number, the carrier has nothing yet
+  'info_received', // electronic pre-advice / label printed (已下单, 待揽收) — NOT a carrier scan
+  'collected', // the carrier's own collection scan (揽收): stops the 72 h clock
+  'in_transit', // moving between hubs (离开/发往, 干线)
+  'arrived_at_hub', // arrival scan at a transit/sorting centre (到达…转运中心)
+  'out_for_delivery', // 派件中
+  'at_pickup_point', // in a parcel locker or station (快递柜/驿站/丰巢), waiting for the customer
+  'delivered', // signed for (签收, 代签收, 取件码签收)
+  'failed_attempt', // delivery tried and failed (派件异常, 无法联系)
+  'problem', // carrier problem (问题件/疑难, 破损, 丢失, 滞留)
+  'rejected', // recipient refused (拒签/拒收)
+  'returning', // on the way back to the sender (退回)
+  'returned', // back with the sender (退签)
+  'cancelled', // shipment cancelled (销单)
+  'unknown', // the provider said something we cannot classify (kept, never guessed)
+] as const;
+
+export type Status = (typeof STATUSES)[number];
+
+export function isStatus(value: unknown): value is Status {
+  return typeof value === 'string' && (STATUSES as readonly string[]).includes(value);
+}
+
+/** Statuses after which we stop polling. */
+export const TERMINAL_STATUSES: ReadonlySet<Status> = new Set(['delivered', 'returned', 'cancelled']);
+
+/** Statuses that are a real carrier scan (anything the carrier did physically), as opposed to pre-advice. */
+export function isCarrierScan(status: Status): boolean {
+  return status !== 'pending' && status !== 'info_received' && status !== 'unknown';
+}
+
+/** Statuses that mean the carrier reports a problem (rule carrier_problem). */
+export const PROBLEM_STATUSES: ReadonlySet<Status> = new Set([
+  'failed_attempt',
+  'problem',
+  'rejected',
+  'returning',
+  'returned',
+]);
+
+/** Forward movement statuses: a late event of one of these never overrides a delivery. */
+const PROGRESS_STATUSES: ReadonlySet<Status> = new Set([
+  'collected',
+  'in_transit',
+  'arrived_at_hub',
+  'out_for_delivery',
+  'at_pickup_point',
+  'info_received',
+  'pending',
+  'unknown',
+]);
+
+/**
+ * The status a shipment moves to when `next` is the newest event and `current` is what it had.
+ * Carriers sometimes scan a locker hold after the signature (Kdniao sample: 签收 → 暂存驿站 → 签收),
+ * so a progress scan never un-delivers a parcel; a return or a problem after delivery does count.
+ */
+export function nextShipmentStatus(current: Status, next: Status): Status {
+  if (current === 'delivered' && PROGRESS_STATUSES.has(next)) return current;
+  if (current === 'returned' && next !== 'delivered' && PROGRESS_STATUSES.has(next)) return current;
+  return next;
+}
