@@ -1,0 +1,36 @@
+import type { Config } from '../config/schema.js';
+import type { RuleOutcome, SubjectFacts } from '../domain/facts.js';
+import type { Status } from '../domain/status.js';
+import { describeStatus, ladderOutcome, NO_OUTCOME, round1, type Rule } from './rule.js';
+
+/** No physical carrier scan yet: pre-advice (label printed) does not prove the parcel left. */
+const NO_SCAN: ReadonlySet<Status> = new Set(['pending', 'info_received', 'unknown']);
+
+/**
+ * fake_shipment_risk (虚假发货): marked shipped but the carrier never scanned it. Tracking normally
+ * appears within 1–3 days of marking shipped; after that the buyer can claim a fake shipment.
+ */
+export const fakeShipmentRule: Rule = {
+  type: 'fake_shipment_risk',
+  evaluate(f: SubjectFacts, now: Date, cfg: Config): RuleOutcome {
+    if (f.markedShippedAt === null || f.collectedAt !== null || !NO_SCAN.has(f.status)) return NO_OUTCOME;
+    const c = cfg.rules.fakeShipment;
+    return ladderOutcome(
+      'fake_shipment_risk',
+      f,
+      now,
+      f.markedShippedAt,
+      [
+        { hours: c.noScanAfterHours, severity: 'warning' },
+        { hours: c.criticalAfterHours, severity: 'critical' },
+      ],
+      (h) => ({ markedShippedAt: f.markedShippedAt!.toISOString(), hoursSinceMarkedShipped: round1(h), status: f.status }),
+    );
+  },
+  resolution(f: SubjectFacts): string {
+    if (f.collectedAt) return `collected by carrier at ${f.collectedAt.toISOString()}`;
+    if (f.markedShippedAt === null) return 'no longer marked shipped';
+    // A carrier scan status without a collection time still proves the carrier has the parcel.
+    return NO_SCAN.has(f.status) ? describeStatus(f) : `carrier scan received (${describeStatus(f)})`;
+  },
+};
