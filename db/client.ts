@@ -3,6 +3,8 @@ import postgres from 'postgres';
 import * as schema from './schema/index.js';
 
 export type Sql = postgres.Sql;
+/** A pool or a transaction: query functions accept either. */
+export type SqlOrTx = postgres.Sql | postgres.TransactionSql;
 export type Db = PostgresJsDatabase<typeof schema>;
 
 export interface DbHandle {

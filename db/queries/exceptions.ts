@@ -1,0 +1,167 @@
+import type { SqlOrTx as Sql } from '../client.js';
+import type { SubjectFacts, Verdict } from '../../domain/facts.js';
+
+export interface OpenException {
+  id: number;
+  orderId: number;
+  shipmentId: number | null;
+  type: string;
+  severity: string;
+}
+
+/** A subject row as the detection sweep reads it, with its lock held until the batch commits. */
+type Row = Record<string, unknown>;
+
+function toFacts(r: Row): SubjectFacts {
+  return {
+    orderId: Number(r.order_id),
+    shipmentId: r.shipment_id === null ? null : Number(r.shipment_id),
+    platform: r.platform as SubjectFacts['platform'],
+    orderType: r.order_type as SubjectFacts['orderType'],
+    paidAt: r.paid_at as Date,
+    promisedShipBy: (r.promised_ship_by as Date | null) ?? null,
+    amount: Number(r.amount),
+    carrier: (r.carrier as string | null) ?? null,
+    trackingNo: (r.tracking_no as string | null) ?? null,
+    markedShippedAt: (r.marked_shipped_at as Date | null) ?? null,
+    collectedAt: (r.collected_at as Date | null) ?? null,
+    deliveredAt: (r.delivered_at as Date | null) ?? null,
+    lastEventAt: (r.last_event_at as Date | null) ?? null,
+    lastEventText: (r.last_event_text as string | null) ?? null,
+    lastHub: (r.last_hub as string | null) ?? null,
+    status: (r.status as SubjectFacts['status']) ?? 'pending',
+    statusSince: (r.status_since as Date | null) ?? null,
+    providerFlags: (r.provider_flags as string[] | null) ?? [],
+  };
+}
+
+/**
+ * Claim up to `limit` shipments due for detection (or the given ids), locking them so a second replica's
+ * sweep takes other rows. Must run inside a transaction.
+ */
+export async function claimShipmentSubjects(tx: Sql, now: Date, limit: number, ids?: number[]): Promise<SubjectFacts[]> {
+  const rows = ids
+    ? await tx`
+        select s.id as shipment_id, s.order_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by, o.amount,
+               s.carrier, s.tracking_no, s.marked_shipped_at, s.collected_at, s.delivered_at, s.last_event_at,
+               s.last_event_text, s.last_hub, s.status, s.status_since, s.provider_flags
+        from shipments s join orders o on o.id = s.order_id
+        where s.id = any(${tx.array(ids)}::bigint[])
+        for update of s skip locked`
+    : await tx`
+        select s.id as shipment_id, s.order_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by, o.amount,
+               s.carrier, s.tracking_no, s.marked_shipped_at, s.collected_at, s.delivered_at, s.last_event_at,
+               s.last_event_text, s.last_hub, s.status, s.status_since, s.provider_flags
+        from shipments s join orders o on o.id = s.order_id
+        where s.next_check_at <= ${now}
+        order by s.next_check_at
+        limit ${limit}
+        for update of s skip locked`;
+  return rows.map(toFacts);
+}
+
+/**
+ * Claim orders due for an order-level check. An order that has shipments yields no subject: its
+ * order-level exceptions resolve, because each shipment is judged on its own from then on.
+ */
+export async function claimOrderSubjects(tx: Sql, now: Date, limit: number): Promise<{ facts: SubjectFacts | null; orderId: number }[]> {
+  const rows = await tx`
+    select o.id as order_id, null::bigint as shipment_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by, o.amount,
+           exists (select 1 from shipments s where s.order_id = o.id) as has_shipments
+    from orders o
+    where o.next_check_at <= ${now}
+    order by o.next_check_at
+    limit ${limit}
+    for update of o skip locked`;
+  return rows.map((r) => ({ orderId: Number(r.order_id), facts: r.has_shipments ? null : toFacts(r) }));
+}
+
+export async function loadOpenExceptions(tx: Sql, opts: { shipmentIds?: number[]; orderLevelOf?: number[] }): Promise<OpenException[]> {
+  const rows = opts.shipmentIds
+    ? await tx`select id, order_id, shipment_id, type, severity from exceptions
+               where status = 'open' and shipment_id = any(${tx.array(opts.shipmentIds)}::bigint[])`
+    : await tx`select id, order_id, shipment_id, type, severity from exceptions
+               where status = 'open' and shipment_id is null and order_id = any(${tx.array(opts.orderLevelOf ?? [])}::bigint[])`;
+  return rows.map((r) => ({
+    id: Number(r.id),
+    orderId: Number(r.order_id),
+    shipmentId: r.shipment_id === null ? null : Number(r.shipment_id),
+    type: r.type,
+    severity: r.severity,
+  }));
+}
+
+export interface NewException {
+  facts: SubjectFacts;
+  verdict: Verdict;
+}
+
+/** Opens exceptions; the partial unique index turns a concurrent duplicate into a no-op. Returns ids opened. */
+export async function openExceptions(tx: Sql, items: NewException[], now: Date): Promise<{ id: number; type: string }[]> {
+  if (items.length === 0) return [];
+  const rows = await tx`
+    with ins as (
+      insert into exceptions (order_id, shipment_id, type, severity, status, opened_at, deadline_at, penalty_yuan, details, updated_at)
+      select t.order_id, t.shipment_id, t.type, t.severity, 'open', ${now}::timestamptz, t.deadline_at, t.penalty, t.details, ${now}::timestamptz
+      from unnest(${tx.array(items.map((i) => i.facts.orderId))}::bigint[],
+                  ${tx.array(items.map((i) => i.facts.shipmentId) as number[])}::bigint[],
+                  ${tx.array(items.map((i) => i.verdict.type))}::text[],
+                  ${tx.array(items.map((i) => i.verdict.severity))}::text[],
+                  ${tx.array(items.map((i) => i.verdict.deadlineAt?.toISOString() ?? null) as string[])}::timestamptz[],
+                  ${tx.array(items.map((i) => (i.verdict.penaltyYuan === null ? null : String(i.verdict.penaltyYuan))) as string[])}::numeric[],
+                  ${tx.array(items.map((i) => JSON.stringify(i.verdict.details)))}::jsonb[])
+        as t(order_id, shipment_id, type, severity, deadline_at, penalty, details)
+      on conflict (order_id, coalesce(shipment_id, 0), type) where status = 'open' do nothing
+      returning id, type, severity
+    ), hist as (
+      insert into exception_history (exception_id, action, to_severity, at)
+      select id, 'opened', severity, ${now}::timestamptz from ins
+    )
+    select id, type from ins`;
+  return rows.map((r) => ({ id: Number(r.id), type: r.type }));
+}
+
+export async function escalateExceptions(tx: Sql, items: { id: number; from: string; verdict: Verdict }[], now: Date): Promise<void> {
+  if (items.length === 0) return;
+  await tx`
+    with u as (
+      update exceptions e set severity = t.severity, escalated_at = ${now}::timestamptz, details = t.details,
+             penalty_yuan = coalesce(t.penalty, e.penalty_yuan), updated_at = ${now}::timestamptz
+      from unnest(${tx.array(items.map((i) => i.id))}::bigint[],
+                  ${tx.array(items.map((i) => i.verdict.severity))}::text[],
+                  ${tx.array(items.map((i) => JSON.stringify(i.verdict.details)))}::jsonb[],
+                  ${tx.array(items.map((i) => (i.verdict.penaltyYuan === null ? null : String(i.verdict.penaltyYuan))) as string[])}::numeric[],
+                  ${tx.array(items.map((i) => i.from))}::text[])
+        as t(id, severity, details, penalty, from_severity)
+      where e.id = t.id and e.status = 'open'
+      returning e.id, t.from_severity, t.severity
+    )
+    insert into exception_history (exception_id, action, from_severity, to_severity, at)
+    select id, 'escalated', from_severity, severity, ${now}::timestamptz from u`;
+}
+
+export async function resolveExceptions(tx: Sql, items: { id: number; reason: string }[], now: Date): Promise<void> {
+  if (items.length === 0) return;
+  await tx`
+    with u as (
+      update exceptions e set status = 'resolved', resolved_at = ${now}::timestamptz, resolution = t.reason, updated_at = ${now}::timestamptz
+      from unnest(${tx.array(items.map((i) => i.id))}::bigint[], ${tx.array(items.map((i) => i.reason))}::text[]) as t(id, reason)
+      where e.id = t.id and e.status = 'open'
+      returning e.id, t.reason
+    )
+    insert into exception_history (exception_id, action, note, at)
+    select id, 'resolved', reason, ${now}::timestamptz from u`;
+}
+
+export async function setNextCheck(tx: Sql, table: 'shipments' | 'orders', items: { id: number; at: Date | null }[]): Promise<void> {
+  if (items.length === 0) return;
+  const ids = tx.array(items.map((i) => i.id));
+  const ats = tx.array(items.map((i) => i.at?.toISOString() ?? null) as string[]);
+  if (table === 'shipments') {
+    await tx`update shipments s set next_check_at = t.at from unnest(${ids}::bigint[], ${ats}::timestamptz[]) as t(id, at)
+             where s.id = t.id and s.next_check_at is distinct from t.at`;
+  } else {
+    await tx`update orders o set next_check_at = t.at from unnest(${ids}::bigint[], ${ats}::timestamptz[]) as t(id, at)
+             where o.id = t.id and o.next_check_at is distinct from t.at`;
+  }
+}

@@ -1,0 +1,105 @@
+import type { Sql } from '../client.js';
+import type { OrderInput } from '../../ingest/order-input.js';
+
+/** Stands for "never": new orders and shipments are due for detection and polling at any replay instant. */
+export const EPOCH = new Date(0);
+
+export interface UpsertOrdersResult {
+  /** Orders inserted or changed. */
+  changed: number;
+  /** Shipments newly added. */
+  newShipments: number;
+  /** Shipments whose tracking number already belongs to another order. */
+  conflicts: { orderId: string; trackingNo: string; carrier: string }[];
+}
+
+/**
+ * Set-based idempotent upsert of a batch of validated orders and their shipments (unnest, two statements
+ * in one transaction). Re-posting the same orders changes nothing; a new shipment on a known order is added.
+ */
+export async function upsertOrders(sql: Sql, batch: OrderInput[], now: Date): Promise<UpsertOrdersResult> {
+  if (batch.length === 0) return { changed: 0, newShipments: 0, conflicts: [] };
+  // Last occurrence wins inside one batch: ON CONFLICT cannot touch a row twice in one statement.
+  const byKey = new Map<string, OrderInput>();
+  for (const o of batch) {
+    const key = `${o.platform}\u0000${o.orderId}`;
+    const prev = byKey.get(key);
+    // CSV exports repeat the order on each parcel's row: keep every parcel.
+    byKey.set(key, prev ? { ...o, shipments: [...prev.shipments, ...o.shipments] } : o);
+  }
+  const orders = [...byKey.values()];
+  const shipments = orders.flatMap((o) =>
+    o.shipments.map((s) => ({ platform: o.platform, orderId: o.orderId, ...s })),
+  );
+  const seenShipment = new Map<string, (typeof shipments)[number]>();
+  for (const s of shipments) seenShipment.set(`${s.carrier}\u0000${s.trackingNo}`, s);
+  const uniqueShipments = [...seenShipment.values()];
+
+  return sql.begin(async (tx) => {
+    const changed = await tx`
+      insert into orders (platform, external_id, type, paid_at, promised_ship_by, amount, currency,
+                          customer_name, customer_phone, customer_handle, next_check_at, created_at, updated_at)
+      select t.platform, t.external_id, t.type, t.paid_at, t.promised_ship_by, t.amount, t.currency,
+             t.customer_name, t.customer_phone, t.customer_handle, ${EPOCH}::timestamptz, ${now}::timestamptz, ${now}::timestamptz
+      from unnest(${tx.array(orders.map((o) => o.platform))}::text[],
+                  ${tx.array(orders.map((o) => o.orderId))}::text[],
+                  ${tx.array(orders.map((o) => o.type))}::text[],
+                  ${tx.array(orders.map((o) => o.paidAt.toISOString()))}::timestamptz[],
+                  ${tx.array(orders.map((o) => o.promisedShipBy?.toISOString() ?? null) as string[])}::timestamptz[],
+                  ${tx.array(orders.map((o) => String(o.amount)))}::numeric[],
+                  ${tx.array(orders.map((o) => o.currency))}::text[],
+                  ${tx.array(orders.map((o) => o.customer.name) as string[])}::text[],
+                  ${tx.array(orders.map((o) => o.customer.phone) as string[])}::text[],
+                  ${tx.array(orders.map((o) => o.customer.handle) as string[])}::text[])
+        as t(platform, external_id, type, paid_at, promised_ship_by, amount, currency, customer_name, customer_phone, customer_handle)
+      on conflict (platform, external_id) do update set
+        type = excluded.type, paid_at = excluded.paid_at, promised_ship_by = excluded.promised_ship_by,
+        amount = excluded.amount, currency = excluded.currency, customer_name = excluded.customer_name,
+        customer_phone = excluded.customer_phone, customer_handle = excluded.customer_handle,
+        next_check_at = excluded.next_check_at, updated_at = excluded.updated_at
+      where (orders.type, orders.paid_at, orders.promised_ship_by, orders.amount, orders.currency,
+             orders.customer_name, orders.customer_phone, orders.customer_handle)
+        is distinct from (excluded.type, excluded.paid_at, excluded.promised_ship_by, excluded.amount, excluded.currency,
+             excluded.customer_name, excluded.customer_phone, excluded.customer_handle)
+      returning id`;
+    if (changed.length) {
+      // A changed order (new paid time, new type) must be re-judged, as must each of its shipments.
+      await tx`update shipments set next_check_at = ${EPOCH} where order_id = any(${tx.array(changed.map((r) => r.id as number))}::bigint[])`;
+    }
+    let newShipments = 0;
+    const conflicts: UpsertOrdersResult['conflicts'] = [];
+    if (uniqueShipments.length) {
+      const inserted = await tx`
+        with s as (
+          select * from unnest(${tx.array(uniqueShipments.map((s) => s.platform))}::text[],
+                               ${tx.array(uniqueShipments.map((s) => s.orderId))}::text[],
+                               ${tx.array(uniqueShipments.map((s) => s.carrier))}::text[],
+                               ${tx.array(uniqueShipments.map((s) => s.trackingNo))}::text[],
+                               ${tx.array(uniqueShipments.map((s) => s.markedShippedAt?.toISOString() ?? null) as string[])}::timestamptz[])
+            as t(platform, external_id, carrier, tracking_no, marked_shipped_at)
+        ), ins as (
+          insert into shipments (order_id, carrier, tracking_no, marked_shipped_at, next_poll_at, next_check_at, created_at, updated_at)
+          select o.id, s.carrier, s.tracking_no, s.marked_shipped_at, ${EPOCH}::timestamptz, ${EPOCH}::timestamptz, ${now}::timestamptz, ${now}::timestamptz
+          from s join orders o on o.platform = s.platform and o.external_id = s.external_id
+          on conflict (carrier, tracking_no) do update set
+            marked_shipped_at = excluded.marked_shipped_at, next_check_at = excluded.next_check_at, updated_at = excluded.updated_at
+          where shipments.marked_shipped_at is null and excluded.marked_shipped_at is not null
+            and shipments.order_id = excluded.order_id
+          returning order_id, (xmax = 0) as inserted
+        ), touched as (
+          update orders set next_check_at = ${EPOCH}
+          where id in (select order_id from ins where inserted) and next_check_at is distinct from ${EPOCH}
+          returning id
+        )
+        select (select count(*) from ins where inserted)::int as inserted,
+               coalesce((select json_agg(json_build_object('orderId', s.external_id, 'trackingNo', s.tracking_no, 'carrier', s.carrier))
+                 from s join shipments sh on sh.carrier = s.carrier and sh.tracking_no = s.tracking_no
+                 join orders o2 on o2.id = sh.order_id
+                 where o2.platform <> s.platform or o2.external_id <> s.external_id), '[]'::json) as conflicts,
+               (select count(*) from touched)::int as touched`;
+      newShipments = inserted[0]!.inserted as number;
+      conflicts.push(...(inserted[0]!.conflicts as UpsertOrdersResult['conflicts']));
+    }
+    return { changed: changed.length, newShipments, conflicts };
+  });
+}

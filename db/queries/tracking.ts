@@ -1,0 +1,193 @@
+import type { Sql } from '../client.js';
+import type { Status } from '../../domain/status.js';
+
+export interface ShipmentPollRow {
+  id: number;
+  orderId: number;
+  externalOrderId: string;
+  platform: string;
+  orderType: string;
+  paidAt: Date;
+  promisedShipBy: Date | null;
+  phone: string | null;
+  carrier: string;
+  trackingNo: string;
+  status: Status;
+  statusSince: Date | null;
+  collectedAt: Date | null;
+  deliveredAt: Date | null;
+  lastEventAt: Date | null;
+  lastEventText: string | null;
+  lastHub: string | null;
+  markedShippedAt: Date | null;
+  lastPolledAt: Date | null;
+  recentPolls: Date[];
+  providerFlags: string[];
+  chased: boolean;
+}
+
+/** Shipments of one poll job with what polling and ingestion need, in one round trip. */
+export async function loadShipmentsForPoll(sql: Sql, ids: number[]): Promise<ShipmentPollRow[]> {
+  const rows = await sql`
+    select s.id, s.order_id, o.external_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by,
+           o.customer_phone, s.carrier, s.tracking_no, s.status, s.status_since, s.collected_at, s.delivered_at,
+           s.last_event_at, s.last_event_text, s.last_hub, s.marked_shipped_at, s.last_polled_at, s.recent_polls,
+           s.provider_flags,
+           exists (select 1 from chases c where c.shipment_id = s.id and c.status = 'active') as chased
+    from shipments s join orders o on o.id = s.order_id
+    where s.id = any(${sql.array(ids)}::bigint[])`;
+  return rows.map((r) => ({
+    id: Number(r.id),
+    orderId: Number(r.order_id),
+    externalOrderId: r.external_id,
+    platform: r.platform,
+    orderType: r.order_type,
+    paidAt: r.paid_at,
+    promisedShipBy: r.promised_ship_by,
+    phone: r.customer_phone,
+    carrier: r.carrier,
+    trackingNo: r.tracking_no,
+    status: r.status,
+    statusSince: r.status_since,
+    collectedAt: r.collected_at,
+    deliveredAt: r.delivered_at,
+    lastEventAt: r.last_event_at,
+    lastEventText: r.last_event_text,
+    lastHub: r.last_hub,
+    markedShippedAt: r.marked_shipped_at,
+    lastPolledAt: r.last_polled_at,
+    recentPolls: (r.recent_polls ?? []).map((d: string | Date) => new Date(d)),
+    providerFlags: r.provider_flags ?? [],
+    chased: r.chased,
+  }));
+}
+
+export interface EventRow {
+  shipmentId: number;
+  eventKey: string;
+  occurredAt: Date;
+  status: Status;
+  hub: string | null;
+  location: string | null;
+  text: string;
+  provider: string;
+  providerCode: string | null;
+  raw: unknown;
+}
+
+export interface InsertedEvent {
+  shipmentId: number;
+  eventKey: string;
+  occurredAt: Date;
+  status: Status;
+  hub: string | null;
+  text: string;
+}
+
+/**
+ * Idempotent event insert: one statement over unnest arrays; the unique (shipment_id, event_key) index
+ * drops everything already stored, and RETURNING names exactly the new events.
+ */
+export async function insertEvents(sql: Sql, rows: EventRow[], seenAt: Date): Promise<InsertedEvent[]> {
+  if (rows.length === 0) return [];
+  const inserted = await sql`
+    insert into tracking_events (shipment_id, event_key, occurred_at, status, hub, location, text, provider, provider_code, raw, seen_at)
+    select t.shipment_id, t.event_key, t.occurred_at, t.status, t.hub, t.location, t.text, t.provider, t.provider_code, t.raw, ${seenAt}::timestamptz
+    from unnest(${sql.array(rows.map((r) => r.shipmentId))}::bigint[],
+                ${sql.array(rows.map((r) => r.eventKey))}::text[],
+                ${sql.array(rows.map((r) => r.occurredAt.toISOString()))}::timestamptz[],
+                ${sql.array(rows.map((r) => r.status))}::text[],
+                ${sql.array(rows.map((r) => r.hub) as string[])}::text[],
+                ${sql.array(rows.map((r) => r.location) as string[])}::text[],
+                ${sql.array(rows.map((r) => r.text))}::text[],
+                ${sql.array(rows.map((r) => r.provider))}::text[],
+                ${sql.array(rows.map((r) => r.providerCode) as string[])}::text[],
+                ${sql.array(rows.map((r) => (r.raw === undefined ? null : JSON.stringify(r.raw))) as string[])}::jsonb[])
+      as t(shipment_id, event_key, occurred_at, status, hub, location, text, provider, provider_code, raw)
+    on conflict (shipment_id, event_key) do nothing
+    returning shipment_id, event_key, occurred_at, status, hub, text`;
+  return inserted.map((r) => ({
+    shipmentId: Number(r.shipment_id),
+    eventKey: r.event_key,
+    occurredAt: r.occurred_at,
+    status: r.status,
+    hub: r.hub,
+    text: r.text,
+  }));
+}
+
+export interface ShipmentUpdate {
+  id: number;
+  status: Status;
+  statusSince: Date | null;
+  collectedAt: Date | null;
+  deliveredAt: Date | null;
+  lastEventAt: Date | null;
+  lastEventText: string | null;
+  lastHub: string | null;
+  providerFlags: string[];
+  nextPollAt: Date | null;
+  polled: boolean;
+  pollErrorKind: string | null;
+  pollError: string | null;
+  /** Facts changed: detection should look at it now. */
+  recheck: boolean;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** One UPDATE … FROM unnest for the whole batch. */
+export async function applyShipmentUpdates(sql: Sql, updates: ShipmentUpdate[], now: Date): Promise<void> {
+  if (updates.length === 0) return;
+  await sql`
+    update shipments s set
+      status = u.status, status_since = u.status_since, collected_at = u.collected_at, delivered_at = u.delivered_at,
+      last_event_at = u.last_event_at, last_event_text = u.last_event_text, last_hub = u.last_hub,
+      provider_flags = coalesce(string_to_array(nullif(u.flags, ''), ','), '{}'::text[]),
+      next_poll_at = u.next_poll_at,
+      last_polled_at = case when u.polled then ${now}::timestamptz else s.last_polled_at end,
+      poll_count = s.poll_count + case when u.polled then 1 else 0 end,
+      recent_polls = case when u.polled
+        then array(select p from unnest(s.recent_polls) p where p > ${now}::timestamptz - interval '24 hours') || ${now}::timestamptz
+        else s.recent_polls end,
+      poll_error_kind = u.err_kind, poll_error = u.err,
+      poll_error_at = case when u.err_kind is null then null else ${now}::timestamptz end,
+      poll_error_count = case when u.err_kind is null then 0 else s.poll_error_count + 1 end,
+      next_check_at = case when u.recheck then least(coalesce(s.next_check_at, ${now}::timestamptz), ${now}::timestamptz) else s.next_check_at end,
+      updated_at = ${now}::timestamptz
+    from unnest(${sql.array(updates.map((u) => u.id))}::bigint[],
+                ${sql.array(updates.map((u) => u.status))}::text[],
+                ${sql.array(updates.map((u) => iso(u.statusSince)) as string[])}::timestamptz[],
+                ${sql.array(updates.map((u) => iso(u.collectedAt)) as string[])}::timestamptz[],
+                ${sql.array(updates.map((u) => iso(u.deliveredAt)) as string[])}::timestamptz[],
+                ${sql.array(updates.map((u) => iso(u.lastEventAt)) as string[])}::timestamptz[],
+                ${sql.array(updates.map((u) => u.lastEventText) as string[])}::text[],
+                ${sql.array(updates.map((u) => u.lastHub) as string[])}::text[],
+                ${sql.array(updates.map((u) => u.providerFlags.join(',')))}::text[],
+                ${sql.array(updates.map((u) => iso(u.nextPollAt)) as string[])}::timestamptz[],
+                ${sql.array(updates.map((u) => u.polled))}::boolean[],
+                ${sql.array(updates.map((u) => u.pollErrorKind) as string[])}::text[],
+                ${sql.array(updates.map((u) => u.pollError) as string[])}::text[],
+                ${sql.array(updates.map((u) => u.recheck))}::boolean[])
+      as u(id, status, status_since, collected_at, delivered_at, last_event_at, last_event_text, last_hub, flags,
+           next_poll_at, polled, err_kind, err, recheck)
+    where s.id = u.id`;
+}
+
+export async function quarantineReply(
+  sql: Sql,
+  row: { shipmentId: number | null; provider: string; errorKind: string; error: string; raw: string | null },
+  now: Date,
+): Promise<void> {
+  await sql`insert into poll_quarantine (shipment_id, provider, error_kind, error, raw, created_at)
+            values (${row.shipmentId}, ${row.provider}, ${row.errorKind}, ${row.error}, ${row.raw}, ${now})`;
+}
+
+/** One open alert per key, counted; ops see it in the log, /metrics and the alerts table. */
+export async function raiseAlert(sql: Sql, key: string, message: string, now: Date): Promise<boolean> {
+  const [r] = await sql`
+    insert into alerts (key, message, first_at, last_at) values (${key}, ${message}, ${now}, ${now})
+    on conflict (key) where resolved_at is null do update set count = alerts.count + 1, last_at = excluded.last_at, message = excluded.message
+    returning (xmax = 0) as created`;
+  return Boolean(r?.created);
+}

@@ -1,0 +1,66 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { ProviderName, TrackingProvider } from '../carriers/carrier.js';
+import type { Config } from '../config/schema.js';
+import type { Db, Sql } from '../db/client.js';
+import type { Clock } from '../domain/clock.js';
+import type { Metrics } from '../worker/metrics.js';
+
+/** Everything a job may use, built once per process in worker/deps.ts. */
+export interface Deps {
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  sql: Sql;
+  db: Db;
+  providers: Map<ProviderName, TrackingProvider>;
+  metrics: Metrics;
+}
+
+/** A job asks for more work through ctx.enqueue; the runtime adds them to BullMQ (daemon) or runs them in-process (run-once). */
+export interface FollowUp {
+  job: string;
+  payload: unknown;
+  /** Deterministic id: a second enqueue of the same id is a no-op. */
+  jobId: string;
+  /** BullMQ queue override (per-provider poll queues). */
+  queue?: string;
+}
+
+export interface JobResult {
+  /** Counters for run-once and logs, e.g. { polled: 10, newEvents: 42 }. */
+  summary?: Record<string, number>;
+}
+
+export interface JobContext {
+  log: Logger;
+  jobId: string;
+  attempt: number;
+  /** Hand follow-up work to the runtime, page by page (bounded memory on big sweeps). */
+  enqueue(followUps: FollowUp[]): Promise<void>;
+}
+
+export type QueueName = 'schedules' | 'tracking' | 'detection' | 'outreach' | 'notifications';
+
+export interface JobDefinition<P extends z.ZodType = z.ZodType> {
+  /** verb-noun, kebab-case */
+  name: string;
+  queue: QueueName;
+  payload: P;
+  /** Cron schedule from config, when the job is triggered by the scheduler. */
+  schedule?: (config: Config) => string;
+  /** Order of the job in a run-once cycle (lower first); only scheduled jobs. */
+  cycleOrder?: number;
+  attempts?: number;
+  backoffMs?: number;
+  handle(payload: z.infer<P>, deps: Deps, ctx: JobContext): Promise<JobResult>;
+}
+
+export function defineJob<P extends z.ZodType>(def: JobDefinition<P>): JobDefinition<P> {
+  return def;
+}
+
+/** Slot id of a cron tick, e.g. 20261123T1000 (no ':' and not all digits, as BullMQ requires). */
+export function slotId(at: Date): string {
+  return at.toISOString().slice(0, 16).replace(/[-:]/g, '');
+}

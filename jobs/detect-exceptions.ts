@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import { SEVERITIES, type ExceptionType } from '../config/schema.js';
+import type { SqlOrTx as Sql } from '../db/client.js';
+import {
+  claimOrderSubjects,
+  claimShipmentSubjects,
+  escalateExceptions,
+  loadOpenExceptions,
+  openExceptions,
+  resolveExceptions,
+  setNextCheck,
+  type NewException,
+  type OpenException,
+} from '../db/queries/exceptions.js';
+import type { SubjectFacts, Verdict } from '../domain/facts.js';
+import { evaluateSubject, rulesByType } from '../rules/index.js';
+import { defineJob, type Deps } from './define-job.js';
+
+const rank = (s: string) => SEVERITIES.indexOf(s as (typeof SEVERITIES)[number]);
+
+export interface DetectSummary {
+  evaluated: number;
+  opened: Record<string, number>;
+  escalated: Record<string, number>;
+  resolved: Record<string, number>;
+  /** Orders whose exceptions changed (outreach follows them). */
+  ordersTouched: Set<number>;
+}
+
+function bump(map: Record<string, number>, key: string) {
+  map[key] = (map[key] ?? 0) + 1;
+}
+
+/**
+ * Diff what the rules say now against what is open: open new, escalate (never de-escalate: an alarm
+ * raised stays raised until its condition ends), resolve what ended. Subjects are locked by the caller's
+ * transaction; the partial unique index keeps one open exception per (subject, type) even so.
+ */
+async function judge(
+  tx: Sql,
+  deps: Pick<Deps, 'config'>,
+  subjects: { key: string; facts: SubjectFacts | null; orderId: number }[],
+  open: OpenException[],
+  now: Date,
+  summary: DetectSummary,
+): Promise<{ key: string; nextCheckAt: Date | null }[]> {
+  const openBySubject = new Map<string, OpenException[]>();
+  for (const e of open) {
+    const key = e.shipmentId === null ? `o${e.orderId}` : `s${e.shipmentId}`;
+    let list = openBySubject.get(key);
+    if (!list) openBySubject.set(key, (list = []));
+    list.push(e);
+  }
+  const toOpen: NewException[] = [];
+  const toEscalate: { id: number; from: string; verdict: Verdict; orderId: number }[] = [];
+  const toResolve: { id: number; reason: string }[] = [];
+  const next: { key: string; nextCheckAt: Date | null }[] = [];
+  for (const { key, facts, orderId } of subjects) {
+    const result = facts ? evaluateSubject(facts, now, deps.config) : { verdicts: [], nextCheckAt: null };
+    next.push({ key, nextCheckAt: result.nextCheckAt });
+    const existing = openBySubject.get(key) ?? [];
+    const byType = new Map(existing.map((e) => [e.type, e]));
+    for (const v of result.verdicts) {
+      const cur = byType.get(v.type);
+      if (!cur) toOpen.push({ facts: facts!, verdict: v });
+      else if (rank(v.severity) > rank(cur.severity)) toEscalate.push({ id: cur.id, from: cur.severity, verdict: v, orderId });
+      byType.delete(v.type);
+    }
+    for (const e of byType.values()) {
+      const reason = facts ? rulesByType[e.type as ExceptionType].resolution(facts) : 'shipment registered: judged per parcel from now on';
+      toResolve.push({ id: e.id, reason });
+      bump(summary.resolved, e.type);
+      summary.ordersTouched.add(orderId);
+    }
+  }
+  const opened = await openExceptions(tx, toOpen, now);
+  for (const o of opened) bump(summary.opened, o.type);
+  for (const o of toOpen) summary.ordersTouched.add(o.facts.orderId);
+  await escalateExceptions(tx, toEscalate, now);
+  for (const e of toEscalate) {
+    bump(summary.escalated, e.verdict.type);
+    summary.ordersTouched.add(e.orderId);
+  }
+  await resolveExceptions(tx, toResolve, now);
+  summary.evaluated += subjects.length;
+  return next;
+}
+
+/** Judge due subjects (or exactly `shipmentIds`) in locked batches until none is due. */
+export async function detect(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, shipmentIds?: number[]): Promise<DetectSummary> {
+  const { sql, config } = deps;
+  const now = deps.clock.now();
+  const batch = config.jobs.detectExceptions.batchSize;
+  const summary: DetectSummary = { evaluated: 0, opened: {}, escalated: {}, resolved: {}, ordersTouched: new Set() };
+
+  const shipmentBatch = async (ids?: number[]) =>
+    sql.begin(async (tx) => {
+      const facts = await claimShipmentSubjects(tx, now, batch, ids);
+      if (facts.length === 0) return 0;
+      const open = await loadOpenExceptions(tx, { shipmentIds: facts.map((f) => f.shipmentId!) });
+      const next = await judge(tx, deps, facts.map((f) => ({ key: `s${f.shipmentId}`, facts: f, orderId: f.orderId })), open, now, summary);
+      await setNextCheck(tx, 'shipments', next.map((n) => ({ id: Number(n.key.slice(1)), at: n.nextCheckAt })));
+      return facts.length;
+    });
+
+  if (shipmentIds) {
+    for (let i = 0; i < shipmentIds.length; i += batch) await shipmentBatch(shipmentIds.slice(i, i + batch));
+    return summary;
+  }
+  while ((await shipmentBatch()) === batch);
+  for (;;) {
+    const n = await sql.begin(async (tx) => {
+      const subjects = await claimOrderSubjects(tx, now, batch);
+      if (subjects.length === 0) return 0;
+      const open = await loadOpenExceptions(tx, { orderLevelOf: subjects.map((s) => s.orderId) });
+      const next = await judge(tx, deps, subjects.map((s) => ({ key: `o${s.orderId}`, facts: s.facts, orderId: s.orderId })), open, now, summary);
+      await setNextCheck(tx, 'orders', next.map((n) => ({ id: Number(n.key.slice(1)), at: n.nextCheckAt })));
+      return subjects.length;
+    });
+    if (n < batch) break;
+  }
+  return summary;
+}
+
+function flatten(prefix: string, counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).map(([k, v]) => [`${prefix}.${k}`, v]));
+}
+
+export const detectExceptions = defineJob({
+  name: 'detect-exceptions',
+  queue: 'detection',
+  payload: z.object({ slot: z.string().optional(), shipmentIds: z.array(z.number().int().positive()).optional() }),
+  schedule: (c) => c.jobs.detectExceptions.schedule,
+  cycleOrder: 20,
+  async handle({ shipmentIds }, deps, ctx) {
+    const s = await detect(deps, shipmentIds);
+    for (const [type, n] of Object.entries(s.opened)) deps.metrics.exceptions.inc({ type, action: 'opened' }, n);
+    for (const [type, n] of Object.entries(s.escalated)) deps.metrics.exceptions.inc({ type, action: 'escalated' }, n);
+    for (const [type, n] of Object.entries(s.resolved)) deps.metrics.exceptions.inc({ type, action: 'resolved' }, n);
+    const total = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
+    if (total(s.opened) + total(s.escalated) + total(s.resolved) > 0) {
+      ctx.log.info({ opened: s.opened, escalated: s.escalated, resolved: s.resolved }, 'exceptions changed');
+    }
+    return {
+      summary: {
+        evaluated: s.evaluated,
+        exceptionsOpened: total(s.opened),
+        exceptionsEscalated: total(s.escalated),
+        exceptionsResolved: total(s.resolved),
+        ...flatten('opened', s.opened),
+        ...flatten('escalated', s.escalated),
+        ...flatten('resolved', s.resolved),
+      },
+    };
+  },
+});

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { providerFor } from '../carriers/index.js';
+import { MINUTE_MS } from '../domain/clock.js';
+import { defineJob, slotId, type FollowUp } from './define-job.js';
+
+/** A shipment handed to a poll job is not re-planned for this long (covers queueing and retries). */
+const LEASE_MINUTES = 30;
+
+/**
+ * Sweep: shipments whose next_poll_at has come → poll jobs on each provider's queue, in batches the
+ * provider's API accepts. Claiming with FOR UPDATE SKIP LOCKED and pushing next_poll_at forward makes a
+ * double tick or a second replica find nothing left to plan.
+ */
+export const planPolls = defineJob({
+  name: 'plan-polls',
+  queue: 'schedules',
+  payload: z.object({ slot: z.string().optional() }),
+  schedule: (c) => c.jobs.planPolls.schedule,
+  cycleOrder: 10,
+  async handle(payload, { sql, clock, config, providers }, ctx) {
+    const now = clock.now();
+    const slot = payload.slot ?? slotId(now);
+    const lease = new Date(now.getTime() + LEASE_MINUTES * MINUTE_MS);
+    let planned = 0;
+    let jobs = 0;
+    for (;;) {
+      const rows = await sql`
+        with due as (
+          select id from shipments
+          where next_poll_at <= ${now}
+          order by next_poll_at, id
+          limit ${config.jobs.planPolls.pageSize}
+          for update skip locked
+        )
+        update shipments s set next_poll_at = ${lease}
+        from due where s.id = due.id
+        returning s.id, s.carrier`;
+      if (rows.length === 0) break;
+      planned += rows.length;
+      const followUps: FollowUp[] = [];
+      const byProvider = new Map<string, number[]>();
+      for (const r of rows) {
+        const p = providerFor(config, r.carrier);
+        let list = byProvider.get(p);
+        if (!list) byProvider.set(p, (list = []));
+        list.push(Number(r.id));
+      }
+      for (const [provider, ids] of byProvider) {
+        const size = providers.get(provider as never)?.maxBatch ?? 1;
+        ids.sort((a, b) => a - b);
+        for (let i = 0; i < ids.length; i += size) {
+          const chunk = ids.slice(i, i + size);
+          followUps.push({
+            job: 'poll-tracking',
+            queue: `poll-${provider}`,
+            payload: { provider, shipmentIds: chunk },
+            jobId: `poll-${provider}-${slot}-${chunk[0]}`,
+          });
+        }
+      }
+      await ctx.enqueue(followUps);
+      jobs += followUps.length;
+      if (rows.length < config.jobs.planPolls.pageSize) break;
+    }
+    return { summary: { pollsPlanned: planned, pollJobs: jobs } };
+  },
+});

@@ -1,0 +1,22 @@
+import type { Logger } from 'pino';
+import { createProviders } from '../carriers/index.js';
+import type { Config } from '../config/schema.js';
+import { createDb, type DbHandle } from '../db/client.js';
+import type { Clock } from '../domain/clock.js';
+import type { Deps } from '../jobs/define-job.js';
+import { createMetrics } from './metrics.js';
+
+/** Build the one Deps object of a process. */
+export function createDeps(config: Config, clock: Clock, log: Logger): { deps: Deps; db: DbHandle } {
+  const db = createDb({ url: config.database.url, poolSize: config.database.poolSize });
+  const deps: Deps = {
+    config,
+    clock,
+    log,
+    sql: db.sql,
+    db: db.db,
+    providers: createProviders(config),
+    metrics: createMetrics(),
+  };
+  return { deps, db };
+}

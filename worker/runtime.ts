@@ -1,0 +1,158 @@
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { ProviderError, type ProviderName } from '../carriers/carrier.js';
+import type { Config } from '../config/schema.js';
+import type { Deps, FollowUp, JobContext, JobDefinition, JobResult } from '../jobs/define-job.js';
+import { jobByName, jobs } from '../jobs/index.js';
+import type { RedisConnections } from './redis.js';
+
+/** BullMQ queue of a job: poll jobs go to one queue per provider, because BullMQ's limiter is per queue. */
+export function queueNameFor(def: JobDefinition, followUpQueue?: string): string {
+  return followUpQueue ?? def.queue;
+}
+
+export function allQueueNames(config: Config): string[] {
+  const base = new Set<string>((jobs as readonly JobDefinition[]).map((j) => j.queue).filter((q) => q !== 'tracking'));
+  for (const p of enabledProviders(config)) base.add(`poll-${p}`);
+  return [...base];
+}
+
+export function enabledProviders(config: Config): ProviderName[] {
+  return (Object.keys(config.providers) as string[]).filter(
+    (k) => ['sandbox', 'kuaidi100', 'kdniao', 'seventeenTrack'].includes(k) && (config.providers as never as Record<string, { enabled: boolean }>)[k]!.enabled,
+  ) as ProviderName[];
+}
+
+/**
+ * Run one job: validate its payload (a bad payload is permanent: UnrecoverableError, no retries), bind a
+ * child logger, record metrics. Errors propagate so BullMQ retries transient failures.
+ */
+export async function executeJob(
+  def: JobDefinition,
+  data: unknown,
+  deps: Deps,
+  meta: { jobId: string; attempt: number; enqueue: JobContext['enqueue'] },
+): Promise<JobResult> {
+  const parsed = def.payload.safeParse(data);
+  if (!parsed.success) throw new UnrecoverableError(`invalid payload for ${def.name}: ${parsed.error.message}`);
+  const log = deps.log.child({ job: def.name, jobId: meta.jobId, attempt: meta.attempt });
+  const end = deps.metrics.jobSeconds.startTimer({ job: def.name });
+  try {
+    const result = await def.handle(parsed.data, deps, { log, jobId: meta.jobId, attempt: meta.attempt, enqueue: meta.enqueue });
+    deps.metrics.jobsTotal.inc({ job: def.name, result: 'ok' });
+    log.debug({ summary: result.summary }, 'job done');
+    return result;
+  } catch (err) {
+    deps.metrics.jobsTotal.inc({ job: def.name, result: 'error' });
+    log.warn({ err }, 'job failed');
+    throw err;
+  } finally {
+    end();
+  }
+}
+
+/** BullMQ queues and workers of one process. */
+export class QueueRuntime {
+  private readonly queues = new Map<string, Queue>();
+  private readonly workers: Worker[] = [];
+  private closed?: Promise<void>;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly connections: RedisConnections,
+  ) {}
+
+  private get prefix() {
+    return this.deps.config.redis.prefix;
+  }
+
+  queue(name: string): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.connections.create('producer'), prefix: this.prefix });
+      q.on('error', (err) => this.deps.log.warn({ err: { message: err.message }, queue: name }, 'queue error'));
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  jobOptions(def: JobDefinition, jobId: string) {
+    const q = this.deps.config.queues;
+    return {
+      jobId,
+      attempts: def.attempts ?? this.deps.config.providers.retry.attempts,
+      backoff: { type: 'provider-aware', delay: def.backoffMs ?? this.deps.config.providers.retry.backoffMs },
+      removeOnComplete: { age: q.keepCompletedSeconds },
+      removeOnFail: { age: q.keepFailedSeconds },
+    };
+  }
+
+  /** addBulk per queue; jobIds make a repeated enqueue of the same work a no-op. */
+  readonly enqueue = async (followUps: FollowUp[]): Promise<void> => {
+    const byQueue = new Map<string, { name: string; data: unknown; opts: ReturnType<QueueRuntime['jobOptions']> }[]>();
+    for (const f of followUps) {
+      const def = jobByName(f.job);
+      const qn = queueNameFor(def, f.queue);
+      let list = byQueue.get(qn);
+      if (!list) byQueue.set(qn, (list = []));
+      list.push({ name: def.name, data: f.payload, opts: this.jobOptions(def, f.jobId) });
+    }
+    for (const [qn, list] of byQueue) {
+      for (let i = 0; i < list.length; i += 1000) await this.queue(qn).addBulk(list.slice(i, i + 1000));
+    }
+  };
+
+  /** Start a worker per queue; poll queues get the provider's rate limit and concurrency. */
+  startWorkers(): void {
+    const { config } = this.deps;
+    for (const qn of allQueueNames(config)) {
+      const provider = qn.startsWith('poll-') ? (qn.slice(5) as ProviderName) : null;
+      const pcfg = provider ? config.providers[provider] : null;
+      const limiter = pcfg
+        ? pcfg.qps >= 1
+          ? { max: Math.floor(pcfg.qps), duration: 1000 }
+          : { max: 1, duration: Math.ceil(1000 / pcfg.qps) }
+        : undefined;
+      const worker = new Worker(
+        qn,
+        async (job: Job) => {
+          const def = jobByName(job.name);
+          const result = await executeJob(def, job.data, this.deps, {
+            jobId: job.id ?? job.name,
+            attempt: job.attemptsMade + 1,
+            enqueue: this.enqueue,
+          });
+          return result.summary ?? {};
+        },
+        {
+          connection: this.connections.create('worker'),
+          prefix: this.prefix,
+          concurrency: pcfg?.concurrency ?? 2,
+          limiter,
+          settings: {
+            backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => {
+              const base = config.providers.retry.backoffMs * 2 ** Math.max(0, attemptsMade - 1);
+              const jittered = base / 2 + Math.random() * (base / 2);
+              if (err instanceof ProviderError && err.opts.retryAfterMs) return Math.max(err.opts.retryAfterMs, jittered);
+              return jittered;
+            },
+          },
+        },
+      );
+      worker.on('error', (err) => this.deps.log.warn({ err: { message: err.message }, queue: qn }, 'worker error'));
+      worker.on('failed', (job, err) => {
+        if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+          this.deps.log.error({ job: job.name, jobId: job.id, err }, 'job failed after all attempts');
+        }
+      });
+      this.workers.push(worker);
+    }
+  }
+
+  /** Workers first (they wait for in-flight jobs), then queues. Idempotent. */
+  close(): Promise<void> {
+    return (this.closed ??= (async () => {
+      await Promise.all(this.workers.map((w) => w.close()));
+      await Promise.all([...this.queues.values()].map((q) => q.close()));
+    })());
+  }
+}
