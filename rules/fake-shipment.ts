@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { RuleOutcome, SubjectFacts } from '../domain/facts.js';
-import type { Status } from '../domain/status.js';
+import { isCarrierScan, TERMINAL_STATUSES, type Status } from '../domain/status.js';
 import { describeStatus, ladderOutcome, NO_OUTCOME, round1, type Rule } from './rule.js';
 
 /** No physical carrier scan yet: pre-advice (label printed) does not prove the parcel left. */
@@ -31,6 +31,7 @@ export const fakeShipmentRule: Rule = {
     if (f.collectedAt) return `collected by carrier at ${f.collectedAt.toISOString()}`;
     if (f.markedShippedAt === null) return 'no longer marked shipped';
     // A carrier scan status without a collection time still proves the carrier has the parcel.
-    return NO_SCAN.has(f.status) ? describeStatus(f) : `carrier scan received (${describeStatus(f)})`;
+    if (isCarrierScan(f.status) && !TERMINAL_STATUSES.has(f.status)) return `carrier scan received (${describeStatus(f)})`;
+    return describeStatus(f);
   },
 };
