@@ -60,10 +60,11 @@ describe('extractNextHub', () => {
 });
 
 describe('payload samples', () => {
-  const k100 = fixture('kuaidi100-query.json').data.map((e: { context: string; location: string }) => [e.context, e.location]);
-  const basic = fixture('kuaidi100-query-basic-delivered.json').data.map((e: { context: string; location: null }) => [e.context, e.location]);
-  const sf = fixture('kdniao-1002.json').Traces.map((t: { AcceptStation: string }) => [t.AcceptStation, null]);
-  const sto = fixture('kdniao-8001.json').Traces.map((t: { AcceptStation: string; Location: string }) => [t.AcceptStation, t.Location]);
+  type Row = [string, string | null];
+  const k100: Row[] = fixture('kuaidi100-query.json').data.map((e: { context: string; location: string }) => [e.context, e.location]);
+  const basic: Row[] = fixture('kuaidi100-query-basic-delivered.json').data.map((e: { context: string; location: null }) => [e.context, e.location]);
+  const sf: Row[] = fixture('kdniao-1002.json').Traces.map((t: { AcceptStation: string }) => [t.AcceptStation, null]);
+  const sto: Row[] = fixture('kdniao-8001.json').Traces.map((t: { AcceptStation: string; Location: string }) => [t.AcceptStation, t.Location]);
 
   const expected = new Map<string, string | null>([
     ['【苏州转运中心】 已发出 下一站 【无锡转运中心公司】', '苏州转运中心'],
@@ -98,12 +99,12 @@ describe('payload samples', () => {
     ['快件已暂存至常州世纪明珠园17-7号店菜鸟驿站，如有疑问请联系15312399123', '常州世纪明珠园17-7号店菜鸟驿站'],
   ]);
 
-  it.each([...k100, ...basic, ...sf])('%s (structured %s)', (text, location) => {
+  it.each([...k100, ...basic, ...sf])('%s (structured %s)', (text: string, location: string | null) => {
     expect(expected.has(text), `no expectation for ${text}`).toBe(true);
     expect(extractHub(text, location)).toBe(expected.get(text));
   });
 
-  it.each(sto)('STO: %s (structured %s)', (text, location) => {
+  it.each(sto)('STO: %s (structured %s)', (text: string, location: string | null) => {
     // Signed-for texts name no site: the structured Location (常州市) is used.
     expect(extractHub(text, location)).toBe(expected.has(text) ? expected.get(text) : location);
   });
