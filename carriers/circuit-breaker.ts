@@ -1,0 +1,81 @@
+import type { Clock } from '../domain/clock.js';
+import { ProviderError, type ProviderContext, type ProviderName, type TrackRequest, type TrackResult, type TrackingProvider } from './carrier.js';
+
+export interface CircuitBreakerOptions {
+  /** Consecutive transient failures that open the breaker. */
+  failureThreshold: number;
+  /** How long an open breaker rejects calls before one trial call. */
+  openSeconds: number;
+}
+
+type State = { kind: 'closed'; failures: number } | { kind: 'open'; until: number } | { kind: 'half_open'; trialInFlight: boolean };
+
+/**
+ * Per-provider circuit breaker. When a provider is down, every poll job would otherwise wait for its
+ * own timeout and retry: the breaker fails them fast with a `transient` error carrying retryAfterMs,
+ * so the queue backs off without hammering the provider. Only transient failures count: an auth,
+ * quota or malformed reply proves the provider is reachable.
+ */
+export class CircuitBreaker {
+  private state: State = { kind: 'closed', failures: 0 };
+
+  constructor(
+    readonly provider: ProviderName,
+    private readonly opts: CircuitBreakerOptions,
+    private readonly clock: Clock,
+  ) {}
+
+  get status(): 'closed' | 'open' | 'half_open' {
+    if (this.state.kind === 'open' && this.clock.now().getTime() >= this.state.until) return 'half_open';
+    return this.state.kind;
+  }
+
+  async exec<T>(fn: () => Promise<T>): Promise<T> {
+    const now = this.clock.now().getTime();
+    if (this.state.kind === 'open') {
+      if (now < this.state.until) throw this.openError(this.state.until - now);
+      this.state = { kind: 'half_open', trialInFlight: false };
+    }
+    let trial = false;
+    if (this.state.kind === 'half_open') {
+      // One trial at a time: concurrent callers keep failing fast until the trial tells us more.
+      if (this.state.trialInFlight) throw this.openError(this.opts.openSeconds * 1000);
+      this.state.trialInFlight = true;
+      trial = true;
+    }
+    try {
+      const result = await fn();
+      this.state = { kind: 'closed', failures: 0 };
+      return result;
+    } catch (err) {
+      const transient = !(err instanceof ProviderError) || err.kind === 'transient';
+      if (!transient) {
+        this.state = { kind: 'closed', failures: 0 };
+      } else if (trial) {
+        this.trip();
+      } else if (this.state.kind === 'closed') {
+        const failures = this.state.failures + 1;
+        if (failures >= this.opts.failureThreshold) this.trip();
+        else this.state = { kind: 'closed', failures };
+      }
+      throw err;
+    }
+  }
+
+  private trip(): void {
+    this.state = { kind: 'open', until: this.clock.now().getTime() + this.opts.openSeconds * 1000 };
+  }
+
+  private openError(retryAfterMs: number): ProviderError {
+    return new ProviderError(this.provider, 'transient', 'circuit open', { retryAfterMs });
+  }
+}
+
+/** Wrap a provider so every track() call passes through `breaker`. */
+export function withCircuitBreaker<P extends TrackingProvider>(provider: P, breaker: CircuitBreaker): TrackingProvider {
+  return {
+    name: provider.name,
+    maxBatch: provider.maxBatch,
+    track: (requests: TrackRequest[], ctx: ProviderContext): Promise<TrackResult[]> => breaker.exec(() => provider.track(requests, ctx)),
+  };
+}

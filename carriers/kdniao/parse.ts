@@ -1,0 +1,68 @@
+import { parseCarrierTime } from '../../domain/local-time.js';
+import type { Status } from '../../domain/status.js';
+import { ProviderError, type NormalizedEvent, type TrackResult } from '../carrier.js';
+import { extractHub } from '../hub.js';
+import { clip, codeString, isRecord, sortAscending, textOf } from '../http.js';
+import { statusFromText } from '../status-rules.js';
+import { KDNIAO_COARSE_CODES, KDNIAO_FLAG_CODES, kdniaoStatus } from './status-map.js';
+
+/** Kdniao 1002 / 8001 reply → TrackResult; account-level failures throw ProviderError. */
+export function parseKdniaoReply(body: unknown, trackingNo: string, timeZone: string, raw = JSON.stringify(body)): TrackResult {
+  if (!isRecord(body) || typeof body.Success !== 'boolean') {
+    throw new ProviderError('kdniao', 'malformed', 'reply is not a Kdniao envelope', { raw: clip(raw) });
+  }
+  if (body.Success === false) return classifyFailure(textOf(body.Reason), trackingNo, raw);
+  const traces = body.Traces ?? [];
+  if (!Array.isArray(traces)) return { kind: 'malformed', trackingNo, error: 'Traces is not an array', raw: clip(raw) };
+  if (traces.length === 0) return { kind: 'not_found', trackingNo, message: textOf(body.Reason) || 'no traces yet' };
+
+  const events: NormalizedEvent[] = [];
+  for (const [i, t] of traces.entries()) {
+    if (!isRecord(t)) return { kind: 'malformed', trackingNo, error: `Traces[${i}] is not an object`, raw: clip(raw) };
+    // AcceptTime comes as "2014/06/25 08:05:37" or "2019-11-14 22:29:04"; parseCarrierTime reads both.
+    const occurredAt = parseCarrierTime(t.AcceptTime, timeZone);
+    if (!occurredAt) return { kind: 'malformed', trackingNo, error: `Traces[${i}] has no parseable AcceptTime`, raw: clip(raw) };
+    const text = textOf(t.AcceptStation).trim();
+    const action = codeString(t.Action);
+    const location = textOf(t.Location).trim() || null;
+    events.push({
+      occurredAt,
+      status: eventStatus(action, text),
+      hub: extractHub(text) ?? location,
+      location,
+      text,
+      providerCode: action,
+      raw: t,
+    });
+  }
+  const sorted = sortAscending(events);
+  const stateEx = codeString(body.StateEx);
+  const state = codeString(body.State);
+  // The newest trace usually decides; the summary codes fill in for 1002 replies without per-trace codes.
+  const newest = sorted[sorted.length - 1]!;
+  if (newest.status === 'unknown') newest.status = kdniaoStatus(stateEx) ?? kdniaoStatus(state) ?? 'unknown';
+  const flags = new Set<string>();
+  for (const c of [stateEx, newest.providerCode]) if (c && KDNIAO_FLAG_CODES.has(c)) flags.add(`kdniao:${c}`);
+  return { kind: 'ok', trackingNo, events: sorted, summaryStatus: kdniaoStatus(stateEx) ?? kdniaoStatus(state), flags: [...flags] };
+}
+
+function eventStatus(action: string | null, text: string): Status {
+  const fromCode = kdniaoStatus(action);
+  if (fromCode && !KDNIAO_COARSE_CODES.has(action!)) return fromCode;
+  return statusFromText(text) ?? fromCode ?? 'unknown';
+}
+
+/**
+ * Kdniao publishes no list of failure reasons (tracking-apis.md §1b), so classification is by text and
+ * deliberately conservative: only clear account wording raises auth/quota (which alert and stop polling
+ * for everyone); everything else is a per-number rejection carrying the reason.
+ */
+export function classifyFailure(reason: string, trackingNo: string, raw: string): TrackResult {
+  const message = reason || 'Success:false without Reason';
+  if (/签名|DataSign|EBusinessID|AppKey|密钥|未授权|没有权限|无权限|账号|帐号|用户不存在|认证|未开通/i.test(message)) {
+    throw new ProviderError('kdniao', 'auth', message, { raw: clip(raw) });
+  }
+  if (/次数|额度|余额|超出|上限|套餐|欠费|已用完/.test(message)) throw new ProviderError('kdniao', 'quota', message, { raw: clip(raw) });
+  if (/暂无轨迹|没有物流轨迹|无轨迹|暂无物流|查询无结果|没有查到/.test(message)) return { kind: 'not_found', trackingNo, message };
+  return { kind: 'rejected', trackingNo, code: 'kdniao:failure', message };
+}

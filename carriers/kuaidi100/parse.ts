@@ -1,0 +1,103 @@
+import { parseCarrierTime } from '../../domain/local-time.js';
+import type { Status } from '../../domain/status.js';
+import { ProviderError, type NormalizedEvent, type TrackResult } from '../carrier.js';
+import { extractHub } from '../hub.js';
+import { clip, codeString, isRecord, sortAscending, textOf } from '../http.js';
+import { statusFromText } from '../status-rules.js';
+import { KUAIDI100_COARSE_CODES, KUAIDI100_FLAG_CODES, KUAIDI100_STATUS_NAMES, kuaidi100Status } from './status-map.js';
+
+/**
+ * Kuaidi100 `poll/query.do` reply → TrackResult. Error replies that concern the account (auth, quota,
+ * server) throw ProviderError; those that concern the number become not_found / rejected.
+ */
+export function parseKuaidi100Reply(body: unknown, trackingNo: string, timeZone: string, raw = JSON.stringify(body)): TrackResult {
+  if (!isRecord(body)) throw new ProviderError('kuaidi100', 'malformed', 'reply is not a JSON object', { raw: clip(raw) });
+  if (body.result === false || (body.returnCode !== undefined && !Array.isArray(body.data))) return classifyError(body, trackingNo, raw);
+  if (!Array.isArray(body.data)) return { kind: 'malformed', trackingNo, error: 'no data[] in reply', raw: clip(raw) };
+
+  const state = codeString(body.state);
+  const events: NormalizedEvent[] = [];
+  // Kuaidi100 sends newest first by default; the top-level state describes the newest event only.
+  const newestIndex = 0;
+  for (const [i, item] of body.data.entries()) {
+    if (!isRecord(item)) return { kind: 'malformed', trackingNo, error: `data[${i}] is not an object`, raw: clip(raw) };
+    const occurredAt = parseCarrierTime(item.ftime, timeZone) ?? parseCarrierTime(item.time, timeZone);
+    if (!occurredAt) return { kind: 'malformed', trackingNo, error: `data[${i}] has no parseable time`, raw: clip(raw) };
+    const text = textOf(item.context).trim();
+    const code = codeString(item.statusCode);
+    events.push({
+      occurredAt,
+      status: eventStatus(code, text, textOf(item.status), i === newestIndex ? state : null),
+      hub: extractHub(text) ?? cityOf(item.location) ?? cityOf(item.areaName),
+      location: nonEmpty(item.location) ?? nonEmpty(item.areaName),
+      text,
+      providerCode: code,
+      raw: item,
+    });
+  }
+  if (events.length === 0) {
+    // A success envelope with no events: the carrier has nothing yet.
+    return { kind: 'not_found', trackingNo, message: textOf(body.message) || 'no events' };
+  }
+  const sorted = sortAscending(events);
+  const flags = new Set<string>();
+  const newestCode = sorted[sorted.length - 1]!.providerCode;
+  // Only current codes become flags: a 202 (超时未更新) in history is superseded by later events.
+  for (const c of [state, newestCode]) if (c && KUAIDI100_FLAG_CODES.has(c)) flags.add(`kuaidi100:${c}`);
+  return {
+    kind: 'ok',
+    trackingNo,
+    events: sorted,
+    summaryStatus: kuaidi100Status(state) ?? (body.ischeck === '1' || body.ischeck === 1 ? 'delivered' : null),
+    flags: [...flags],
+  };
+}
+
+function eventStatus(code: string | null, text: string, statusName: string, topState: string | null): Status {
+  const fromCode = kuaidi100Status(code);
+  if (fromCode && !KUAIDI100_COARSE_CODES.has(code!)) return fromCode;
+  return (
+    statusFromText(text) ??
+    fromCode ??
+    KUAIDI100_STATUS_NAMES[statusName.trim()] ??
+    // Without a per-event code (basic replies), the top-level state still tells us what the newest event is.
+    kuaidi100Status(topState) ??
+    'unknown'
+  );
+}
+
+function nonEmpty(v: unknown): string | null {
+  const s = textOf(v).trim();
+  return s === '' ? null : s;
+}
+
+/** "江苏,苏州市,相城区,北桥" → "苏州市": the city is the hub granularity customers recognise. */
+function cityOf(v: unknown): string | null {
+  const s = nonEmpty(v);
+  if (!s) return null;
+  const parts = s.split(/[,，]/).map((p) => p.trim()).filter(Boolean);
+  return parts.find((p) => /市$/.test(p)) ?? parts[1] ?? parts[0] ?? null;
+}
+
+/**
+ * Error bodies `{result:false, returnCode, message}`. The code list is only partly documented
+ * (tracking-apis.md §1a), so we classify by message text first and fall back on codes:
+ * - 500 "查询无结果" / "单号不存在或者已经过期": the carrier has no record (yet) → not_found.
+ * - "验证码错误" (phone digits mismatch, code commonly 408, UNCONFIRMED) → rejected for this number.
+ * - 400 "找不到对应公司": per the vendor FAQ mostly wrong customer, no quota or bad encoding → auth
+ *   (an operator must look; our own carrier codes come from a fixed table so a bad `com` is unlikely).
+ * - 503 (sign check failed, UNCONFIRMED) → auth; 601 (key expired / no balance, UNCONFIRMED) → quota;
+ *   501/502 (server error / busy, UNCONFIRMED) → transient.
+ * - anything else → rejected with the code, so one odd number never stops the provider.
+ */
+function classifyError(body: Record<string, unknown>, trackingNo: string, raw: string): TrackResult {
+  const code = codeString(body.returnCode) ?? '';
+  const message = textOf(body.message) || `returnCode ${code}`;
+  const opts = { raw: clip(raw) };
+  if (/验证码错误|手机号|电话/.test(message)) return { kind: 'rejected', trackingNo, code: `kuaidi100:${code || 'phone'}`, message };
+  if (code === '500' || /查询无结果|单号不存在|暂无/.test(message)) return { kind: 'not_found', trackingNo, message };
+  if (/余额|额度|次数|欠费|套餐/.test(message) || code === '601') throw new ProviderError('kuaidi100', 'quota', `${code}: ${message}`, opts);
+  if (code === '400' || code === '503' || /签名|sign|授权|customer|key/i.test(message)) throw new ProviderError('kuaidi100', 'auth', `${code}: ${message}`, opts);
+  if (code === '501' || code === '502') throw new ProviderError('kuaidi100', 'transient', `${code}: ${message}`, opts);
+  return { kind: 'rejected', trackingNo, code: `kuaidi100:${code || 'unknown'}`, message };
+}

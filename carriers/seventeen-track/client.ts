@@ -1,0 +1,138 @@
+import type { Config } from '../../config/schema.js';
+import { ProviderError, type ProviderContext, type TrackRequest, type TrackResult, type TrackingProvider } from '../carrier.js';
+import { providerCarrierCode } from '../carrier-codes.js';
+import { ProviderHttp, clip, isRecord, textOf } from '../http.js';
+import { ST_ALREADY_REGISTERED, ST_NOT_REGISTERED, ST_NO_INFO_YET, ST_QUOTA_EXHAUSTED, parseAcceptedItem } from './parse.js';
+
+export type SeventeenTrackConfig = Config['providers']['seventeenTrack'];
+
+/** The API's hard cap per request. */
+const API_MAX_BATCH = 40;
+
+interface Envelope {
+  accepted: Record<string, unknown>[];
+  rejected: { number: string; code: number; message: string }[];
+  raw: string;
+}
+
+/**
+ * 17TRACK v2.2. A number must be registered before gettrackinfo answers for it, and register is what
+ * consumes quota (only for accepted numbers), so every poll registers first: an already-registered
+ * number is rejected with -18019901 for free, which we treat as success.
+ */
+export class SeventeenTrackProvider implements TrackingProvider {
+  readonly name = 'seventeenTrack' as const;
+  readonly maxBatch: number;
+  private readonly http: ProviderHttp;
+
+  constructor(private readonly cfg: SeventeenTrackConfig) {
+    this.maxBatch = Math.min(cfg.batchSize, API_MAX_BATCH);
+    this.http = new ProviderHttp({ provider: 'seventeenTrack', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs });
+  }
+
+  close(): void {
+    this.http.close();
+  }
+
+  async track(requests: TrackRequest[], ctx: ProviderContext): Promise<TrackResult[]> {
+    const out: TrackResult[] = [];
+    for (let i = 0; i < requests.length; i += this.maxBatch) out.push(...(await this.trackBatch(requests.slice(i, i + this.maxBatch), ctx)));
+    return out;
+  }
+
+  private async trackBatch(requests: TrackRequest[], ctx: ProviderContext): Promise<TrackResult[]> {
+    const results = new Map<string, TrackResult>();
+    const byNumber = new Map(requests.map((r) => [r.trackingNo, r]));
+
+    const registered = await this.register(requests, results, ctx);
+    let pending = registered;
+    // -18019902 after a successful register can happen when the register has not propagated yet
+    // (or the number was deleted meanwhile): register again and retry once, then call it not_found.
+    for (let attempt = 0; attempt < 2 && pending.length > 0; attempt++) {
+      const env = await this.call('gettrackinfo', pending.map((r) => ({ number: r.trackingNo })), ctx);
+      const retry: TrackRequest[] = [];
+      for (const item of env.accepted) {
+        const number = textOf(item.number);
+        if (!byNumber.has(number)) continue; // not ours: ignore rather than guess
+        results.set(number, parseAcceptedItem(item, number, ctx.timeZone));
+      }
+      for (const rej of env.rejected) {
+        const req = byNumber.get(rej.number);
+        if (!req) continue;
+        if (rej.code === ST_NOT_REGISTERED && attempt === 0) retry.push(req);
+        else results.set(rej.number, itemRejection(rej, true));
+      }
+      if (retry.length > 0 && attempt === 0) pending = await this.register(retry, results, ctx);
+      else pending = [];
+    }
+    return requests.map(
+      (r) => results.get(r.trackingNo) ?? { kind: 'malformed', trackingNo: r.trackingNo, error: 'number missing from 17TRACK reply', raw: '' },
+    );
+  }
+
+  /** Registers `requests`; returns those now registered, records per-number refusals in `results`. */
+  private async register(requests: TrackRequest[], results: Map<string, TrackResult>, ctx: ProviderContext): Promise<TrackRequest[]> {
+    const items = requests.map((r) => {
+      const key = providerCarrierCode('seventeenTrack', r.carrier);
+      // No known key: let 17TRACK auto-detect instead of sending a wrong carrier.
+      return key ? { number: r.trackingNo, carrier: Number(key) } : { number: r.trackingNo };
+    });
+    const env = await this.call('register', items, ctx);
+    const ok = new Set(env.accepted.map((a) => textOf(a.number)));
+    for (const rej of env.rejected) {
+      if (rej.code === ST_ALREADY_REGISTERED) ok.add(rej.number);
+      else if (requests.some((r) => r.trackingNo === rej.number)) results.set(rej.number, itemRejection(rej, false));
+    }
+    for (const r of requests) {
+      if (!ok.has(r.trackingNo) && !results.has(r.trackingNo)) {
+        results.set(r.trackingNo, { kind: 'malformed', trackingNo: r.trackingNo, error: 'number missing from register reply', raw: clip(env.raw) });
+      }
+    }
+    return requests.filter((r) => ok.has(r.trackingNo));
+  }
+
+  private async call(endpoint: 'register' | 'gettrackinfo', body: unknown[], ctx: ProviderContext): Promise<Envelope> {
+    const reply = await this.http.postJson(`/track/v2.2/${endpoint}`, body, { '17token': this.cfg.token }, ctx.clock.now());
+    const b = reply.body;
+    const raw = clip(reply.raw);
+    if (!isRecord(b) || typeof b.code !== 'number') throw new ProviderError('seventeenTrack', 'malformed', `${endpoint}: reply has no numeric code`, { raw });
+    if (b.code !== 0) throw envelopeError(b.code, textOf((b.data as Record<string, unknown> | undefined)?.errors ?? b.message), raw);
+    const data = b.data;
+    if (!isRecord(data) || !Array.isArray(data.accepted ?? []) || !Array.isArray(data.rejected ?? [])) {
+      throw new ProviderError('seventeenTrack', 'malformed', `${endpoint}: data.accepted/rejected missing`, { raw });
+    }
+    const accepted = ((data.accepted as unknown[] | undefined) ?? []).filter(isRecord);
+    const rejected: Envelope['rejected'] = [];
+    for (const r of (data.rejected as unknown[] | undefined) ?? []) {
+      if (!isRecord(r)) continue;
+      const err = isRecord(r.error) ? r.error : {};
+      rejected.push({ number: textOf(r.number), code: typeof err.code === 'number' ? err.code : Number(err.code), message: textOf(err.message) });
+    }
+    // Running out of quota is an account condition, not a property of the number.
+    const quota = rejected.find((r) => r.code === ST_QUOTA_EXHAUSTED);
+    if (quota) throw new ProviderError('seventeenTrack', 'quota', `${quota.code}: ${quota.message}`, { raw });
+    return { accepted, rejected, raw: reply.raw };
+  }
+}
+
+function itemRejection(rej: { number: string; code: number; message: string }, afterRegister: boolean): TrackResult {
+  if (rej.code === ST_NO_INFO_YET || (afterRegister && rej.code === ST_NOT_REGISTERED)) {
+    return { kind: 'not_found', trackingNo: rej.number, message: rej.message || String(rej.code) };
+  }
+  return { kind: 'rejected', trackingNo: rej.number, code: `seventeenTrack:${rej.code}`, message: rej.message };
+}
+
+/**
+ * Top-level codes: -18010003 is documented as an internal error worth retrying; -18019908 is quota;
+ * everything else (-18010001 IP not whitelisted, -18010002 bad key, -18010004 disabled, -18010005,
+ * invalid request shape) needs an operator, so it raises one auth alert instead of retrying.
+ */
+function envelopeError(code: number, message: string, raw: string): ProviderError {
+  if (code === -18010003) return new ProviderError('seventeenTrack', 'transient', `${code}: internal error`, { raw });
+  if (code === ST_QUOTA_EXHAUSTED) return new ProviderError('seventeenTrack', 'quota', `${code}: quota exhausted`, { raw });
+  return new ProviderError('seventeenTrack', 'auth', `${code}: ${message || 'request refused'}`, { raw });
+}
+
+export function createSeventeenTrackProvider(config: Config): SeventeenTrackProvider {
+  return new SeventeenTrackProvider(config.providers.seventeenTrack);
+}

@@ -1,0 +1,56 @@
+import { parseCarrierTime } from '../../domain/local-time.js';
+import type { NormalizedEvent, TrackResult } from '../carrier.js';
+import { extractHub } from '../hub.js';
+import { clip, isRecord, sortAscending, textOf } from '../http.js';
+import { statusFromText } from '../status-rules.js';
+import { SEVENTEEN_STAGE, SEVENTEEN_SUB_STATUS, seventeenStatus } from './status-map.js';
+
+/** Item-level rejection codes (tracking-apis.md §1c, from clients mirroring the v2 docs). */
+export const ST_ALREADY_REGISTERED = -18019901;
+export const ST_NOT_REGISTERED = -18019902;
+export const ST_CARRIER_NOT_DETECTED = -18019903;
+export const ST_QUOTA_EXHAUSTED = -18019908;
+export const ST_NO_INFO_YET = -18019909;
+
+/** One `gettrackinfo` accepted item → TrackResult. */
+export function parseAcceptedItem(item: Record<string, unknown>, trackingNo: string, timeZone: string): TrackResult {
+  const info = item.track_info;
+  if (!isRecord(info)) return { kind: 'malformed', trackingNo, error: 'track_info missing', raw: clip(JSON.stringify(item)) };
+  const latest = isRecord(info.latest_status) ? info.latest_status : {};
+  const summaryStatus = seventeenStatus(latest.status, latest.sub_status);
+  const tracking = isRecord(info.tracking) ? info.tracking : {};
+  const providers = Array.isArray(tracking.providers) ? tracking.providers : [];
+
+  const events: NormalizedEvent[] = [];
+  for (const [pi, p] of providers.entries()) {
+    if (!isRecord(p) || (p.events !== undefined && p.events !== null && !Array.isArray(p.events))) {
+      return { kind: 'malformed', trackingNo, error: `tracking.providers[${pi}] malformed`, raw: clip(JSON.stringify(item)) };
+    }
+    for (const [ei, e] of ((p.events as unknown[] | null | undefined) ?? []).entries()) {
+      if (!isRecord(e)) return { kind: 'malformed', trackingNo, error: `providers[${pi}].events[${ei}] is not an object`, raw: clip(JSON.stringify(item)) };
+      // time_utc is unambiguous; time_iso carries an offset; a bare local time is read in the business zone.
+      const occurredAt = parseCarrierTime(e.time_utc, timeZone) ?? parseCarrierTime(e.time_iso, timeZone);
+      if (!occurredAt) return { kind: 'malformed', trackingNo, error: `providers[${pi}].events[${ei}] has no parseable time`, raw: clip(JSON.stringify(item)) };
+      const text = textOf(e.description).trim();
+      const sub = typeof e.sub_status === 'string' ? e.sub_status : null;
+      const stage = typeof e.stage === 'string' ? e.stage : null;
+      const location = textOf(e.location).trim() || null;
+      events.push({
+        occurredAt,
+        status: (sub ? SEVENTEEN_SUB_STATUS[sub] : undefined) ?? (stage ? SEVENTEEN_STAGE[stage] : undefined) ?? statusFromText(text) ?? 'unknown',
+        hub: extractHub(text) ?? location,
+        location,
+        text,
+        providerCode: sub ?? stage,
+        raw: e,
+      });
+    }
+  }
+  if (events.length === 0 && (latest.status === 'NotFound' || latest.status == null)) {
+    return { kind: 'not_found', trackingNo, message: textOf(latest.sub_status) || 'NotFound' };
+  }
+  const flags: string[] = [];
+  // 17TRACK has no separate alert codes; its Expired status (运输过久) is the closest signal.
+  if (latest.status === 'Expired') flags.push('seventeenTrack:Expired');
+  return { kind: 'ok', trackingNo, events: sortAscending(events), summaryStatus, flags };
+}
