@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ProviderError } from '../carrier.js';
+import { parseKuaidi100Reply } from './parse.js';
+import { KUAIDI100_FLAG_CODES, KUAIDI100_STATUS, kuaidi100Status } from './status-map.js';
+
+const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../test/fixtures/${name}`, import.meta.url), 'utf8'));
+const TZ = 'Asia/Shanghai';
+
+describe('kuaidi100 status map', () => {
+  it.each(Object.entries(KUAIDI100_STATUS))('code %s → %s', (code, status) => {
+    expect(kuaidi100Status(code)).toBe(status);
+  });
+
+  it.each(Object.entries(KUAIDI100_STATUS))('event statusCode %s maps through the parser', (code, status) => {
+    // Advanced codes decide alone; coarse parents fall back to the code when the text says nothing.
+    const r = parseKuaidi100Reply({ state: code, data: [{ ftime: '2026-11-12 08:00:00', context: '—', statusCode: code }] }, 'N1', TZ);
+    expect(r.kind).toBe('ok');
+    if (r.kind !== 'ok') return;
+    expect(r.events[0]!.status).toBe(status);
+    expect(r.summaryStatus).toBe(status);
+    expect(r.flags).toEqual(KUAIDI100_FLAG_CODES.has(code) ? [`kuaidi100:${code}`] : []);
+  });
+});
+
+describe('parseKuaidi100Reply', () => {
+  it('resultv2 journey: ascending, UTC, hubs, codes', () => {
+    const r = parseKuaidi100Reply(fixture('kuaidi100-query.json'), 'YT6186594166532', TZ);
+    expect(r.kind).toBe('ok');
+    if (r.kind !== 'ok') return;
+    expect(r.events.map((e) => e.occurredAt.toISOString())).toEqual([
+      '2021-12-15T09:10:09.000Z',
+      '2021-12-15T11:18:27.000Z',
+      '2021-12-15T12:11:25.000Z',
+      '2021-12-15T12:15:14.000Z',
+    ]);
+    expect(r.events.map((e) => e.status)).toEqual(['collected', 'arrived_at_hub', 'in_transit', 'in_transit']);
+    expect(r.events[0]!.hub).toBe('江苏省苏州市北桥公司');
+    expect(r.events[3]!.hub).toBe('苏州转运中心');
+    expect(r.events[3]!.providerCode).toBe('1002');
+    expect(r.events[3]!.location).toBe('江苏,苏州市');
+    expect(r.summaryStatus).toBe('in_transit');
+    expect(r.flags).toEqual([]);
+  });
+
+  it('basic delivered reply without codes: text rules, sorted, state 3 summary', () => {
+    const r = parseKuaidi100Reply(fixture('kuaidi100-query-basic-delivered.json'), '2234014274', TZ);
+    expect(r.kind).toBe('ok');
+    if (r.kind !== 'ok') return;
+    const times = r.events.map((e) => e.occurredAt.getTime());
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(r.events.at(-1)!.status).toBe('delivered');
+    expect(r.events.at(-1)!.occurredAt.toISOString()).toBe('2016-11-26T11:10:30.000Z');
+    expect(r.summaryStatus).toBe('delivered');
+  });
+
+  it('location/areaName city is the hub fallback when the text has no brackets', () => {
+    const r = parseKuaidi100Reply({ state: '0', data: [{ time: '2026-11-12 08:00:00', context: '快件已发车', areaName: '江苏,苏州市,相城区' }] }, 'N', TZ);
+    expect(r.kind === 'ok' && r.events[0]!.hub).toBe('苏州市');
+  });
+
+  it('falls back to time when ftime is missing; number state accepted', () => {
+    const r = parseKuaidi100Reply({ state: 5, data: [{ time: '2026/11/12 08:00:00', context: 'x' }] }, 'N', TZ);
+    expect(r.kind === 'ok' && r.events[0]!.occurredAt.toISOString()).toBe('2026-11-12T00:00:00.000Z');
+    expect(r.kind === 'ok' && r.events[0]!.status).toBe('out_for_delivery');
+  });
+
+  it('flags come from the current state/newest event only', () => {
+    const r = parseKuaidi100Reply(
+      {
+        state: '2',
+        data: [
+          { ftime: '2026-11-12 10:00:00', context: '快件已放入驿站，超时未取', statusCode: '205' },
+          { ftime: '2026-11-11 10:00:00', context: '超时未更新', statusCode: '202' },
+        ],
+      },
+      'N',
+      TZ,
+    );
+    expect(r.kind === 'ok' && r.flags).toEqual(['kuaidi100:205']);
+  });
+
+  it.each([
+    [{ result: false, returnCode: '500', message: '查询无结果，请隔段时间再查' }, 'not_found'],
+    [{ result: false, returnCode: '408', message: '快递公司参数异常：验证码错误' }, 'rejected'],
+    [{ result: false, returnCode: '999', message: '其他' }, 'rejected'],
+    [{ message: 'ok', state: '0', data: [] }, 'not_found'],
+    [{ message: 'ok', state: '0', data: [{ ftime: 'yesterday', context: 'x' }] }, 'malformed'],
+    [{ message: 'ok', state: '0', data: 'nope' }, 'malformed'],
+  ])('per-number outcome %j → %s', (body, kind) => {
+    expect(parseKuaidi100Reply(body, 'N', TZ).kind).toBe(kind);
+  });
+
+  it.each([
+    [{ result: false, returnCode: '400', message: '找不到对应公司' }, 'auth'],
+    [{ result: false, returnCode: '503', message: '验证签名失败' }, 'auth'],
+    [{ result: false, returnCode: '601', message: 'key已过期' }, 'quota'],
+    [{ result: false, returnCode: '502', message: '服务器繁忙' }, 'transient'],
+    [[1, 2], 'malformed'],
+  ])('whole-call error %j → ProviderError %s', (body, kind) => {
+    try {
+      parseKuaidi100Reply(body, 'N', TZ);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ProviderError);
+      expect((e as ProviderError).kind).toBe(kind);
+    }
+  });
+});
