@@ -93,6 +93,10 @@ describe('statusFromText: traps', () => {
     expect(statusFromText('快件已暂存至XX菜鸟驿站，如有问题请联系15312399123')).toBe('at_pickup_point');
     expect(stripBoilerplate('已签收,如有疑问请联系派件员永红十五，感谢使用申通快递')).not.toMatch(/疑问|派件/);
   });
+  it('未签收 / 待签收 is not a delivery', () => {
+    expect(statusFromText('快件待签收')).toBeNull();
+    expect(statusFromText('客户未签收，派送不成功')).toBe('failed_attempt');
+  });
   it('收件人 is not a collection', () => {
     expect(statusFromText('正在派件，请保持收件人电话畅通')).toBe('out_for_delivery');
   });

@@ -102,8 +102,8 @@ export const TEXT_RULES: readonly TextRule[] = [
   {
     id: 'delivered',
     status: 'delivered',
-    pattern: /签收/,
-    words: '签收 / 已签收 / 本人签收 / 代签收 / 他人签收 / 签收人',
+    pattern: /(?<![未待])签收/,
+    words: '签收 / 已签收 / 本人签收 / 代签收 / 他人签收 / 签收人 (not 未签收 / 待签收)',
     examples: [
       '已签收，签收人：本人',
       '派件已签收[深圳市]',

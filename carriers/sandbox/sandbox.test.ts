@@ -56,6 +56,15 @@ describe('determinism and growth', () => {
     expect(a).not.toEqual(b);
   });
 
+  it('marking shipped later moves only the pre-advice event', () => {
+    for (const no of numbers(100)) {
+      const a = planJourney(input(no, { markedShippedAt: null }))!;
+      const b = planJourney(input(no, { markedShippedAt: new Date(PAID.getTime() + HOUR_MS) }))!;
+      const rest = (j: typeof a) => j.events.filter((e) => e.step !== 'INFO');
+      expect(rest(b)).toEqual(rest(a));
+    }
+  });
+
   it('a later now returns a superset (history only grows)', () => {
     for (const no of numbers(200)) {
       let previous: unknown[] = [];

@@ -268,8 +268,10 @@ export function planJourney(input: SimInput): Journey | null {
   // Collection time (hours after payment) and pre-advice.
   const collectH = collection === 'normal' ? rng.between(2, 30) : rng.between(48, 90);
   const collectedAt = collection === 'never' ? null : anchor.getTime() + collectH * HOUR;
-  let infoAt = input.markedShippedAt ? input.markedShippedAt.getTime() : anchor.getTime() + rng.between(1, 6) * HOUR;
+  // Both drawn unconditionally, so setting markedShippedAt later moves only the pre-advice event.
+  const infoDelay = rng.between(1, 6);
   const infoLead = rng.between(0.2, 1);
+  let infoAt = input.markedShippedAt ? input.markedShippedAt.getTime() : anchor.getTime() + infoDelay * HOUR;
   if (collectedAt !== null && infoAt >= collectedAt) infoAt = collectedAt - infoLead * HOUR;
   add(infoAt, 'INFO', 'info_received', TEXTS.info(), null, null);
   if (collectedAt === null) return { trackingNo: input.trackingNo, collection, ending, problemKind, route: hubs, events };
