@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto';
+import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/*
+ * Fake provider servers for client tests: real node:http servers on 127.0.0.1 speaking the providers'
+ * wire formats. This file also holds the small scripting core shared by the Kdniao and 17TRACK fakes
+ * (kept here because the fakes folder is limited to one file per provider).
+ */
+
+/** One scripted HTTP answer. */
+export interface FakeReply {
+  status?: number;
+  /** JSON body (serialized). */
+  json?: unknown;
+  /** Raw body, sent as is (garbage, HTML error pages). */
+  raw?: string;
+  headers?: Record<string, string>;
+  /** Wait this long before answering (forces client timeouts). */
+  delayMs?: number;
+}
+
+export const reply = {
+  json: (json: unknown, status = 200): FakeReply => ({ json, status }),
+  garbage: (raw = '<html><body>502 Bad Gateway</body></html>', status = 200): FakeReply => ({ raw, status, headers: { 'content-type': 'text/html' } }),
+  tooMany: (retryAfter = '2'): FakeReply => ({ status: 429, raw: 'Too Many Requests', headers: { 'retry-after': retryAfter } }),
+  status: (status: number, raw = ''): FakeReply => ({ status, raw }),
+  delay: (delayMs: number, then: FakeReply = { json: {} }): FakeReply => ({ ...then, delayMs }),
+};
+
+export interface RecordedRequest {
+  /** Wall-clock ms when the request arrived (for rate tests). */
+  at: number;
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** Tracking number(s) the request was about, when the fake could tell. */
+  numbers: string[];
+}
+
+/**
+ * Replies queued per key (tracking number). Each call takes the next reply; the last one stays so a
+ * journey can be polled repeatedly without re-scripting.
+ */
+export class ReplyQueue<T> {
+  private readonly queues = new Map<string, T[]>();
+
+  push(key: string, replies: T[]): void {
+    const q = this.queues.get(key) ?? [];
+    q.push(...replies);
+    this.queues.set(key, q);
+  }
+
+  next(key: string): T | undefined {
+    const q = this.queues.get(key);
+    if (!q || q.length === 0) return undefined;
+    return q.length > 1 ? q.shift() : q[0];
+  }
+
+  clear(key?: string): void {
+    if (key === undefined) this.queues.clear();
+    else this.queues.delete(key);
+  }
+}
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(handle: (req: IncomingMessage, body: string, res: ServerResponse) => Promise<void> | void): Promise<RunningServer> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      Promise.resolve(handle(req, Buffer.concat(chunks).toString('utf8'), res)).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(599);
+        res.end(String(err));
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export async function send(res: ServerResponse, r: FakeReply): Promise<void> {
+  if (r.delayMs) await new Promise((resolve) => setTimeout(resolve, r.delayMs));
+  if (res.destroyed) return; // the client gave up (timeout) or the server is closing
+  const body = r.raw ?? JSON.stringify(r.json ?? {});
+  const headers = { 'content-type': r.raw !== undefined ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', ...r.headers };
+  res.writeHead(r.status ?? 200, headers);
+  res.end(body);
+}
+
+export function md5Hex(s: string): string {
+  return createHash('md5').update(s, 'utf8').digest('hex');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kuaidi100 poll/query.do
+
+export const K100_NO_RESULT = { result: false, returnCode: '500', message: '查询无结果，请隔段时间再查' };
+
+export interface Kuaidi100Fake extends RunningServer {
+  requests: RecordedRequest[];
+  /** Queue replies for a tracking number (a FakeReply, or a plain object sent as JSON with 200). */
+  script(num: string, ...replies: (FakeReply | Record<string, unknown>)[]): void;
+  /** Require these last-4 phone digits for `num` (mismatch → 验证码错误, like SF/ZTO). */
+  requirePhone(num: string, last4: string): void;
+}
+
+function asReply(r: FakeReply | Record<string, unknown>): FakeReply {
+  const keys = Object.keys(r);
+  const isReply = keys.length > 0 && keys.every((k) => ['status', 'json', 'raw', 'headers', 'delayMs'].includes(k));
+  return isReply ? (r as FakeReply) : { json: r };
+}
+
+export async function startKuaidi100Fake(opts: { customer: string; key: string }): Promise<Kuaidi100Fake> {
+  const requests: RecordedRequest[] = [];
+  const scripts = new ReplyQueue<FakeReply>();
+  const phones = new Map<string, string>();
+  const server = await startServer(async (req, body, res) => {
+    const rec: RecordedRequest = { at: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, numbers: [] };
+    requests.push(rec);
+    if (req.method !== 'POST' || req.url !== '/poll/query.do') return send(res, reply.status(404, 'not found'));
+    if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
+      // Per the vendor FAQ a non-form body shows up as 400 找不到对应公司.
+      return send(res, reply.json({ result: false, returnCode: '400', message: '找不到对应公司' }));
+    }
+    const form = new URLSearchParams(body);
+    const customer = form.get('customer') ?? '';
+    const param = form.get('param') ?? '';
+    const sign = form.get('sign') ?? '';
+    if (customer !== opts.customer) return send(res, reply.json({ result: false, returnCode: '400', message: '找不到对应公司' }));
+    // Signature recipe: upper-case MD5(param + key + customer) over the exact param string.
+    if (sign !== md5Hex(param + opts.key + opts.customer).toUpperCase()) {
+      return send(res, reply.json({ result: false, returnCode: '503', message: '验证签名失败' }));
+    }
+    let p: Record<string, unknown>;
+    try {
+      p = JSON.parse(param) as Record<string, unknown>;
+    } catch {
+      return send(res, reply.json({ result: false, returnCode: '400', message: '找不到对应公司' }));
+    }
+    const num = typeof p.num === 'string' ? p.num : '';
+    rec.numbers.push(num);
+    if (typeof p.com !== 'string' || !p.com || !num) return send(res, reply.json({ result: false, returnCode: '400', message: '找不到对应公司' }));
+    const wantPhone = phones.get(num);
+    if (wantPhone !== undefined && p.phone !== wantPhone) {
+      return send(res, reply.json({ result: false, returnCode: '408', message: '快递公司参数异常：验证码错误' }));
+    }
+    return send(res, scripts.next(num) ?? reply.json(K100_NO_RESULT));
+  });
+  return {
+    ...server,
+    requests,
+    script: (num, ...replies) => scripts.push(num, replies.map(asReply)),
+    requirePhone: (num, last4) => void phones.set(num, last4),
+  };
+}
