@@ -1,15 +1,11 @@
-import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import * as schema from './schema/index.js';
 
 export type Sql = postgres.Sql;
 /** A pool or a transaction: query functions accept either. */
 export type SqlOrTx = postgres.Sql | postgres.TransactionSql;
-export type Db = PostgresJsDatabase<typeof schema>;
 
 export interface DbHandle {
   sql: Sql;
-  db: Db;
   close(): Promise<void>;
 }
 
@@ -20,22 +16,22 @@ export interface DbOptions {
   onNotice?: (msg: string) => void;
 }
 
-/** One pool per process. postgres.js reconnects lazily, so a lost Postgres is retried on the next query. */
+/**
+ * One pool per process. Queries are hand-written set-based SQL (unnest, ON CONFLICT); the drizzle schema in
+ * db/schema is the source of the committed migrations. The pool is not handed to drizzle because drizzle's
+ * postgres-js driver replaces the client's date parsers and serializers, which breaks Date parameters.
+ * postgres.js reconnects lazily, so a lost Postgres is retried on the next query. */
 export function createDb(opts: DbOptions): DbHandle {
   const sql = postgres(opts.url, {
     max: opts.poolSize,
     idle_timeout: 30,
     connect_timeout: 10,
     onnotice: () => {},
-    // Large ingests pass arrays through unnest(); keep types explicit in SQL instead of fetching them.
-    fetch_types: false,
     transform: { undefined: null },
   });
-  const db = drizzle(sql, { schema });
   let closed: Promise<void> | undefined;
   return {
     sql,
-    db,
     close: () => (closed ??= sql.end({ timeout: 5 })),
   };
 }

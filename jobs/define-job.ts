@@ -2,9 +2,10 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { ProviderName, TrackingProvider } from '../carriers/carrier.js';
 import type { Config } from '../config/schema.js';
-import type { Db, Sql } from '../db/client.js';
+import type { Sql } from '../db/client.js';
 import type { Clock } from '../domain/clock.js';
 import type { Metrics } from '../worker/metrics.js';
+import type { AgentChannel } from '../notify/agents/channel.js';
 
 /** Everything a job may use, built once per process in worker/deps.ts. */
 export interface Deps {
@@ -12,9 +13,9 @@ export interface Deps {
   clock: Clock;
   log: Logger;
   sql: Sql;
-  db: Db;
   providers: Map<ProviderName, TrackingProvider>;
   metrics: Metrics;
+  agentChannels: AgentChannel[];
 }
 
 /** A job asks for more work through ctx.enqueue; the runtime adds them to BullMQ (daemon) or runs them in-process (run-once). */

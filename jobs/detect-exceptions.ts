@@ -138,6 +138,10 @@ export const detectExceptions = defineJob({
     for (const [type, n] of Object.entries(s.escalated)) deps.metrics.exceptions.inc({ type, action: 'escalated' }, n);
     for (const [type, n] of Object.entries(s.resolved)) deps.metrics.exceptions.inc({ type, action: 'resolved' }, n);
     const total = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
+    if (total(s.opened) + total(s.escalated) + total(s.resolved) > 0 && shipmentIds) {
+      // Triggered by new tracking events: bring the outreach tasks in step right away.
+      await ctx.enqueue([{ job: 'sync-outreach', payload: {}, jobId: `sync-${ctx.jobId}` }]);
+    }
     if (total(s.opened) + total(s.escalated) + total(s.resolved) > 0) {
       ctx.log.info({ opened: s.opened, escalated: s.escalated, resolved: s.resolved }, 'exceptions changed');
     }

@@ -2,9 +2,11 @@ import type { JobDefinition } from './define-job.js';
 import { detectExceptions } from './detect-exceptions.js';
 import { planPolls } from './plan-polls.js';
 import { pollTracking } from './poll-tracking.js';
+import { syncOutreachJob } from './sync-outreach.js';
+import { deliverOutreach } from './deliver-outreach.js';
 
 /** Every job the daemon knows. `as const` is load-bearing: names are checked at startup. */
-export const jobs = [planPolls, pollTracking, detectExceptions] as const satisfies readonly JobDefinition[];
+export const jobs = [planPolls, pollTracking, detectExceptions, syncOutreachJob, deliverOutreach] as const satisfies readonly JobDefinition[];
 
 export function jobByName(name: string): JobDefinition {
   const job = (jobs as readonly JobDefinition[]).find((j) => j.name === name);

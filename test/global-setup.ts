@@ -29,8 +29,8 @@ export default async function setup(project: TestProject) {
       await runMigrations(databaseUrl(`${name}_tmp`));
       await admin.unsafe(`alter database "${name}_tmp" rename to "${name}"`);
     }
-    // Leftover clones from crashed runs.
-    const stale = await admin`select datname from pg_database where datname like 'pw_t_%'`;
+    // Leftover clones of crashed runs (older than a day: parallel runs may be using newer ones).
+    const stale = await admin`select datname from pg_database where datname like 'pwclone\_%' and (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - interval '1 day'`;
     for (const { datname } of stale) await admin.unsafe(`drop database if exists "${datname}" with (force)`);
     await admin`select pg_advisory_unlock(4242)`;
   } finally {

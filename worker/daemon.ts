@@ -34,7 +34,7 @@ export async function startDaemon(opts: { config: Config; clock: Clock; log: Log
   const has = (r: Role) => role === 'all' || role === r;
   if (has('worker')) runtime.startWorkers();
   const scheduler = has('scheduler') ? startScheduler(deps, runtime) : null;
-  const http = has('api') || role === 'all' ? await startHttp(deps, connections.create('producer'), { port: opts.port }) : null;
+  const http = has('api') || role === 'all' ? await startHttp(deps, connections.create('producer'), runtime.enqueue, { port: opts.port }) : null;
   log.info({ role, port: http?.port, prefix: config.redis.prefix, providers: [...deps.providers.keys()] }, 'parcelwatch started');
   let stopped: Promise<void> | undefined;
   return {

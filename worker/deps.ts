@@ -5,6 +5,7 @@ import { createDb, type DbHandle } from '../db/client.js';
 import type { Clock } from '../domain/clock.js';
 import type { Deps } from '../jobs/define-job.js';
 import { createMetrics } from './metrics.js';
+import { createAgentChannels } from '../notify/agents/index.js';
 
 /** Build the one Deps object of a process. */
 export function createDeps(config: Config, clock: Clock, log: Logger): { deps: Deps; db: DbHandle } {
@@ -14,9 +15,9 @@ export function createDeps(config: Config, clock: Clock, log: Logger): { deps: D
     clock,
     log,
     sql: db.sql,
-    db: db.db,
     providers: createProviders(config),
     metrics: createMetrics(),
+    agentChannels: createAgentChannels(config, clock),
   };
   return { deps, db };
 }

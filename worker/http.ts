@@ -5,7 +5,8 @@ import type { Redis } from 'ioredis';
 import { getExceptions } from '../api/exceptions.js';
 import { HttpError, queryParams, readJson, sendJson } from '../api/http-kit.js';
 import { postOrders } from '../api/orders.js';
-import type { Deps } from '../jobs/define-job.js';
+import { listOutreach, transition } from '../api/outreach.js';
+import type { Deps, FollowUp } from '../jobs/define-job.js';
 
 export interface HttpServer {
   server: Server;
@@ -15,11 +16,21 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse, deps: Deps) => Promise<unknown>;
+type Handler = (req: IncomingMessage, res: ServerResponse, deps: Deps, enqueue: (f: FollowUp[]) => Promise<void>) => Promise<unknown>;
 
 const routes: { method: string; path: RegExp; handler: Handler }[] = [
   { method: 'POST', path: /^\/api\/orders$/, handler: async (req, _res, deps) => postOrders(deps, await readJson(req, deps.config.http.bodyLimitBytes)) },
   { method: 'GET', path: /^\/api\/exceptions$/, handler: async (req, _res, deps) => getExceptions(deps, queryParams(req)) },
+  { method: 'GET', path: /^\/api\/outreach$/, handler: async (req, _res, deps) => listOutreach(deps, queryParams(req)) },
+  {
+    method: 'POST',
+    path: /^\/api\/outreach\/\d+\/(claim|complete|release)$/,
+    handler: async (req, _res, deps, enqueue) => {
+      const [, , , id, action] = (req.url ?? '').split('?')[0]!.split('/');
+      const body = req.headers['content-length'] === '0' ? {} : await readJson(req, deps.config.http.bodyLimitBytes).catch(() => ({}));
+      return transition(deps, Number(id), action!, body, enqueue);
+    },
+  },
 ];
 
 function authorized(req: IncomingMessage, token: string): boolean {
@@ -30,7 +41,7 @@ function authorized(req: IncomingMessage, token: string): boolean {
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
-export async function startHttp(deps: Deps, redis: Redis, opts: { port?: number } = {}): Promise<HttpServer> {
+export async function startHttp(deps: Deps, redis: Redis, enqueue: (f: FollowUp[]) => Promise<void>, opts: { port?: number } = {}): Promise<HttpServer> {
   let draining = false;
   const server = createServer(async (req, res) => {
     const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID();
@@ -59,7 +70,7 @@ export async function startHttp(deps: Deps, redis: Redis, opts: { port?: number 
         const other = routes.some((r) => r.path.test(path));
         return sendJson(res, other ? 405 : 404, { error: other ? 'method not allowed' : 'not found' });
       }
-      const body = await route.handler(req, res, deps);
+      const body = await route.handler(req, res, deps, enqueue);
       if (!res.headersSent) sendJson(res, 200, body);
     } catch (err) {
       if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message, ...err.body });

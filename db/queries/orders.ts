@@ -40,7 +40,7 @@ export async function upsertOrders(sql: Sql, batch: OrderInput[], now: Date): Pr
       insert into orders (platform, external_id, type, paid_at, promised_ship_by, amount, currency,
                           customer_name, customer_phone, customer_handle, next_check_at, created_at, updated_at)
       select t.platform, t.external_id, t.type, t.paid_at, t.promised_ship_by, t.amount, t.currency,
-             t.customer_name, t.customer_phone, t.customer_handle, ${EPOCH}::timestamptz, ${now}::timestamptz, ${now}::timestamptz
+             t.customer_name, t.customer_phone, t.customer_handle, ${EPOCH.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
       from unnest(${tx.array(orders.map((o) => o.platform))}::text[],
                   ${tx.array(orders.map((o) => o.orderId))}::text[],
                   ${tx.array(orders.map((o) => o.type))}::text[],
@@ -64,11 +64,22 @@ export async function upsertOrders(sql: Sql, batch: OrderInput[], now: Date): Pr
       returning id`;
     if (changed.length) {
       // A changed order (new paid time, new type) must be re-judged, as must each of its shipments.
-      await tx`update shipments set next_check_at = ${EPOCH} where order_id = any(${tx.array(changed.map((r) => r.id as number))}::bigint[])`;
+      await tx`update shipments set next_check_at = ${EPOCH.toISOString()}::timestamptz where order_id = any(${tx.array(changed.map((r) => r.id as number))}::bigint[])`;
     }
     let newShipments = 0;
     const conflicts: UpsertOrdersResult['conflicts'] = [];
     if (uniqueShipments.length) {
+      // A tracking number already registered on another order is reported, never moved silently.
+      const clash = await tx`
+        select s.external_id as "orderId", s.tracking_no as "trackingNo", s.carrier
+        from unnest(${tx.array(uniqueShipments.map((s) => s.platform))}::text[],
+                    ${tx.array(uniqueShipments.map((s) => s.orderId))}::text[],
+                    ${tx.array(uniqueShipments.map((s) => s.carrier))}::text[],
+                    ${tx.array(uniqueShipments.map((s) => s.trackingNo))}::text[]) as s(platform, external_id, carrier, tracking_no)
+        join shipments sh on sh.carrier = s.carrier and sh.tracking_no = s.tracking_no
+        join orders o on o.id = sh.order_id
+        where o.platform <> s.platform or o.external_id <> s.external_id`;
+      conflicts.push(...(clash as unknown as UpsertOrdersResult['conflicts']));
       const inserted = await tx`
         with s as (
           select * from unnest(${tx.array(uniqueShipments.map((s) => s.platform))}::text[],
@@ -79,7 +90,7 @@ export async function upsertOrders(sql: Sql, batch: OrderInput[], now: Date): Pr
             as t(platform, external_id, carrier, tracking_no, marked_shipped_at)
         ), ins as (
           insert into shipments (order_id, carrier, tracking_no, marked_shipped_at, next_poll_at, next_check_at, created_at, updated_at)
-          select o.id, s.carrier, s.tracking_no, s.marked_shipped_at, ${EPOCH}::timestamptz, ${EPOCH}::timestamptz, ${now}::timestamptz, ${now}::timestamptz
+          select o.id, s.carrier, s.tracking_no, s.marked_shipped_at, ${EPOCH.toISOString()}::timestamptz, ${EPOCH.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
           from s join orders o on o.platform = s.platform and o.external_id = s.external_id
           on conflict (carrier, tracking_no) do update set
             marked_shipped_at = excluded.marked_shipped_at, next_check_at = excluded.next_check_at, updated_at = excluded.updated_at
@@ -87,18 +98,13 @@ export async function upsertOrders(sql: Sql, batch: OrderInput[], now: Date): Pr
             and shipments.order_id = excluded.order_id
           returning order_id, (xmax = 0) as inserted
         ), touched as (
-          update orders set next_check_at = ${EPOCH}
-          where id in (select order_id from ins where inserted) and next_check_at is distinct from ${EPOCH}
+          update orders set next_check_at = ${EPOCH.toISOString()}::timestamptz
+          where id in (select order_id from ins where inserted) and next_check_at is distinct from ${EPOCH.toISOString()}::timestamptz
           returning id
         )
         select (select count(*) from ins where inserted)::int as inserted,
-               coalesce((select json_agg(json_build_object('orderId', s.external_id, 'trackingNo', s.tracking_no, 'carrier', s.carrier))
-                 from s join shipments sh on sh.carrier = s.carrier and sh.tracking_no = s.tracking_no
-                 join orders o2 on o2.id = sh.order_id
-                 where o2.platform <> s.platform or o2.external_id <> s.external_id), '[]'::json) as conflicts,
                (select count(*) from touched)::int as touched`;
       newShipments = inserted[0]!.inserted as number;
-      conflicts.push(...(inserted[0]!.conflicts as UpsertOrdersResult['conflicts']));
     }
     return { changed: changed.length, newShipments, conflicts };
   });

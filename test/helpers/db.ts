@@ -14,7 +14,7 @@ export interface TestDb extends DbHandle {
 /** A fresh, migrated database cloned from the template for one test file (or test). */
 export async function createTestDb(): Promise<TestDb> {
   const template = inject('templateDb');
-  const name = `pw_t_${randomBytes(6).toString('hex')}`;
+  const name = `pwclone_${randomBytes(6).toString('hex')}`;
   const admin = postgres(ADMIN_DATABASE_URL, { max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`create database "${name}" template "${template}"`);

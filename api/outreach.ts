@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { EXCEPTION_TYPES } from '../config/schema.js';
+import { loadTaskViews } from '../db/queries/outreach.js';
+import { queueDeliveries } from '../jobs/sync-outreach.js';
+import type { Deps, FollowUp } from '../jobs/define-job.js';
+import { HttpError } from './http-kit.js';
+
+const listQuery = z.object({
+  status: z.enum(['open', 'claimed', 'done', 'cancelled']).optional(),
+  agent: z.string().optional(),
+  type: z.enum(EXCEPTION_TYPES).optional(),
+  cursor: z.string().regex(/^-?\d+_\d+_\d+$/).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+/** GET /api/outreach — priority first, then due time; keyset cursor "priority_dueMs_id". */
+export async function listOutreach(deps: Deps, params: URLSearchParams) {
+  const q = listQuery.safeParse(Object.fromEntries(params));
+  if (!q.success) throw new HttpError(400, q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  const cursor = q.data.cursor?.split('_').map(Number);
+  const items = await loadTaskViews(
+    deps.sql,
+    {
+      status: q.data.status,
+      agent: q.data.agent,
+      type: q.data.type,
+      cursor: cursor ? { priority: cursor[0]!, dueBy: new Date(cursor[1]!), id: cursor[2]! } : undefined,
+      limit: q.data.limit + 1,
+    },
+    deps.clock.now(),
+  );
+  const page = items.slice(0, q.data.limit);
+  const last = page.at(-1);
+  return { items: page, nextCursor: items.length > q.data.limit && last ? `${last.priority}_${new Date(last.dueBy).getTime()}_${last.id}` : null };
+}
+
+const claimBody = z.object({ agent: z.string().min(1) });
+const completeBody = z.object({ outcome: z.string().min(1), note: z.string().optional(), compensationYuan: z.number().nonnegative().optional() });
+
+async function current(deps: Deps, id: number) {
+  const [t] = await loadTaskViews(deps.sql, { ids: [id] }, deps.clock.now());
+  if (!t) throw new HttpError(404, `outreach task ${id} not found`);
+  return t;
+}
+
+/**
+ * State transitions are single conditional UPDATEs: two agents claiming at once race inside Postgres and
+ * exactly one wins; the loser (and any invalid transition) gets 409 with the current state.
+ */
+export async function transition(deps: Deps, id: number, action: string, body: unknown, enqueue: (f: FollowUp[]) => Promise<void>) {
+  const now = deps.clock.now();
+  let rows;
+  if (action === 'claim') {
+    const b = claimBody.safeParse(body);
+    if (!b.success) throw new HttpError(400, 'agent: required');
+    rows = await deps.sql`update outreach_tasks set status = 'claimed', agent = ${b.data.agent}, claimed_at = ${now}, updated_at = ${now}
+                          where id = ${id} and status = 'open' returning id`;
+  } else if (action === 'complete') {
+    const b = completeBody.safeParse(body);
+    if (!b.success) throw new HttpError(400, b.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    rows = await deps.sql`update outreach_tasks set status = 'done', outcome = ${b.data.outcome}, notes = ${b.data.note ?? null},
+                          compensation_yuan = ${b.data.compensationYuan ?? null}, completed_at = ${now}, updated_at = ${now}
+                          where id = ${id} and status in ('open', 'claimed') returning id`;
+  } else if (action === 'release') {
+    rows = await deps.sql`update outreach_tasks set status = 'open', agent = null, claimed_at = null, version = version + 1, updated_at = ${now}
+                          where id = ${id} and status = 'claimed' returning id, version`;
+    if (rows.length) await enqueue(await queueDeliveries(deps.sql, deps.config, [{ taskId: id, event: 'outreach.updated', version: rows[0]!.version }], now));
+  } else throw new HttpError(404, `unknown action ${action}`);
+  const task = await current(deps, id);
+  if (!rows.length) throw new HttpError(409, `cannot ${action} a task that is ${task.status}${task.agent ? ` (agent ${task.agent})` : ''}`, { task });
+  return task;
+}
