@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fixedClock } from '../domain/clock.js';
-import { ProviderError } from './carrier.js';
-import { CircuitBreaker } from './circuit-breaker.js';
+import { ProviderError, type TrackingProvider } from './carrier.js';
+import { CircuitBreaker, withCircuitBreaker } from './circuit-breaker.js';
 
 const transient = () => Promise.reject(new ProviderError('kdniao', 'transient', 'timeout'));
 const ok = () => Promise.resolve('ok');
@@ -66,5 +66,28 @@ describe('CircuitBreaker', () => {
     release();
     await expect(trial).resolves.toBe('done');
     await expect(breaker.exec(ok)).resolves.toBe('ok');
+  });
+});
+
+describe('withCircuitBreaker', () => {
+  it('counts failing track() calls and keeps provider members', async () => {
+    const clock = fixedClock('2026-11-12T00:00:00Z');
+    let calls = 0;
+    const inner: TrackingProvider & { requestType: string } = {
+      name: 'kdniao',
+      maxBatch: 1,
+      requestType: '8001',
+      track: async () => {
+        calls++;
+        throw new ProviderError('kdniao', 'transient', 'ECONNRESET');
+      },
+    };
+    const p = withCircuitBreaker(inner, new CircuitBreaker('kdniao', { failureThreshold: 2, openSeconds: 10 }, clock));
+    expect(p.requestType).toBe('8001');
+    const ctx = { clock, log: undefined as never, timeZone: 'Asia/Shanghai' };
+    await expect(p.track([], ctx)).rejects.toThrow('ECONNRESET');
+    await expect(p.track([], ctx)).rejects.toThrow('ECONNRESET');
+    await expect(p.track([], ctx)).rejects.toThrow('circuit open');
+    expect(calls).toBe(2);
   });
 });

@@ -71,11 +71,16 @@ export class CircuitBreaker {
   }
 }
 
-/** Wrap a provider so every track() call passes through `breaker`. */
-export function withCircuitBreaker<P extends TrackingProvider>(provider: P, breaker: CircuitBreaker): TrackingProvider {
-  return {
-    name: provider.name,
-    maxBatch: provider.maxBatch,
-    track: (requests: TrackRequest[], ctx: ProviderContext): Promise<TrackResult[]> => breaker.exec(() => provider.track(requests, ctx)),
-  };
+/**
+ * Wrap a provider so every track() call passes through `breaker`. The wrapper inherits from the
+ * provider, so extra members (Kdniao's `requestType`, `close()`) stay reachable for the planner.
+ */
+export function withCircuitBreaker<P extends TrackingProvider>(provider: P, breaker: CircuitBreaker): P & { readonly breaker: CircuitBreaker } {
+  const wrapped = Object.create(provider) as P & { breaker: CircuitBreaker };
+  Object.defineProperty(wrapped, 'breaker', { value: breaker, enumerable: true });
+  Object.defineProperty(wrapped, 'track', {
+    value: (requests: TrackRequest[], ctx: ProviderContext): Promise<TrackResult[]> => breaker.exec(() => provider.track(requests, ctx)),
+    enumerable: true,
+  });
+  return wrapped;
 }

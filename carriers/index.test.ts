@@ -22,6 +22,14 @@ describe('createProviders', () => {
     expect(m.get('seventeenTrack')!.name).toBe('seventeenTrack');
   });
 
+  it('the breaker wrapper keeps provider extras (Kdniao requestType)', () => {
+    const c = config({ routes: { default: 'kdniao' }, sandbox: { enabled: false }, kdniao: { enabled: true, eBusinessId: 'e', appKey: 'a', requestType: '1002' } });
+    const kd = createProviders(c).get('kdniao') as unknown as { requestType: string; maxBatch: number; breaker: unknown };
+    expect(kd.requestType).toBe('1002');
+    expect(kd.maxBatch).toBe(1);
+    expect(kd.breaker).toBeDefined();
+  });
+
   it('includes the sandbox when enabled (default config)', () => {
     expect([...createProviders(loadConfig({ env: {} })).keys()]).toEqual(['sandbox']);
   });

@@ -96,7 +96,7 @@ export class SeventeenTrackProvider implements TrackingProvider {
     const b = reply.body;
     const raw = clip(reply.raw);
     if (!isRecord(b) || typeof b.code !== 'number') throw new ProviderError('seventeenTrack', 'malformed', `${endpoint}: reply has no numeric code`, { raw });
-    if (b.code !== 0) throw envelopeError(b.code, textOf((b.data as Record<string, unknown> | undefined)?.errors ?? b.message), raw);
+    if (b.code !== 0) throw envelopeError(b.code, envelopeMessage(b), raw);
     const data = b.data;
     if (!isRecord(data) || !Array.isArray(data.accepted ?? []) || !Array.isArray(data.rejected ?? [])) {
       throw new ProviderError('seventeenTrack', 'malformed', `${endpoint}: data.accepted/rejected missing`, { raw });
@@ -113,6 +113,13 @@ export class SeventeenTrackProvider implements TrackingProvider {
     if (quota) throw new ProviderError('seventeenTrack', 'quota', `${quota.code}: ${quota.message}`, { raw });
     return { accepted, rejected, raw: reply.raw };
   }
+}
+
+/** Top-level failures carry `data.errors[{code,message}]` (v2.2); older shapes put `message` at the top. */
+function envelopeMessage(b: Record<string, unknown>): string {
+  const errors = isRecord(b.data) && Array.isArray(b.data.errors) ? b.data.errors : [];
+  const first = errors.find(isRecord);
+  return textOf(first?.message ?? b.message);
 }
 
 function itemRejection(rej: { number: string; code: number; message: string }, afterRegister: boolean): TrackResult {
