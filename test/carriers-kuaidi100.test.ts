@@ -164,6 +164,12 @@ describe('Kuaidi100 client against the fake', () => {
     expect((await failure(one('ARR'))).kind).toBe('malformed');
   });
 
+  it('connection reset → transient, then success', async () => {
+    fake.script(NUM, reply.reset(), JOURNEY);
+    expect((await failure(one(NUM))).kind).toBe('transient');
+    expect((await one(NUM)).kind).toBe('ok');
+  });
+
   it('connection refused → transient', async () => {
     await fake.close();
     const e = await failure(one(NUM));

@@ -10,7 +10,7 @@ export interface KdniaoFake extends RunningServer {
 
 function asReply(r: FakeReply | Record<string, unknown>): FakeReply {
   const keys = Object.keys(r);
-  const isReply = keys.length > 0 && keys.every((k) => ['status', 'json', 'raw', 'headers', 'delayMs'].includes(k));
+  const isReply = keys.length > 0 && keys.every((k) => ['status', 'json', 'raw', 'headers', 'delayMs', 'reset'].includes(k));
   return isReply ? (r as FakeReply) : { json: r };
 }
 

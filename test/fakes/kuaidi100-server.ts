@@ -18,6 +18,8 @@ export interface FakeReply {
   headers?: Record<string, string>;
   /** Wait this long before answering (forces client timeouts). */
   delayMs?: number;
+  /** Drop the connection without answering (client sees ECONNRESET / socket hang up). */
+  reset?: boolean;
 }
 
 export const reply = {
@@ -26,6 +28,7 @@ export const reply = {
   tooMany: (retryAfter = '2'): FakeReply => ({ status: 429, raw: 'Too Many Requests', headers: { 'retry-after': retryAfter } }),
   status: (status: number, raw = ''): FakeReply => ({ status, raw }),
   delay: (delayMs: number, then: FakeReply = { json: {} }): FakeReply => ({ ...then, delayMs }),
+  reset: (): FakeReply => ({ reset: true }),
 };
 
 export interface RecordedRequest {
@@ -95,6 +98,10 @@ export async function startServer(handle: (req: IncomingMessage, body: string, r
 export async function send(res: ServerResponse, r: FakeReply): Promise<void> {
   if (r.delayMs) await new Promise((resolve) => setTimeout(resolve, r.delayMs));
   if (res.destroyed) return; // the client gave up (timeout) or the server is closing
+  if (r.reset) {
+    res.socket?.resetAndDestroy();
+    return;
+  }
   const body = r.raw ?? JSON.stringify(r.json ?? {});
   const headers = { 'content-type': r.raw !== undefined ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', ...r.headers };
   res.writeHead(r.status ?? 200, headers);
@@ -120,7 +127,7 @@ export interface Kuaidi100Fake extends RunningServer {
 
 function asReply(r: FakeReply | Record<string, unknown>): FakeReply {
   const keys = Object.keys(r);
-  const isReply = keys.length > 0 && keys.every((k) => ['status', 'json', 'raw', 'headers', 'delayMs'].includes(k));
+  const isReply = keys.length > 0 && keys.every((k) => ['status', 'json', 'raw', 'headers', 'delayMs', 'reset'].includes(k));
   return isReply ? (r as FakeReply) : { json: r };
 }
 
