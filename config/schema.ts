@@ -75,6 +75,7 @@ export const SCRIPT_PLACEHOLDERS = [
   'deadline',
   'hoursLeft',
   'hoursOverdue',
+  'ageHours',
   'penaltyYuan',
   'normalTransitDays',
   'compensationYuan',
