@@ -65,6 +65,15 @@ describe('parseKuaidi100Reply', () => {
     expect(r.kind === 'ok' && r.events[0]!.status).toBe('out_for_delivery');
   });
 
+  it('top-level state only fills the newest event, whatever the reply order', () => {
+    const r = parseKuaidi100Reply(
+      { state: '5', data: [{ ftime: '2026-11-12 08:00:00', context: 'a' }, { ftime: '2026-11-12 09:00:00', context: 'b' }] },
+      'N',
+      TZ,
+    );
+    expect(r.kind === 'ok' && r.events.map((e) => e.status)).toEqual(['unknown', 'out_for_delivery']);
+  });
+
   it('flags come from the current state/newest event only', () => {
     const r = parseKuaidi100Reply(
       {

@@ -17,8 +17,6 @@ export function parseKuaidi100Reply(body: unknown, trackingNo: string, timeZone:
 
   const state = codeString(body.state);
   const events: NormalizedEvent[] = [];
-  // Kuaidi100 sends newest first by default; the top-level state describes the newest event only.
-  const newestIndex = 0;
   for (const [i, item] of body.data.entries()) {
     if (!isRecord(item)) return { kind: 'malformed', trackingNo, error: `data[${i}] is not an object`, raw: clip(raw) };
     const occurredAt = parseCarrierTime(item.ftime, timeZone) ?? parseCarrierTime(item.time, timeZone);
@@ -27,7 +25,7 @@ export function parseKuaidi100Reply(body: unknown, trackingNo: string, timeZone:
     const code = codeString(item.statusCode);
     events.push({
       occurredAt,
-      status: eventStatus(code, text, textOf(item.status), i === newestIndex ? state : null),
+      status: eventStatus(code, text, textOf(item.status)),
       hub: extractHub(text) ?? cityOf(item.location) ?? cityOf(item.areaName),
       location: nonEmpty(item.location) ?? nonEmpty(item.areaName),
       text,
@@ -40,8 +38,12 @@ export function parseKuaidi100Reply(body: unknown, trackingNo: string, timeZone:
     return { kind: 'not_found', trackingNo, message: textOf(body.message) || 'no events' };
   }
   const sorted = sortAscending(events);
+  const newest = sorted[sorted.length - 1]!;
+  // Without a per-event code (basic replies), the top-level state still tells us what the newest event is;
+  // it says nothing about older ones.
+  if (newest.status === 'unknown') newest.status = kuaidi100Status(state) ?? 'unknown';
   const flags = new Set<string>();
-  const newestCode = sorted[sorted.length - 1]!.providerCode;
+  const newestCode = newest.providerCode;
   // Only current codes become flags: a 202 (超时未更新) in history is superseded by later events.
   for (const c of [state, newestCode]) if (c && KUAIDI100_FLAG_CODES.has(c)) flags.add(`kuaidi100:${c}`);
   return {
@@ -53,17 +55,10 @@ export function parseKuaidi100Reply(body: unknown, trackingNo: string, timeZone:
   };
 }
 
-function eventStatus(code: string | null, text: string, statusName: string, topState: string | null): Status {
+function eventStatus(code: string | null, text: string, statusName: string): Status {
   const fromCode = kuaidi100Status(code);
   if (fromCode && !KUAIDI100_COARSE_CODES.has(code!)) return fromCode;
-  return (
-    statusFromText(text) ??
-    fromCode ??
-    KUAIDI100_STATUS_NAMES[statusName.trim()] ??
-    // Without a per-event code (basic replies), the top-level state still tells us what the newest event is.
-    kuaidi100Status(topState) ??
-    'unknown'
-  );
+  return statusFromText(text) ?? fromCode ?? KUAIDI100_STATUS_NAMES[statusName.trim()] ?? 'unknown';
 }
 
 function nonEmpty(v: unknown): string | null {
