@@ -67,7 +67,7 @@ async function judge(
       byType.delete(v.type);
     }
     for (const e of byType.values()) {
-      const reason = facts ? rulesByType[e.type as ExceptionType].resolution(facts) : 'shipment registered: judged per parcel from now on';
+      const reason = facts ? rulesByType[e.type as ExceptionType].resolution(facts, deps.config) : 'shipment registered: judged per parcel from now on';
       toResolve.push({ id: e.id, reason });
       bump(summary.resolved, e.type);
       summary.ordersTouched.add(orderId);
