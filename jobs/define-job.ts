@@ -6,6 +6,7 @@ import type { Sql } from '../db/client.js';
 import type { Clock } from '../domain/clock.js';
 import type { Metrics } from '../worker/metrics.js';
 import type { AgentChannel } from '../notify/agents/channel.js';
+import type { CustomerChannel, CustomerChannelName } from '../notify/customers/channel.js';
 
 /** Everything a job may use, built once per process in worker/deps.ts. */
 export interface Deps {
@@ -16,6 +17,8 @@ export interface Deps {
   providers: Map<ProviderName, TrackingProvider>;
   metrics: Metrics;
   agentChannels: AgentChannel[];
+  /** Enabled customer channels (chase notifications) by name. */
+  customerChannels: Map<CustomerChannelName, CustomerChannel>;
 }
 
 /** A job asks for more work through ctx.enqueue; the runtime adds them to BullMQ (daemon) or runs them in-process (run-once). */
@@ -26,6 +29,8 @@ export interface FollowUp {
   jobId: string;
   /** BullMQ queue override (per-provider poll queues). */
   queue?: string;
+  /** Do not run before this many ms (held customer messages); BullMQ delay in the daemon, ignored by run-once. */
+  delayMs?: number;
 }
 
 export interface JobResult {

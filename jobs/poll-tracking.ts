@@ -241,6 +241,9 @@ export const pollTracking = defineJob({
     if (changedIds.length) {
       // New facts: judge just these shipments now, so a delivered parcel resolves within one poll.
       await ctx.enqueue([{ job: 'detect-exceptions', payload: { shipmentIds: changedIds }, jobId: `detect-${ctx.jobId}` }]);
+      // Chased parcels with new scans: tell the customer within this cycle.
+      const chasedIds = all.filter((s) => s.chased && summary.changed.has(s.id)).map((s) => s.id);
+      if (chasedIds.length) await ctx.enqueue([{ job: 'notify-chasers', payload: { shipmentIds: chasedIds }, jobId: `chasers-${ctx.jobId}` }]);
     }
     return {
       summary: {

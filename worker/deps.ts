@@ -6,6 +6,7 @@ import type { Clock } from '../domain/clock.js';
 import type { Deps } from '../jobs/define-job.js';
 import { createMetrics } from './metrics.js';
 import { createAgentChannels } from '../notify/agents/index.js';
+import { createCustomerChannels } from '../notify/customers/index.js';
 
 /** Build the one Deps object of a process. */
 export function createDeps(config: Config, clock: Clock, log: Logger): { deps: Deps; db: DbHandle } {
@@ -15,9 +16,10 @@ export function createDeps(config: Config, clock: Clock, log: Logger): { deps: D
     clock,
     log,
     sql: db.sql,
-    providers: createProviders(config),
+    providers: createProviders(config, { clock }),
     metrics: createMetrics(),
     agentChannels: createAgentChannels(config, clock),
+    customerChannels: createCustomerChannels(config, clock),
   };
   return { deps, db };
 }

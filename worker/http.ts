@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import { timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { deleteChase, getChases, postChase } from '../api/chases.js';
 import { getExceptions } from '../api/exceptions.js';
 import { HttpError, queryParams, readJson, sendJson } from '../api/http-kit.js';
 import { postOrders } from '../api/orders.js';
@@ -31,6 +32,9 @@ const routes: { method: string; path: RegExp; handler: Handler }[] = [
       return transition(deps, Number(id), action!, body, enqueue);
     },
   },
+  { method: 'POST', path: /^\/api\/chases$/, handler: async (req, res, deps) => postChase(deps, await readJson(req, deps.config.http.bodyLimitBytes), res) },
+  { method: 'GET', path: /^\/api\/chases$/, handler: async (req, _res, deps) => getChases(deps, queryParams(req)) },
+  { method: 'DELETE', path: /^\/api\/chases\/\d+$/, handler: async (req, _res, deps) => deleteChase(deps, Number((req.url ?? '').split('?')[0]!.split('/')[3])) },
 ];
 
 function authorized(req: IncomingMessage, token: string): boolean {

@@ -75,10 +75,11 @@ export class QueueRuntime {
     return q;
   }
 
-  jobOptions(def: JobDefinition, jobId: string) {
+  jobOptions(def: JobDefinition, jobId: string, delayMs?: number) {
     const q = this.deps.config.queues;
     return {
       jobId,
+      ...(delayMs && delayMs > 0 ? { delay: delayMs } : {}),
       attempts: def.attempts ?? this.deps.config.providers.retry.attempts,
       backoff: { type: 'provider-aware', delay: def.backoffMs ?? this.deps.config.providers.retry.backoffMs },
       removeOnComplete: { age: q.keepCompletedSeconds },
@@ -94,7 +95,7 @@ export class QueueRuntime {
       const qn = queueNameFor(def, f.queue);
       let list = byQueue.get(qn);
       if (!list) byQueue.set(qn, (list = []));
-      list.push({ name: def.name, data: f.payload, opts: this.jobOptions(def, f.jobId) });
+      list.push({ name: def.name, data: f.payload, opts: this.jobOptions(def, f.jobId, f.delayMs) });
     }
     for (const [qn, list] of byQueue) {
       for (let i = 0; i < list.length; i += 1000) await this.queue(qn).addBulk(list.slice(i, i + 1000));
