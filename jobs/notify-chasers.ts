@@ -55,7 +55,9 @@ async function candidates(sql: SqlOrTx, shipmentIds: number[]): Promise<Candidat
            id, kind, hub, occurred_at, contact, channel, external_id, customer_name, carrier, tracking_no, ev_status
     from ev
     where kind is not null
-      and (kind <> 'hub_moved' or (hub is not null and hub is distinct from baseline_hub and hub is distinct from last_notified_hub))
+      and (kind <> 'hub_moved' or (hub is not null and hub is distinct from baseline_hub and hub is distinct from last_notified_hub
+           -- the collecting outlet is where the journey starts, not a "next hub" (its departure scan is no move)
+           and not exists (select 1 from tracking_events x where x.shipment_id = ev.shipment_id and x.status = 'collected' and x.hub = ev.hub)))
     order by id, kind, case when kind = 'hub_moved' then hub end, occurred_at, event_id`;
   return rows.map((r) => ({
     chaseId: Number(r.id),
