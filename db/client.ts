@@ -6,6 +6,12 @@ export type SqlOrTx = postgres.Sql | postgres.TransactionSql;
 
 export interface DbHandle {
   sql: Sql;
+  /**
+   * Resolves once the first connection has loaded the server's array types. postgres.js serialises a
+   * number[] parameter (`${ids}::bigint[]`) with the array serializer learned then; a query racing that
+   * first load fails with "malformed array literal". Await this before running jobs.
+   */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -30,8 +36,10 @@ export function createDb(opts: DbOptions): DbHandle {
     transform: { undefined: null },
   });
   let closed: Promise<void> | undefined;
+  let ready: Promise<void> | undefined;
   return {
     sql,
+    ready: () => (ready ??= sql`select 1`.then(() => undefined)),
     close: () => (closed ??= sql.end({ timeout: 5 })),
   };
 }

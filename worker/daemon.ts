@@ -29,6 +29,7 @@ export async function startDaemon(opts: { config: Config; clock: Clock; log: Log
     log.info('migrations applied');
   }
   const { deps, db } = createDeps(config, clock, log);
+  await retry(log, 'connect', () => db.ready());
   const connections = new RedisConnections(config.redis.url, log);
   const runtime = new QueueRuntime(deps, connections);
   const has = (r: Role) => role === 'all' || role === r;

@@ -14,6 +14,7 @@ import { createDeps } from './deps.js';
 import { createLogger } from './logger.js';
 import { runOnce } from './run-once.js';
 import { renderConfigDocs } from '../config/docs.js';
+import { CHASES_USAGE, ChasesUsageError, chasesCommand, importChasesCommand } from './chases-cli.js';
 
 const USAGE = `parcelwatch <command>
 
@@ -25,7 +26,7 @@ const USAGE = `parcelwatch <command>
   config docs                               print the config reference (markdown)
   import orders FILE [--format csv|ndjson] [--errors FILE]
   exceptions [--status open|resolved] [--type T] [--format table|csv|json] [--limit N]
-`;
+${CHASES_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -111,6 +112,7 @@ async function main(argv: string[]): Promise<void> {
       await runMigrations(cfg.database.url);
       const { deps, db } = createDeps(cfg, fixedClock(at), log);
       try {
+        await db.ready();
         const s = await runOnce(deps);
         if (values.json) process.stdout.write(`${JSON.stringify(s)}\n`);
         else {
@@ -143,10 +145,17 @@ async function main(argv: string[]): Promise<void> {
         allowPositionals: true,
         options: { format: { type: 'string' }, errors: { type: 'string' } },
       });
-      if (positionals[0] !== 'orders' || !positionals[1]) throw new UsageError('import orders FILE');
+      if (positionals[0] === 'chases' && positionals[1]) {
+        const cfg = config();
+        await runMigrations(cfg.database.url);
+        process.exitCode = await importChasesCommand(cfg, positionals[1], values);
+        return;
+      }
+      if (positionals[0] !== 'orders' || !positionals[1]) throw new UsageError('import orders|chases FILE');
       const cfg = config();
       await runMigrations(cfg.database.url);
       const db = createDb({ url: cfg.database.url, poolSize: 2 });
+      await db.ready();
       const tty = process.stderr.isTTY;
       try {
         const s = await importOrders({
@@ -181,6 +190,7 @@ async function main(argv: string[]): Promise<void> {
       const cfg = config();
       const db = createDb({ url: cfg.database.url, poolSize: 1 });
       try {
+        await db.ready();
         const { items } = await listExceptions(
           db.sql,
           { status: values.status as 'open' | 'resolved', type: values.type, limit: Number(values.limit) },
@@ -201,6 +211,16 @@ async function main(argv: string[]): Promise<void> {
         }
       } finally {
         await db.close();
+      }
+      return;
+    }
+    case 'chases': {
+      const cfg = config();
+      try {
+        process.exitCode = await chasesCommand(cfg, rest);
+      } catch (err) {
+        if (err instanceof ChasesUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError((err as Error).message);
+        throw err;
       }
       return;
     }

@@ -128,6 +128,7 @@ export class QueueRuntime {
           connection: this.connections.create('worker'),
           prefix: this.prefix,
           concurrency: pcfg?.concurrency ?? 2,
+          drainDelay: 1,
           limiter,
           settings: {
             backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => {

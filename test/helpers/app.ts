@@ -30,6 +30,7 @@ export async function createTestApp(overrides?: DeepPartial<Config>, start = '20
   const config = testConfig({ databaseUrl: db.url, prefix, overrides });
   const clock = fixedClock(start);
   const { deps, db: handle } = createDeps(config, clock, createLogger('silent', { pretty: false }));
+  await handle.ready();
   return {
     db,
     config,

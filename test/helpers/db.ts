@@ -23,6 +23,7 @@ export async function createTestDb(): Promise<TestDb> {
   }
   const url = databaseUrl(name);
   const handle = createDb({ url, poolSize: 8 });
+  await handle.ready();
   return {
     ...handle,
     url,
