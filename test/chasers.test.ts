@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NormalizedEvent, TrackingProvider, TrackRequest, TrackResult } from '../carriers/carrier.js';
@@ -11,6 +14,7 @@ import { createLogger } from '../worker/logger.js';
 import { runOnce } from '../worker/run-once.js';
 import { startChannelSink, type ChannelSink } from './fakes/channel-sink.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { importChases } from '../ingest/import-chases.js';
 
 const SECRET = 'chase-secret';
 const TRACKING = 'ZT900000001';
@@ -233,6 +237,55 @@ describe('chasers', () => {
       expect(list.json.items).toHaveLength(1);
     } finally {
       await http.close();
+      await app.close();
+    }
+  });
+
+  it('retries a failed send once the channel recovers and never sends it twice', async () => {
+    sink.requests.length = 0;
+    const { app, carrier } = await setup(sink);
+    try {
+      await app.addOrders([order('F1', 'ZT900000005')]);
+      app.clock.set('2026-11-12T09:00:00+08:00');
+      const { registerChases } = await import('../db/queries/chases.js');
+      await registerChases(app.deps.sql, { orderId: 'F1' }, 'webhook', app.clock.now());
+      carrier.add('ZT900000005', '2026-11-12T09:30:00+08:00', 'arrived_at_hub', '杭州转运中心', '快件已到达【杭州转运中心】');
+      sink.failNext(1, 503);
+      const s1 = await app.cycle('2026-11-12T10:00:00+08:00');
+      expect(s1.failures.map((f) => f.job)).toEqual(['send-customer-message']);
+      const [n1] = await app.deps.sql`select status, attempts, last_error from notifications`;
+      expect(n1).toMatchObject({ status: 'pending', attempts: 1 });
+      // The next cycle's sweep re-sends it (same idempotency key); later cycles do not repeat it.
+      const s2 = await app.cycle('2026-11-12T10:05:00+08:00');
+      expect(s2.failures).toEqual([]);
+      await app.cycle('2026-11-12T10:10:00+08:00');
+      expect(sink.requests).toHaveLength(2);
+      expect(sink.requests[0]!.headers['idempotency-key']).toBe(sink.requests[1]!.headers['idempotency-key']);
+      const [n2] = await app.deps.sql`select status, attempts from notifications`;
+      expect(n2).toMatchObject({ status: 'sent', attempts: 2 });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('imports chases from CSV and NDJSON, reporting bad rows by line', async () => {
+    const { app } = await setup(sink);
+    const dir = mkdtempSync(join(tmpdir(), 'pw-chases-'));
+    try {
+      await app.addOrders([order('I1', 'ZT900000006'), order('I2', 'ZT900000007')]);
+      const csv = join(dir, 'chases.csv');
+      writeFileSync(csv, 'orderId,trackingNo,contact,channel,note\nI1,,,,催了三次\nNOPE,,,,\n,ZT900000007,13900139000,fax,\nI1,,,,\n');
+      const s = await importChases({ sql: app.deps.sql, clock: app.clock, file: csv, defaultChannel: 'webhook' });
+      expect(s).toMatchObject({ rows: 4, chasesCreated: 1, alreadyRegistered: 1, rejectedRows: 2 });
+      const report = readFileSync(s.errorReport!, 'utf8').trim().split('\n');
+      expect(report.slice(1).map((l) => l.split(',')[0])).toEqual(['3', '4']);
+      const nd = join(dir, 'chases.ndjson');
+      writeFileSync(nd, '{"trackingNo":"ZT900000007","channel":"sms"}\nnot json\n');
+      const s2 = await importChases({ sql: app.deps.sql, clock: app.clock, file: nd, defaultChannel: 'webhook' });
+      expect(s2).toMatchObject({ rows: 2, chasesCreated: 1, rejectedRows: 1 });
+      const rows = await app.deps.sql`select channel, note from chases order by id`;
+      expect(rows.map((r) => [r.channel, r.note])).toEqual([['webhook', '催了三次'], ['sms', null]]);
+    } finally {
       await app.close();
     }
   });
