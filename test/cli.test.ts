@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDb, type TestDb } from './helpers/db.js';
+import { dropPrefix, uniquePrefix } from './helpers/redis.js';
+import { TEST_REDIS_URL } from './helpers/services.js';
+
+const run = promisify(execFile);
+const BIN = new URL('../bin/parcelwatch.mjs', import.meta.url).pathname;
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  try {
+    const r = await run(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, timeout: 60_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('parcelwatch CLI', () => {
+  let db: TestDb;
+  const prefix = uniquePrefix();
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    db = await createTestDb();
+    env = { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, PARCELWATCH_QUEUE_PREFIX: prefix, PARCELWATCH_CONFIG: '' };
+  });
+  afterAll(async () => {
+    await db.drop();
+    await dropPrefix(prefix);
+  });
+
+  it('config check prints the effective config with secrets redacted', async () => {
+    const r = await cli(['config', 'check'], { ...env, KUAIDI100_KEY: 'very-secret' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/# config OK/);
+    expect(r.stdout).not.toContain('very-secret');
+  });
+
+  it('invalid config stops with exit code 2 naming the key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pwcli-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'rules:\n  stalled:\n    noEventHours: -4\n  nosuchrule: {}\n');
+    for (const cmd of [['config', 'check'], ['start']]) {
+      const r = await cli(cmd, { ...env, PARCELWATCH_CONFIG: file });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/\[rules\.stalled\.noEventHours\]/);
+      expect(r.stderr).toMatch(/\[rules\.nosuchrule\] unknown key/);
+    }
+  });
+
+  it('imports orders and runs one cycle at a given instant, with a JSON summary', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pwcli-'));
+    const file = join(dir, 'orders.ndjson');
+    writeFileSync(
+      file,
+      [
+        JSON.stringify({ orderId: 'N1', paidAt: '2026-11-11T00:05:00+08:00', amount: 50, shipments: [{ carrier: '中通', trackingNo: 'PW00000001', markedShippedAt: '2026-11-11T08:00:00+08:00' }] }),
+        '{"orderId": "N2", "paidAt": ',
+        JSON.stringify({ orderId: 'N3', paidAt: '2026-11-11T00:05:00+08:00', amount: 800 }),
+      ].join('\n'),
+    );
+    const imp = await cli(['import', 'orders', file], env);
+    expect(imp.code).toBe(3);
+    expect(imp.stdout).toMatch(/imported 2 orders \(1 new shipments\) from 3 rows .* 1 rejected/);
+    const r = await cli(['run-once', '--now', '2026-11-14T09:00:00+08:00', '--json'], env);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(summary.ok).toBe(true);
+    expect(summary.now).toBe('2026-11-14T01:00:00.000Z');
+    expect(summary.totals.polled).toBe(1);
+    expect(summary.totals['opened.late_shipment']).toBeGreaterThanOrEqual(1);
+    const list = await cli(['exceptions', '--format', 'csv'], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout.split('\n')[0]).toMatch(/^orderId,type,severity/);
+    expect(list.stdout).toMatch(/N3,late_shipment,breach/);
+  });
+
+  it('run-once without --now is a usage error', async () => {
+    const r = await cli(['run-once'], env);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/--now/);
+  });
+});
