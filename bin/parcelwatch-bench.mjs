@@ -1,22 +1,4 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx in a checkout (no build step after `npm ci`);
-// in the container image, where dev dependencies are absent, runs the compiled dist/.
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const entry = 'bench/run';
-let useTsx = true;
-try {
-  const { register } = await import('tsx/esm/api');
-  register();
-} catch {
-  useTsx = false;
-}
-const file = useTsx ? join(root, `${entry}.ts`) : join(root, 'dist', `${entry}.js`);
-if (!existsSync(file)) {
-  process.stderr.write(`parcelwatch: ${file} not found (run npm ci, or npm run build for dist/)\n`);
-  process.exit(1);
-}
-await import(pathToFileURL(file).href);
+// `npm run bench`: the same loader as the CLI, pointed at the benchmark entry.
+process.env.PARCELWATCH_ENTRY = 'bench/run';
+await import('./parcelwatch.mjs');

@@ -1,7 +1,8 @@
 import type { Sql } from '../client.js';
 import type { Status } from '../../domain/status.js';
+import type { ShipmentTrackState } from '../../domain/fold-events.js';
 
-export interface ShipmentPollRow {
+export interface ShipmentPollRow extends ShipmentTrackState {
   id: number;
   orderId: number;
   externalOrderId: string;
@@ -12,13 +13,6 @@ export interface ShipmentPollRow {
   phone: string | null;
   carrier: string;
   trackingNo: string;
-  status: Status;
-  statusSince: Date | null;
-  collectedAt: Date | null;
-  deliveredAt: Date | null;
-  lastEventAt: Date | null;
-  lastEventText: string | null;
-  lastHub: string | null;
   markedShippedAt: Date | null;
   lastPolledAt: Date | null;
   recentPolls: Date[];
