@@ -13,9 +13,10 @@ import { detectScenario } from './scenarios/detect.js';
 import { enqueueScenario } from './scenarios/enqueue.js';
 import { importScenario } from './scenarios/import.js';
 import { ingestScenario } from './scenarios/ingest.js';
+import { pollScenario } from './scenarios/poll.js';
 import { notMeasured, type ResultRow, type Scenario } from './types.js';
 
-export const SCENARIOS: Scenario[] = [importScenario, ingestScenario, detectScenario, enqueueScenario];
+export const SCENARIOS: Scenario[] = [importScenario, ingestScenario, pollScenario, detectScenario, enqueueScenario];
 export const SCENARIO_IDS = ['import', 'ingest', 'poll', 'detect', 'enqueue', 'hub-latency', 'memory'] as const;
 
 /** 1,000,000 parcels polled once an hour. */

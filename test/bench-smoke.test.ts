@@ -52,7 +52,13 @@ describe('bench harness (smoke)', () => {
     expect(second.facts.jobsAdded).toEqual([0]);
     expect(second.facts.jobsAddedOnReplanWithReset).toEqual([0]);
 
-    for (const label of ['poll workers (loopback fake)', 'hub-moved latency', 'daemon memory (start --role all)']) {
+    const poll = r.rows.find((x) => x.label.startsWith('poll workers'))!;
+    expect(poll.measured).toBe(true);
+    expect(poll.facts.failedJobs).toEqual([0]);
+    expect(poll.facts.eventRows![0]).toBeGreaterThan(300 * 6);
+    expect(poll.facts.maxRequestsPerSecond![0]).toBeLessThanOrEqual(500);
+
+    for (const label of ['hub-moved latency', 'daemon memory (start --role all)']) {
       expect(row(label).measured).toBe(false);
     }
   });
