@@ -86,13 +86,18 @@ export function planTask(order: OrderRow, open: OpenExc[], now: Date, config: Co
 }
 
 /** Orders whose task must be created, updated or cancelled; bounded page. */
-async function ordersToSync(sql: SqlOrTx, limit: number): Promise<number[]> {
+async function ordersToSync(sql: SqlOrTx, limit: number, exclude: number[]): Promise<number[]> {
+  // `>=`: detection may change an exception at the very instant a task was last touched (run-once judges
+  // everything at one instant, and an earlier sync or the overdue flag in the same cycle set updated_at = now).
   const rows = await sql`
-    select order_id from exceptions where status = 'open' and outreach_task_id is null
-    union
-    select t.order_id from outreach_tasks t
-    where t.status in ('open', 'claimed')
-      and exists (select 1 from exceptions e where e.outreach_task_id = t.id and e.updated_at > t.updated_at)
+    select order_id from (
+      select order_id from exceptions where status = 'open' and outreach_task_id is null
+      union
+      select t.order_id from outreach_tasks t
+      where t.status in ('open', 'claimed')
+        and exists (select 1 from exceptions e where e.outreach_task_id = t.id and e.updated_at >= t.updated_at)
+    ) o
+    where o.order_id <> all(${sql.array(exclude)}::bigint[])
     limit ${limit}`;
   return rows.map((r) => Number(r.order_id));
 }
@@ -146,7 +151,7 @@ export async function syncOutreach(deps: { sql: import('../db/client.js').Sql; c
   const s: SyncSummary = { tasksCreated: 0, tasksUpdated: 0, tasksCancelled: 0, tasksOverdue: 0 };
   const done = new Set<number>();
   for (;;) {
-    const ids = (await ordersToSync(sql, 500)).filter((id) => !done.has(id));
+    const ids = (await ordersToSync(sql, 500, [...done])).filter((id) => !done.has(id));
     if (ids.length === 0) break;
     for (const orderId of ids) {
       done.add(orderId);
@@ -173,6 +178,11 @@ export async function syncOutreach(deps: { sql: import('../db/client.js').Sql; c
     returning id, version`;
   s.tasksOverdue = overdue.length;
   await enqueue(await queueDeliveries(sql, config, overdue.map((o) => ({ taskId: Number(o.id), event: 'outreach.overdue', version: o.version })), now));
+  // Deliveries still pending (a transient channel failure in run-once, which runs each job once; a crash
+  // between commit and enqueue; a row recorded by the API process): hand them to the dispatcher again.
+  // The jobId is the row's, so on BullMQ a job still waiting or retrying is not duplicated.
+  const pending = await sql`select id from outreach_deliveries where status = 'pending' order by id limit 1000`;
+  await enqueue(pending.map((r) => ({ job: 'deliver-outreach', payload: { deliveryId: Number(r.id) }, jobId: `outreach-delivery-${r.id}` })));
   return s;
 }
 
@@ -185,7 +195,10 @@ async function syncOrder(tx: SqlOrTx, config: Config, orderId: number, now: Date
       select e.id, e.type, e.severity, e.details, e.deadline_at, e.penalty_yuan, s.tracking_no, s.carrier,
              s.last_event_text, s.last_event_at, s.last_hub
       from exceptions e left join shipments s on s.id = e.shipment_id
-      where e.order_id = ${orderId} and e.status = 'open'`
+      where e.order_id = ${orderId} and e.status = 'open'
+        -- an exception an agent already handled in a done task stays with that task (its history);
+        -- a new problem on the order gets a new task of its own
+        and not exists (select 1 from outreach_tasks d where d.id = e.outreach_task_id and d.status = 'done')`
   ).map((r) => ({
     id: Number(r.id),
     type: r.type,
