@@ -66,7 +66,11 @@ const SCRIPT: Record<string, Ev[]> = {
     { h: 53, status: 'arrived_at_hub', text: '快件已到达【成都转运中心】', hub: '成都转运中心' },
     { h: 76, status: 'in_transit', text: '快件离开【成都转运中心】', hub: '成都转运中心' },
   ],
-  PWP00000001: [collected, { h: 20, status: 'at_pickup_point', text: '快件已存放至【丰巢快递柜】', hub: '丰巢快递柜' }],
+  PWP00000001: [
+    collected,
+    { h: 20, status: 'at_pickup_point', text: '快件已存放至【丰巢快递柜】', hub: '丰巢快递柜' },
+    { h: 80, status: 'delivered', text: '已取件签收', hub: '丰巢快递柜' },
+  ],
   PWP00000002: [
     collected,
     { h: 29, status: 'in_transit', text: '快件离开【杭州转运中心】', hub: '杭州转运中心' },
@@ -407,6 +411,31 @@ describe('outreach through run-once, channels on a local sink', () => {
     ]);
   });
 
+  it('80 h: when only some exceptions of a task resolve, its reason and priority follow what is still open', async () => {
+    const [before] = await tasksOf(app, 'P');
+    expect(before!.reason).toContain('PWP00000001');
+    const s = await step(80);
+    expect(s.totals['resolved.pickup_overdue']).toBe(1);
+    const pTasks = await tasksOf(app, 'P');
+    expect(pTasks).toHaveLength(1);
+    expect(pTasks[0]).toMatchObject({ id: before!.id, status: 'open', type: 'carrier_problem', severity: 'critical', priority: 270 });
+    expect(pTasks[0]!.reason).not.toContain('PWP00000001');
+    expect(pTasks[0]!.reason).toContain('PWP00000002');
+    expect(pTasks[0]!.version).toBe(before!.version + 1);
+    expect(webhookEvents(sink, before!.id).at(-1)).toBe('outreach.updated');
+    const last = sink.requests.filter((r) => path(r) === '/hook' && r.json.task.id === before!.id).at(-1)!;
+    expect(last.json.task.exceptions.filter((x: any) => x.status === 'open').map((x: any) => [x.type, x.trackingNo])).toEqual([
+      ['carrier_problem', 'PWP00000002'],
+      ['undelivered_3d', 'PWP00000002'],
+    ]);
+    // overdue tasks were re-notified exactly once (one delivery per channel), however many cycles followed
+    const overdue = await app.deps.sql`
+      select t.id, count(d.id)::int n from outreach_tasks t left join outreach_deliveries d on d.task_id = t.id and d.event = 'outreach.overdue'
+      where t.overdue_at is not null group by t.id`;
+    expect(overdue.length).toBeGreaterThanOrEqual(2);
+    for (const r of overdue) expect(r.n).toBe(3);
+  });
+
   it('GET /api/outreach orders by priority then due time and pages', async () => {
     const all = await (await fetch(`${base}/api/outreach?status=open&limit=500`)).json() as any;
     const items = all.items as any[];
@@ -465,6 +494,32 @@ describe('outreach with two workers at once', () => {
       expect(sink.requests).toHaveLength(rows!.n);
     } finally {
       for (const w of workers) await w.db.close();
+      await app.close();
+      await sink.close();
+    }
+  });
+});
+
+describe('a channel that keeps failing', () => {
+  it('is retried on each cycle, ends failed after the configured attempts, and the cycles carry on', async () => {
+    const sink = await startChannelSink();
+    const app = await createTestApp(
+      { outreach: { channels: { webhook: { enabled: true, url: `${sink.url}/hook`, secret: SECRET } }, delivery: { attempts: 3 } } },
+      iso(0),
+    );
+    try {
+      app.deps.providers.set('sandbox', scriptedProvider(SCRIPT));
+      await app.addOrders([order('B', [{ trackingNo: 'PWB00000001', markedH: 2 }])]);
+      sink.failNext(100, 502);
+      const runs = [];
+      for (const h of [26, 26.5, 27, 27.5]) runs.push(await app.cycle(iso(h)));
+      expect(runs.map((r) => r.failures.length)).toEqual([1, 1, 1, 0]);
+      expect(runs.map((r) => r.totals.tasksCreated ?? 0)).toEqual([1, 0, 0, 0]);
+      const rows = await app.deps.sql`select status, attempts, last_error from outreach_deliveries`;
+      expect(rows).toEqual([{ status: 'failed', attempts: 3, last_error: 'webhook: HTTP 502' }]);
+      expect(sink.requests).toHaveLength(3);
+      for (const r of sink.requests) expect(r.headers['idempotency-key']).toBe(sink.requests[0]!.headers['idempotency-key']);
+    } finally {
       await app.close();
       await sink.close();
     }
