@@ -1,12 +1,19 @@
 import { z } from 'zod';
-import { defineJob, type FollowUp } from './define-job.js';
+import { defineJob, slotId, type FollowUp } from './define-job.js';
+import { notifyChasers } from './notify-chasers.js';
 
 const PAGE = 1000;
 
 /**
- * Scheduled sweep: hand every pending notification whose send_after has come to send-customer-message
- * (messages held by quiet hours or coalescing, and rows whose send job was lost), and end chases older than
- * maxAgeDays. The send job re-checks the row under lock, so a row enqueued twice is still sent once.
+ * Scheduled sweep, three duties:
+ * - end chases older than maxAgeDays (end_reason expired);
+ * - safety net for notify-chasers: chased shipments with events seen in the last day are judged again,
+ *   so a trigger lost with a failed poll attempt or a crashed worker is made up (dedupe keys make this a
+ *   no-op when nothing was missed);
+ * - hand every pending notification whose send_after has come to send-customer-message (messages held by
+ *   quiet hours or coalescing, retries after a failed cycle). The send job re-checks the row under lock,
+ *   so a row enqueued twice is still sent once; the slot in the job id keeps a completed earlier job with
+ *   the same row from swallowing the release.
  */
 export const sendNotifications = defineJob({
   name: 'send-notifications',
@@ -14,12 +21,27 @@ export const sendNotifications = defineJob({
   payload: z.object({ slot: z.string().optional() }),
   schedule: (c) => c.jobs.sendNotifications.schedule,
   cycleOrder: 40,
-  async handle(_payload, { sql, clock, config }, ctx) {
+  async handle(payload, deps, ctx) {
+    const { sql, clock, config } = deps;
     const now = clock.now();
+    const slot = payload.slot ?? slotId(now);
     const expired = await sql`
       update chases set status = 'ended', end_reason = 'expired', ended_at = ${now}
       where status = 'active' and registered_at <= ${now}::timestamptz - ${config.chases.maxAgeDays} * interval '1 day'
       returning id`;
+
+    const recent = await sql`
+      select distinct c.shipment_id from chases c
+      join tracking_events e on e.shipment_id = c.shipment_id and e.seen_at >= c.registered_at and e.seen_at > ${now}::timestamptz - interval '1 day'
+      where c.status = 'active'`;
+    const ids = recent.map((r) => Number(r.shipment_id));
+    let madeUp = 0;
+    for (let i = 0; i < ids.length; i += 500) {
+      const r = await notifyChasers(deps, ids.slice(i, i + 500));
+      madeUp += r.summary.notificationsQueued;
+      await ctx.enqueue(r.followUps);
+    }
+
     let released = 0;
     let afterId = 0;
     for (;;) {
@@ -29,9 +51,9 @@ export const sendNotifications = defineJob({
       if (!rows.length) break;
       afterId = Number(rows.at(-1)!.id);
       released += rows.length;
-      const followUps: FollowUp[] = rows.map((r) => ({ job: 'send-customer-message', payload: { notificationId: Number(r.id) }, jobId: `notif-${r.id}` }));
+      const followUps: FollowUp[] = rows.map((r) => ({ job: 'send-customer-message', payload: { notificationId: Number(r.id) }, jobId: `notif-${r.id}-${slot}` }));
       await ctx.enqueue(followUps);
     }
-    return { summary: { notificationsReleased: released, chasesExpired: expired.length } };
+    return { summary: { notificationsReleased: released, notificationsMadeUp: madeUp, chasesExpired: expired.length } };
   },
 });

@@ -235,6 +235,11 @@ describe('chasers', () => {
       expect(sink.requests).toHaveLength(2);
       const list = await api(http, 'GET', '/api/chases?status=ended&limit=1');
       expect(list.json.items).toHaveLength(1);
+
+      // maxAgeDays (15) later the remaining chase expires.
+      await app.cycle('2026-11-28T10:00:00+08:00');
+      const [expired] = await app.deps.sql`select status, end_reason from chases where id = ${a.json.items[0].id}`;
+      expect(expired).toMatchObject({ status: 'ended', end_reason: 'expired' });
     } finally {
       await http.close();
       await app.close();
@@ -250,19 +255,21 @@ describe('chasers', () => {
       const { registerChases } = await import('../db/queries/chases.js');
       await registerChases(app.deps.sql, { orderId: 'F1' }, 'webhook', app.clock.now());
       carrier.add('ZT900000005', '2026-11-12T09:30:00+08:00', 'arrived_at_hub', '杭州转运中心', '快件已到达【杭州转运中心】');
-      sink.failNext(1, 503);
+      // Both the send right after the poll and the sweep's retry in the same cycle fail.
+      sink.failNext(2, 503);
       const s1 = await app.cycle('2026-11-12T10:00:00+08:00');
-      expect(s1.failures.map((f) => f.job)).toEqual(['send-customer-message']);
+      expect(s1.failures.map((f) => f.job)).toEqual(['send-customer-message', 'send-customer-message']);
       const [n1] = await app.deps.sql`select status, attempts, last_error from notifications`;
-      expect(n1).toMatchObject({ status: 'pending', attempts: 1 });
-      // The next cycle's sweep re-sends it (same idempotency key); later cycles do not repeat it.
+      expect(n1).toMatchObject({ status: 'pending', attempts: 2 });
+      // The next cycle's sweep sends it (same idempotency key); later cycles do not repeat it.
       const s2 = await app.cycle('2026-11-12T10:05:00+08:00');
       expect(s2.failures).toEqual([]);
       await app.cycle('2026-11-12T10:10:00+08:00');
-      expect(sink.requests).toHaveLength(2);
-      expect(sink.requests[0]!.headers['idempotency-key']).toBe(sink.requests[1]!.headers['idempotency-key']);
+      await app.cycle('2026-11-12T11:30:00+08:00');
+      expect(sink.requests).toHaveLength(3);
+      expect(new Set(sink.requests.map((r) => r.headers['idempotency-key'])).size).toBe(1);
       const [n2] = await app.deps.sql`select status, attempts from notifications`;
-      expect(n2).toMatchObject({ status: 'sent', attempts: 2 });
+      expect(n2).toMatchObject({ status: 'sent', attempts: 3 });
     } finally {
       await app.close();
     }

@@ -99,7 +99,7 @@ export async function registerChases(
     const what = rows
       .map((r) => (r.delivered_at ? `${r.tracking_no} delivered at ${(r.delivered_at as Date).toISOString()}` : `${r.tracking_no} is ${r.status}`))
       .join('; ');
-    throw new ChaseRefused('delivered', `already delivered: ${what}`);
+    throw new ChaseRefused('delivered', `${rows.some((r) => r.delivered_at) ? 'already delivered' : 'nothing left to chase'}: ${what}`);
   }
   const channel = input.channel ?? defaultChannel;
   const contacts = open.map((r) => input.contact?.trim() || r.customer_phone);
