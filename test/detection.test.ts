@@ -66,6 +66,8 @@ const SCRIPT = new Map<string, ScriptedEvent[]>([
     [
       { h: 10, status: 'collected', text: '【杭州】快件已揽收', hub: '杭州' },
       { h: 20, status: 'in_transit', text: '快件已到达【杭州转运中心】', hub: '杭州转运中心' },
+      // an older scan reported late: the parcel did not move, so tracking_stalled stays open
+      { h: 15, status: 'in_transit', text: '快件离开【杭州】发往【杭州转运中心】', hub: '杭州', visibleH: 72 },
       { h: 90, status: 'arrived_at_hub', text: '快件已到达【上海转运中心】', hub: '上海转运中心' },
       { h: 100, status: 'delivered', text: '快件已签收，签收人：本人', hub: '上海浦东' },
     ],
@@ -241,6 +243,11 @@ describe('detection timeline through run-once', () => {
     const [g] = await app.deps.sql`select status, delivered_at from shipments where tracking_no = 'PWG00000001'`;
     expect(g!.status).toBe('delivered');
     expect(g!.delivered_at.toISOString()).toBe(iso(40));
+    const [c] = await app.deps.sql`select status, last_event_at, last_hub, collected_at, (select count(*)::int from tracking_events t where t.shipment_id = s.id) n
+                                   from shipments s where tracking_no = 'PWC00000001'`;
+    expect(c).toMatchObject({ status: 'in_transit', last_hub: '杭州转运中心', n: 3 });
+    expect(c!.last_event_at.toISOString()).toBe(iso(20));
+    expect(c!.collected_at.toISOString()).toBe(iso(10));
   });
 
   it('E: delivery_overdue resolved within the poll that saw the signature', async () => {
