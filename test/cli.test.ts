@@ -41,7 +41,7 @@ describe('parcelwatch CLI', () => {
     expect(r.stdout).not.toContain('very-secret');
   });
 
-  it('invalid config stops with exit code 2 naming the key', async () => {
+  it('invalid config stops with exit code 2 naming the key', { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pwcli-'));
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'rules:\n  stalled:\n    noEventHours: -4\n  nosuchrule: {}\n');
@@ -53,7 +53,7 @@ describe('parcelwatch CLI', () => {
     }
   });
 
-  it('imports orders and runs one cycle at a given instant, with a JSON summary', async () => {
+  it('imports orders and runs one cycle at a given instant, with a JSON summary', { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pwcli-'));
     const file = join(dir, 'orders.ndjson');
     writeFileSync(
