@@ -30,8 +30,9 @@ export default async function setup(project: TestProject) {
       await admin.unsafe(`alter database "${name}_tmp" rename to "${name}"`);
     }
     // Leftover clones of crashed runs (older than a day: parallel runs may be using newer ones).
-    const stale = await admin`select datname from pg_database where datname like 'pwclone\_%' and (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - interval '1 day'`;
-    for (const { datname } of stale) await admin.unsafe(`drop database if exists "${datname}" with (force)`);
+    // A clone dropped by a parallel run between listing and stat is simply gone: ignore the race.
+    const stale = await admin`select datname from pg_database where datname like 'pwclone\_%' and (pg_stat_file('base/' || oid || '/PG_VERSION', true)).modification < now() - interval '1 day'`.catch(() => []);
+    for (const { datname } of stale) await admin.unsafe(`drop database if exists "${datname}" with (force)`).catch(() => {});
     await admin`select pg_advisory_unlock(4242)`;
   } finally {
     await admin.end();
