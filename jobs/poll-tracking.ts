@@ -33,6 +33,8 @@ export interface IngestSummary {
   rejected: number;
   malformed: number;
   errors: number;
+  /** Provider call failures by kind (transient, auth, quota, malformed). */
+  errorsByKind: Record<string, number>;
   /** Shipments that received at least one new event, with exactly those events. */
   changed: Map<number, InsertedEvent[]>;
 }
@@ -55,7 +57,7 @@ export async function ingestResults(
 ): Promise<IngestSummary> {
   const { sql, config } = deps;
   const floor = config.providers[provider].minPollIntervalMinutes;
-  const summary: IngestSummary = { polled: items.length, newEvents: 0, notFound: 0, rejected: 0, malformed: 0, errors: 0, changed: new Map() };
+  const summary: IngestSummary = { polled: items.length, newEvents: 0, notFound: 0, rejected: 0, malformed: 0, errors: 0, errorsByKind: {}, changed: new Map() };
   const rows: EventRow[] = [];
   for (const { shipment, result } of items) {
     if (result.kind !== 'ok') continue;
@@ -104,6 +106,7 @@ export async function ingestResults(
         break;
       case 'error':
         summary.errors++;
+        summary.errorsByKind[result.errorKind] = (summary.errorsByKind[result.errorKind] ?? 0) + 1;
         errKind = result.errorKind;
         err = result.message;
         break;
@@ -254,6 +257,7 @@ export const pollTracking = defineJob({
         rejected: summary.rejected,
         malformed: summary.malformed,
         errors: summary.errors,
+        ...Object.fromEntries(Object.entries(summary.errorsByKind).map(([k, v]) => [`errors.${k}`, v])),
       },
     };
   },

@@ -145,3 +145,36 @@ describe('run-once', () => {
     }
   });
 });
+
+describe('provider failures in a cycle', () => {
+  it('an auth failure raises one alert, marks the shipments and is counted by kind; the cycle carries on', async () => {
+    const app = await createTestApp();
+    try {
+      const { ProviderError } = await import('../carriers/carrier.js');
+      app.deps.providers.set('sandbox', {
+        name: 'sandbox',
+        maxBatch: 50,
+        async track() {
+          throw new ProviderError('sandbox', 'auth', 'invalid key');
+        },
+      });
+      await app.addOrders([
+        { orderId: 'F1', paidAt: '2026-11-11T00:05:00+08:00', shipments: [{ carrier: 'ZTO', trackingNo: 'PW000000020' }] },
+        { orderId: 'F2', paidAt: '2026-11-11T00:05:00+08:00', shipments: [{ carrier: 'YTO', trackingNo: 'PW000000021' }] },
+      ]);
+      const s = await app.cycle('2026-11-12T12:00:00+08:00');
+      expect(s.failures).toEqual([]);
+      expect(s.totals['errors.auth']).toBe(2);
+      await app.cycle('2026-11-12T14:00:00+08:00');
+      const alerts = await app.deps.sql`select key, count from alerts`;
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0]!.key).toBe('auth:sandbox');
+      const rows = await app.deps.sql`select poll_error_kind, next_poll_at from shipments order by id`;
+      expect(rows.map((r) => r.poll_error_kind)).toEqual(['auth', 'auth']);
+      // backed off by polling.errorBackoffMinutes, not retried in a storm
+      expect(rows[0]!.next_poll_at.getTime()).toBeGreaterThan(new Date('2026-11-12T14:00:00+08:00').getTime());
+    } finally {
+      await app.close();
+    }
+  });
+});
