@@ -117,8 +117,9 @@ export async function rowsWrittenSince(sql: Sql, mark: number, tables: string[])
 }
 
 /** Peak RSS of this process while `fn` runs, sampled every 20 ms (plus before and after). */
-export async function withRss<T>(fn: () => Promise<T>): Promise<{ value: T; peakRssMb: number }> {
-  let peak = process.memoryUsage().rss;
+export async function withRss<T>(fn: () => Promise<T>): Promise<{ value: T; peakRssMb: number; startRssMb: number }> {
+  const start = process.memoryUsage().rss;
+  let peak = start;
   const timer = setInterval(() => {
     const r = process.memoryUsage().rss;
     if (r > peak) peak = r;
@@ -126,7 +127,7 @@ export async function withRss<T>(fn: () => Promise<T>): Promise<{ value: T; peak
   try {
     const value = await fn();
     peak = Math.max(peak, process.memoryUsage().rss);
-    return { value, peakRssMb: peak / 2 ** 20 };
+    return { value, peakRssMb: peak / 2 ** 20, startRssMb: start / 2 ** 20 };
   } finally {
     clearInterval(timer);
   }
