@@ -1,10 +1,8 @@
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { parse as parseCsv } from 'csv-parse';
 import type { Sql } from '../db/client.js';
 import { upsertOrders } from '../db/queries/orders.js';
 import type { Clock } from '../domain/clock.js';
 import { parseOrder, type OrderInput } from './order-input.js';
+import { detectFormat, ErrorReport, readRows } from './read-rows.js';
 
 export interface ImportSummary {
   rows: number;
@@ -65,27 +63,17 @@ function csvRowToOrder(r: Record<string, string>): unknown {
   };
 }
 
-function csvEscape(v: string): string {
-  return /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-}
-
 /** Stream rows → validate → upsert in batches; memory stays bounded by one batch whatever the file size. */
 export async function importOrders(opts: ImportOptions): Promise<ImportSummary> {
   const started = performance.now();
-  const format = opts.format ?? (/\.(nd)?jsonl?$/i.test(opts.file) ? 'ndjson' : 'csv');
+  const format = detectFormat(opts.file, opts.format);
   const batchSize = opts.batchSize ?? 5000;
-  const reportPath = opts.errorReport ?? `${opts.file}.errors.csv`;
-  let report: WriteStream | null = null;
+  const report = new ErrorReport(opts.errorReport ?? `${opts.file}.errors.csv`, ['line', 'orderId', 'reason']);
   const summary: ImportSummary = { rows: 0, orders: 0, shipments: 0, rejectedRows: 0, errorReport: null, seconds: 0 };
 
   const reject = (line: number, orderId: string | null, reason: string) => {
     summary.rejectedRows++;
-    if (!report) {
-      report = createWriteStream(reportPath);
-      report.write('line,orderId,reason\n');
-      summary.errorReport = reportPath;
-    }
-    report.write(`${line},${csvEscape(orderId ?? '')},${csvEscape(reason)}\n`);
+    report.write([line, orderId ?? '', reason]);
   };
 
   let batch: OrderInput[] = [];
@@ -108,33 +96,16 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
     if (summary.rows % 10_000 === 0) opts.onProgress?.(summary.rows);
   };
 
-  if (format === 'ndjson') {
-    const rl = createInterface({ input: createReadStream(opts.file, 'utf8'), crlfDelay: Infinity });
-    let line = 0;
-    for await (const text of rl) {
-      line++;
-      if (!text.trim()) continue;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(text);
-      } catch (err) {
-        summary.rows++;
-        reject(line, null, `not JSON: ${(err as Error).message}`);
-        continue;
-      }
-      await accept(line, raw);
-    }
-  } else {
-    const parser = createReadStream(opts.file).pipe(
-      parseCsv({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true, info: true, trim: false }),
-    );
-    for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-      await accept(rec.info.lines, csvRowToOrder(rec.record));
-    }
+  for await (const row of readRows(opts.file, format)) {
+    if ('error' in row) {
+      summary.rows++;
+      reject(row.line, null, row.error);
+    } else await accept(row.line, format === 'csv' ? csvRowToOrder(row.raw as Record<string, string>) : row.raw);
   }
   await flush();
   opts.onProgress?.(summary.rows);
-  if (report) await new Promise<void>((resolve) => (report as unknown as WriteStream).end(resolve));
+  await report.close();
+  summary.errorReport = report.written;
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
 }
