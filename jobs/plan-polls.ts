@@ -23,6 +23,9 @@ export const planPolls = defineJob({
     const lease = new Date(now.getTime() + LEASE_MINUTES * MINUTE_MS);
     let planned = 0;
     let jobs = 0;
+    // A handful of carriers cover a whole order book: resolve each route once per run, not once per parcel.
+    const routeCache = new Map<string, string>();
+    let inFlight: Promise<void> = Promise.resolve();
     for (;;) {
       const rows = await sql`
         with due as (
@@ -40,7 +43,8 @@ export const planPolls = defineJob({
       const followUps: FollowUp[] = [];
       const byProvider = new Map<string, number[]>();
       for (const r of rows) {
-        const p = providerFor(config, r.carrier);
+        let p = routeCache.get(r.carrier);
+        if (!p) routeCache.set(r.carrier, (p = providerFor(config, r.carrier)));
         let list = byProvider.get(p);
         if (!list) byProvider.set(p, (list = []));
         list.push(Number(r.id));
@@ -58,10 +62,16 @@ export const planPolls = defineJob({
           });
         }
       }
-      await ctx.enqueue(followUps);
+      // Overlap Redis and Postgres: this page goes to BullMQ while the next page is claimed.
+      await inFlight;
+      inFlight = ctx.enqueue(followUps);
+      // Awaited on the next page or after the loop; mark it handled so a Redis error cannot surface as an
+      // unhandled rejection (which stops the daemon) while the next claim is running.
+      inFlight.catch(() => {});
       jobs += followUps.length;
       if (rows.length < config.jobs.planPolls.pageSize) break;
     }
+    await inFlight;
     return { summary: { pollsPlanned: planned, pollJobs: jobs } };
   },
 });

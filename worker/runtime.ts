@@ -89,9 +89,11 @@ export class QueueRuntime {
 
   /** addBulk per queue; jobIds make a repeated enqueue of the same work a no-op. */
   readonly enqueue = async (followUps: FollowUp[]): Promise<void> => {
+    const defs = new Map<string, JobDefinition>();
     const byQueue = new Map<string, { name: string; data: unknown; opts: ReturnType<QueueRuntime['jobOptions']> }[]>();
     for (const f of followUps) {
-      const def = jobByName(f.job);
+      let def = defs.get(f.job);
+      if (!def) defs.set(f.job, (def = jobByName(f.job)));
       const qn = queueNameFor(def, f.queue);
       let list = byQueue.get(qn);
       if (!list) byQueue.set(qn, (list = []));
