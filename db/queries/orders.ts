@@ -1,7 +1,11 @@
 import type { Sql } from '../client.js';
 import type { OrderInput } from '../../ingest/order-input.js';
 
-/** Stands for "never": new orders and shipments are due for detection and polling at any replay instant. */
+/**
+ * Stands for "never": new shipments (and orders that arrive without one) are due for detection and polling at
+ * any replay instant. An order that arrives with its parcels is judged per parcel only, so it gets no order-level
+ * check at all: a million-order import must not queue a million order-level sweeps that find nothing.
+ */
 export const EPOCH = new Date(0);
 
 export interface UpsertOrdersResult {
@@ -40,7 +44,8 @@ export async function upsertOrders(sql: Sql, batch: OrderInput[], now: Date): Pr
       insert into orders (platform, external_id, type, paid_at, promised_ship_by, amount, currency,
                           customer_name, customer_phone, customer_handle, next_check_at, created_at, updated_at)
       select t.platform, t.external_id, t.type, t.paid_at, t.promised_ship_by, t.amount, t.currency,
-             t.customer_name, t.customer_phone, t.customer_handle, ${EPOCH.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
+             t.customer_name, t.customer_phone, t.customer_handle,
+             case when t.unshipped then ${EPOCH.toISOString()}::timestamptz end, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz
       from unnest(${tx.array(orders.map((o) => o.platform))}::text[],
                   ${tx.array(orders.map((o) => o.orderId))}::text[],
                   ${tx.array(orders.map((o) => o.type))}::text[],
@@ -50,13 +55,15 @@ export async function upsertOrders(sql: Sql, batch: OrderInput[], now: Date): Pr
                   ${tx.array(orders.map((o) => o.currency))}::text[],
                   ${tx.array(orders.map((o) => o.customer.name) as string[])}::text[],
                   ${tx.array(orders.map((o) => o.customer.phone) as string[])}::text[],
-                  ${tx.array(orders.map((o) => o.customer.handle) as string[])}::text[])
-        as t(platform, external_id, type, paid_at, promised_ship_by, amount, currency, customer_name, customer_phone, customer_handle)
+                  ${tx.array(orders.map((o) => o.customer.handle) as string[])}::text[],
+                  ${tx.array(orders.map((o) => o.shipments.length === 0))}::boolean[])
+        as t(platform, external_id, type, paid_at, promised_ship_by, amount, currency, customer_name, customer_phone, customer_handle, unshipped)
       on conflict (platform, external_id) do update set
         type = excluded.type, paid_at = excluded.paid_at, promised_ship_by = excluded.promised_ship_by,
         amount = excluded.amount, currency = excluded.currency, customer_name = excluded.customer_name,
         customer_phone = excluded.customer_phone, customer_handle = excluded.customer_handle,
-        next_check_at = excluded.next_check_at, updated_at = excluded.updated_at
+        next_check_at = case when orders.next_check_at is not null or excluded.next_check_at is not null then ${EPOCH.toISOString()}::timestamptz end,
+        updated_at = excluded.updated_at
       where (orders.type, orders.paid_at, orders.promised_ship_by, orders.amount, orders.currency,
              orders.customer_name, orders.customer_phone, orders.customer_handle)
         is distinct from (excluded.type, excluded.paid_at, excluded.promised_ship_by, excluded.amount, excluded.currency,
@@ -100,6 +107,9 @@ export async function upsertOrders(sql: Sql, batch: OrderInput[], now: Date): Pr
         ), touched as (
           update orders set next_check_at = ${EPOCH.toISOString()}::timestamptz
           where id in (select order_id from ins where inserted) and next_check_at is distinct from ${EPOCH.toISOString()}::timestamptz
+            -- only orders still judged at the order level need a look now (their order-level alarm resolves)
+            and (next_check_at is not null
+                 or exists (select 1 from exceptions e where e.order_id = orders.id and e.shipment_id is null and e.status = 'open'))
           returning id
         )
         select (select count(*) from ins where inserted)::int as inserted,
