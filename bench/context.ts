@@ -71,9 +71,9 @@ export async function dropBenchDb(adminUrl: string, name: string): Promise<void>
   }
 }
 
-export function makeDeps(dbUrl: string, redisUrl: string, prefix: string) {
+export async function makeDeps(dbUrl: string, redisUrl: string, prefix: string) {
   const config = benchConfig(dbUrl, redisUrl, prefix);
-  const { deps, db } = createDeps(config, fixedClock(BENCH_NOW), createLogger('silent', { pretty: false }));
+  const { deps, db } = await createDeps(config, fixedClock(BENCH_NOW), createLogger('silent', { pretty: false }));
   return { config, deps, db };
 }
 

@@ -71,7 +71,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   log(`bench: ${shipments} shipments, ${reps} rep(s), database ${dbName}`);
   const dbUrl = await createBenchDb(adminUrl, dbName);
   const tmpDir = mkdtempSync(join(tmpdir(), 'pw-bench-'));
-  const { config, deps, db } = makeDeps(dbUrl, redisUrl, `pwbench-${process.pid}`);
+  const { config, deps, db } = await makeDeps(dbUrl, redisUrl, `pwbench-${process.pid}`);
   const raw = postgres(dbUrl, { max: config.database.poolSize, onnotice: () => {} });
   const env: BenchEnv = {
     adminUrl,

@@ -6,12 +6,6 @@ export type SqlOrTx = postgres.Sql | postgres.TransactionSql;
 
 export interface DbHandle {
   sql: Sql;
-  /**
-   * Resolves once the first connection has loaded the server's array types. postgres.js serialises a
-   * number[] parameter (`${ids}::bigint[]`) with the array serializer learned then; a query racing that
-   * first load fails with "malformed array literal". Await this before running jobs.
-   */
-  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -23,11 +17,11 @@ export interface DbOptions {
 }
 
 /**
- * One pool per process. Queries are hand-written set-based SQL (unnest, ON CONFLICT); the drizzle schema in
+ * One pool per process, returned once it can take queries. Queries are hand-written set-based SQL (unnest, ON CONFLICT); the drizzle schema in
  * db/schema is the source of the committed migrations. The pool is not handed to drizzle because drizzle's
  * postgres-js driver replaces the client's date parsers and serializers, which breaks Date parameters.
  * postgres.js reconnects lazily, so a lost Postgres is retried on the next query. */
-export function createDb(opts: DbOptions): DbHandle {
+export async function createDb(opts: DbOptions): Promise<DbHandle> {
   const sql = postgres(opts.url, {
     max: opts.poolSize,
     idle_timeout: 30,
@@ -35,11 +29,17 @@ export function createDb(opts: DbOptions): DbHandle {
     onnotice: () => {},
     transform: { undefined: null },
   });
+  // postgres.js serialises a number[] parameter (`${ids}::bigint[]`) with the array types the first connection
+  // loads; a query racing that load fails with "malformed array literal". Nobody gets the pool before it is done.
+  try {
+    await sql`select 1`;
+  } catch (err) {
+    await sql.end({ timeout: 1 });
+    throw err;
+  }
   let closed: Promise<void> | undefined;
-  let ready: Promise<void> | undefined;
   return {
     sql,
-    ready: () => (ready ??= sql`select 1`.then(() => undefined)),
     close: () => (closed ??= sql.end({ timeout: 5 })),
   };
 }

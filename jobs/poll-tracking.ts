@@ -7,7 +7,8 @@ import {
   applyShipmentUpdates,
   insertEvents,
   loadShipmentsForPoll,
-  quarantineReply,
+  quarantineReplies,
+  type QuarantineRow,
   raiseAlert,
   type EventRow,
   type InsertedEvent,
@@ -79,6 +80,7 @@ export async function ingestResults(
   deps.metrics.eventsIngested.inc({ provider }, inserted.length);
 
   const updates: ShipmentUpdate[] = [];
+  const quarantine: QuarantineRow[] = [];
   for (const { shipment: s, result } of items) {
     const fresh = summary.changed.get(s.id) ?? [];
     const state = foldEvents(s, fresh);
@@ -102,7 +104,7 @@ export async function ingestResults(
         errKind = 'malformed';
         err = result.error;
         deps.metrics.quarantined.inc({ provider, kind: 'malformed' });
-        await quarantineReply(sql, { shipmentId: s.id, provider, errorKind: 'malformed', error: result.error, raw: result.raw }, now);
+        quarantine.push({ shipmentId: s.id, provider, errorKind: 'malformed', error: result.error, raw: result.raw });
         break;
       case 'error':
         summary.errors++;
@@ -129,6 +131,7 @@ export async function ingestResults(
       recheck: fresh.length > 0 || flagsChanged,
     });
   }
+  await quarantineReplies(sql, quarantine, now);
   await applyShipmentUpdates(sql, updates, now);
   return summary;
 }
@@ -232,7 +235,7 @@ export const pollTracking = defineJob({
           const created = await raiseAlert(sql, `${err.kind}:${providerName}`, err.message, now);
           if (created) log.error({ provider: providerName, err }, `provider ${err.kind} failure: polling of this provider is backing off`);
         } else {
-          await quarantineReply(sql, { shipmentId: chunkRows[0]?.id ?? null, provider: providerName, errorKind: 'malformed', error: err.message, raw: err.opts.raw ?? null }, now);
+          await quarantineReplies(sql, [{ shipmentId: chunkRows[0]?.id ?? null, provider: providerName, errorKind: 'malformed', error: err.message, raw: err.opts.raw ?? null }], now);
           deps.metrics.quarantined.inc({ provider: providerName, kind: 'call' });
           log.warn({ provider: providerName, err }, 'malformed provider reply quarantined');
         }

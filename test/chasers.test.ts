@@ -300,7 +300,7 @@ describe('chasers', () => {
   it('two cycles racing at the same instant still send one message per hub', async () => {
     sink.requests.length = 0;
     const { app, carrier } = await setup(sink);
-    const { deps: deps2, db: handle2 } = createDeps(app.config, fixedClock('2026-11-12T09:00:00+08:00'), createLogger('silent', { pretty: false }));
+    const { deps: deps2, db: handle2 } = await createDeps(app.config, fixedClock('2026-11-12T09:00:00+08:00'), createLogger('silent', { pretty: false }));
     deps2.providers.set('sandbox', carrier.provider);
     const clock2 = deps2.clock as ReturnType<typeof fixedClock>;
     const race = async (at: string) => {

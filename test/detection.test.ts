@@ -438,7 +438,7 @@ describe('two processes at once', () => {
   it('never open a duplicate or record an opening twice', async () => {
     const app = await createTestApp({}, iso(0));
     const log = createLogger('silent', { pretty: false });
-    const others = [0, 1].map(() => createDeps(app.config, fixedClock(iso(0)), log));
+    const others = await Promise.all([0, 1].map(() => createDeps(app.config, fixedClock(iso(0)), log)));
     try {
       const provider = scriptedProvider(SCRIPT);
       app.deps.providers.set('sandbox', provider);

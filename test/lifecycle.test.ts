@@ -45,10 +45,12 @@ describe('slot-deduplicated cron trigger', () => {
   it('two schedulers ticking in the same slot enqueue one job', async () => {
     const db = await createTestDb();
     const config = testConfig({ databaseUrl: db.url, prefix });
-    const runtimes = [0, 1].map(() => {
-      const { deps, db: h } = createDeps(config, fixedClock('2026-11-12T02:00:20Z'), silent);
-      return { runtime: new QueueRuntime(deps, new RedisConnections(TEST_REDIS_URL, silent)), h };
-    });
+    const runtimes = await Promise.all(
+      [0, 1].map(async () => {
+        const { deps, db: h } = await createDeps(config, fixedClock('2026-11-12T02:00:20Z'), silent);
+        return { runtime: new QueueRuntime(deps, new RedisConnections(TEST_REDIS_URL, silent)), h };
+      }),
+    );
     try {
       const ids = await Promise.all(runtimes.map(({ runtime }) => triggerSlot(planPolls, runtime, new Date('2026-11-12T02:00:20Z'))));
       // the second replica's clock is a few seconds later in the same minute

@@ -464,7 +464,7 @@ describe('outreach with two workers at once', () => {
   it('one task per order and each event sent once per channel', async () => {
     const sink = await startChannelSink();
     const app = await createTestApp(channelOverrides(sink), iso(0));
-    const workers = [0, 1].map(() => createDeps(app.config, fixedClock(iso(0)), silent));
+    const workers = await Promise.all([0, 1].map(() => createDeps(app.config, fixedClock(iso(0)), silent)));
     try {
       const provider = scriptedProvider(SCRIPT);
       for (const w of workers) w.deps.providers.set('sandbox', provider);

@@ -46,7 +46,7 @@ export async function chasesCommand(cfg: Config, args: string[]): Promise<number
   if (values.status && values.status !== 'active' && values.status !== 'ended') throw new ChasesUsageError('--status must be active or ended');
   if (sub === 'remove' && !/^\d+$/.test(positionals[0] ?? '')) throw new ChasesUsageError('chases remove ID');
   if (sub !== 'add' && sub !== 'list' && sub !== 'remove') throw new ChasesUsageError('chases add|list|remove');
-  const db = createDb({ url: cfg.database.url, poolSize: 1 });
+  const db = await createDb({ url: cfg.database.url, poolSize: 1 });
   try {
     const now = systemClock.now();
     if (sub === 'add') {
@@ -84,7 +84,7 @@ export async function chasesCommand(cfg: Config, args: string[]): Promise<number
 
 /** `parcelwatch import chases FILE`; exit 3 when rows were rejected (like import orders). */
 export async function importChasesCommand(cfg: Config, file: string, opts: { format?: string | undefined; errors?: string | undefined }): Promise<number> {
-  const db = createDb({ url: cfg.database.url, poolSize: 2 });
+  const db = await createDb({ url: cfg.database.url, poolSize: 2 });
   try {
     const s = await importChases({
       sql: db.sql,

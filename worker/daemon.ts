@@ -28,8 +28,7 @@ export async function startDaemon(opts: { config: Config; clock: Clock; log: Log
     await retry(log, 'migrate', () => runMigrations(config.database.url));
     log.info('migrations applied');
   }
-  const { deps, db } = createDeps(config, clock, log);
-  await retry(log, 'connect', () => db.ready());
+  const { deps, db } = await retry(log, 'connect', () => createDeps(config, clock, log));
   const connections = new RedisConnections(config.redis.url, log);
   const runtime = new QueueRuntime(deps, connections);
   const has = (r: Role) => role === 'all' || role === r;

@@ -9,8 +9,8 @@ import { createAgentChannels } from '../notify/agents/index.js';
 import { createCustomerChannels } from '../notify/customers/index.js';
 
 /** Build the one Deps object of a process. */
-export function createDeps(config: Config, clock: Clock, log: Logger): { deps: Deps; db: DbHandle } {
-  const db = createDb({ url: config.database.url, poolSize: config.database.poolSize });
+export async function createDeps(config: Config, clock: Clock, log: Logger): Promise<{ deps: Deps; db: DbHandle }> {
+  const db = await createDb({ url: config.database.url, poolSize: config.database.poolSize });
   const deps: Deps = {
     config,
     clock,

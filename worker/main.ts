@@ -110,9 +110,8 @@ async function main(argv: string[]): Promise<void> {
       const log = createLogger(values.json ? 'warn' : cfg.log.level, { pretty: false });
       assertJobRegistry();
       await runMigrations(cfg.database.url);
-      const { deps, db } = createDeps(cfg, fixedClock(at), log);
+      const { deps, db } = await createDeps(cfg, fixedClock(at), log);
       try {
-        await db.ready();
         const s = await runOnce(deps);
         if (values.json) process.stdout.write(`${JSON.stringify(s)}\n`);
         else {
@@ -154,8 +153,7 @@ async function main(argv: string[]): Promise<void> {
       if (positionals[0] !== 'orders' || !positionals[1]) throw new UsageError('import orders|chases FILE');
       const cfg = config();
       await runMigrations(cfg.database.url);
-      const db = createDb({ url: cfg.database.url, poolSize: 2 });
-      await db.ready();
+      const db = await createDb({ url: cfg.database.url, poolSize: 2 });
       const tty = process.stderr.isTTY;
       try {
         const s = await importOrders({
@@ -188,9 +186,8 @@ async function main(argv: string[]): Promise<void> {
         },
       });
       const cfg = config();
-      const db = createDb({ url: cfg.database.url, poolSize: 1 });
+      const db = await createDb({ url: cfg.database.url, poolSize: 1 });
       try {
-        await db.ready();
         const { items } = await listExceptions(
           db.sql,
           { status: values.status as 'open' | 'resolved', type: values.type, limit: Number(values.limit) },

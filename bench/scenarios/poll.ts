@@ -85,7 +85,7 @@ export const pollScenario: Scenario = {
             await seedShipments(env.sql, n, 'fresh');
             const config = benchConfig(env.dbUrl, env.redisUrl, prefix);
             config.providers.kuaidi100 = { ...config.providers.kuaidi100, baseUrl: fake.url, qps: POLL_QPS, concurrency: POLL_CONCURRENCY, maxQueriesPer24h: 40 };
-            const { deps, db } = createDeps(config, fixedClock(BENCH_NOW), createLogger('silent', { pretty: false }));
+            const { deps, db } = await createDeps(config, fixedClock(BENCH_NOW), createLogger('silent', { pretty: false }));
             const connections = new RedisConnections(env.redisUrl, deps.log);
             const runtime = new QueueRuntime(deps, connections);
             try {

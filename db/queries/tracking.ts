@@ -110,15 +110,8 @@ export async function insertEvents(sql: Sql, rows: EventRow[], seenAt: Date): Pr
   }));
 }
 
-export interface ShipmentUpdate {
+export interface ShipmentUpdate extends ShipmentTrackState {
   id: number;
-  status: Status;
-  statusSince: Date | null;
-  collectedAt: Date | null;
-  deliveredAt: Date | null;
-  lastEventAt: Date | null;
-  lastEventText: string | null;
-  lastHub: string | null;
   providerFlags: string[];
   nextPollAt: Date | null;
   polled: boolean;
@@ -168,13 +161,23 @@ export async function applyShipmentUpdates(sql: Sql, updates: ShipmentUpdate[], 
     where s.id = u.id`;
 }
 
-export async function quarantineReply(
-  sql: Sql,
-  row: { shipmentId: number | null; provider: string; errorKind: string; error: string; raw: string | null },
-  now: Date,
-): Promise<void> {
-  await sql`insert into poll_quarantine (shipment_id, provider, error_kind, error, raw, created_at)
-            values (${row.shipmentId}, ${row.provider}, ${row.errorKind}, ${row.error}, ${row.raw}, ${now})`;
+export interface QuarantineRow {
+  shipmentId: number | null;
+  provider: string;
+  errorKind: string;
+  error: string;
+  raw: string | null;
+}
+
+/** Store replies we could not understand, raw, in one statement per batch. */
+export async function quarantineReplies(sql: Sql, rows: QuarantineRow[], now: Date): Promise<void> {
+  if (rows.length === 0) return;
+  await sql`
+    insert into poll_quarantine (shipment_id, provider, error_kind, error, raw, created_at)
+    select t.shipment_id, t.provider, t.error_kind, t.error, t.raw, ${now.toISOString()}::timestamptz
+    from unnest(${sql.array(rows.map((r) => r.shipmentId) as number[])}::bigint[], ${sql.array(rows.map((r) => r.provider))}::text[],
+                ${sql.array(rows.map((r) => r.errorKind))}::text[], ${sql.array(rows.map((r) => r.error))}::text[],
+                ${sql.array(rows.map((r) => r.raw) as string[])}::text[]) as t(shipment_id, provider, error_kind, error, raw)`;
 }
 
 /** One open alert per key, counted; ops see it in the log, /metrics and the alerts table. */

@@ -29,8 +29,7 @@ export async function createTestApp(overrides?: DeepPartial<Config>, start = '20
   const prefix = uniquePrefix();
   const config = testConfig({ databaseUrl: db.url, prefix, overrides });
   const clock = fixedClock(start);
-  const { deps, db: handle } = createDeps(config, clock, createLogger('silent', { pretty: false }));
-  await handle.ready();
+  const { deps, db: handle } = await createDeps(config, clock, createLogger('silent', { pretty: false }));
   return {
     db,
     config,

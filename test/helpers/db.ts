@@ -22,8 +22,7 @@ export async function createTestDb(): Promise<TestDb> {
     await admin.end();
   }
   const url = databaseUrl(name);
-  const handle = createDb({ url, poolSize: 8 });
-  await handle.ready();
+  const handle = await createDb({ url, poolSize: 8 });
   return {
     ...handle,
     url,
