@@ -161,14 +161,12 @@ export async function syncOutreach(deps: { sql: import('../db/client.js').Sql; c
   }
   // Cancel active tasks whose exceptions all resolved (nothing open is linked any more).
   const orphaned = await sql`
-    select t.id from outreach_tasks t
+    select t.order_id from outreach_tasks t
     where t.status in ('open', 'claimed')
       and not exists (select 1 from exceptions e where e.outreach_task_id = t.id and e.status = 'open')`;
   for (const r of orphaned) {
-    const follow: FollowUp[] = await sql.begin(async (tx) => {
-      const [t] = await tx`select order_id from outreach_tasks where id = ${r.id} for update`;
-      return t ? syncOrder(tx, config, Number(t.order_id), now, s) : ([] as FollowUp[]);
-    });
+    // No lock on the task here: syncOrder locks the order first, then its task, like every other path.
+    const follow: FollowUp[] = await sql.begin(async (tx) => syncOrder(tx, config, Number(r.order_id), now, s));
     await enqueue(follow);
   }
   // Overdue: past due and still open → flag once and re-notify the channel once.
@@ -198,7 +196,10 @@ async function syncOrder(tx: SqlOrTx, config: Config, orderId: number, now: Date
       where e.order_id = ${orderId} and e.status = 'open'
         -- an exception an agent already handled in a done task stays with that task (its history);
         -- a new problem on the order gets a new task of its own
-        and not exists (select 1 from outreach_tasks d where d.id = e.outreach_task_id and d.status = 'done')`
+        and not exists (select 1 from outreach_tasks d where d.id = e.outreach_task_id and d.status = 'done')
+      -- lock order: order, then exceptions in id order (as the detection sweep), then the task
+      order by e.id
+      for update of e`
   ).map((r) => ({
     id: Number(r.id),
     type: r.type,

@@ -7,6 +7,7 @@ import { startDaemon, type Daemon } from '../worker/daemon.js';
 import { createDeps } from '../worker/deps.js';
 import { createLogger } from '../worker/logger.js';
 import { runOnce } from '../worker/run-once.js';
+import { syncOutreach } from '../jobs/sync-outreach.js';
 import { startChannelSink, type ChannelSink, type SinkRequest } from './fakes/channel-sink.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 
@@ -522,6 +523,51 @@ describe('a channel that keeps failing', () => {
     } finally {
       await app.close();
       await sink.close();
+    }
+  });
+});
+
+describe('sync-outreach in four processes at once', () => {
+  it('while exceptions resolve and escalate under it: no deadlock, one active task per order', async () => {
+    const app = await createTestApp({}, iso(0));
+    const workers = await Promise.all([0, 1, 2, 3].map(() => createDeps(app.config, fixedClock(iso(10)), silent)));
+    try {
+      const n = 150;
+      await app.addOrders(Array.from({ length: n }, (_, i) => order(`S${i}`, [])));
+      const openTwo = async () => app.deps.sql`
+        insert into exceptions (order_id, shipment_id, type, severity, status, opened_at, details, updated_at)
+        select o.id, null, t.type, 'warning', 'open', ${at(10)}, '{}'::jsonb, ${at(10)}
+        from orders o cross join (values ('late_shipment'), ('undelivered_3d')) t(type)
+        on conflict do nothing`;
+      await openTwo();
+      await syncOutreach(app.deps, async () => {});
+      expect((await app.deps.sql`select count(*)::int n from outreach_tasks where status = 'open'`)[0]!.n).toBe(n);
+      // Half the orders' exceptions resolve (their tasks become orphans), the other half escalate; then four
+      // replicas sync at once, so the "cancel orphans" pass of one meets the per-order pass of another.
+      for (let round = 0; round < 3; round++) {
+        await app.deps.sql`
+          update exceptions set status = 'resolved', resolved_at = ${at(11 + round)}, resolution = 'delivered', updated_at = ${at(11 + round)}
+          where status = 'open' and order_id % 2 = ${round % 2}`;
+        await app.deps.sql`
+          update exceptions set severity = case severity when 'warning' then 'critical' else 'warning' end, updated_at = ${at(11 + round)}
+          where status = 'open'`;
+        await openTwo();
+        for (const w of workers) (w.deps.clock as ReturnType<typeof fixedClock>).set(iso(11 + round));
+        const results = await Promise.allSettled(workers.map((w) => syncOutreach(w.deps, async () => {})));
+        expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+        const [c] = await app.deps.sql`
+          select count(*) filter (where status in ('open', 'claimed'))::int active, count(distinct order_id) filter (where status in ('open', 'claimed'))::int orders
+          from outreach_tasks`;
+        expect(c!.active).toBe(c!.orders);
+        // every open exception is linked to its order's one active task
+        const [unlinked] = await app.deps.sql`
+          select count(*)::int n from exceptions e where e.status = 'open'
+            and not exists (select 1 from outreach_tasks t where t.id = e.outreach_task_id and t.status in ('open', 'claimed'))`;
+        expect(unlinked!.n).toBe(0);
+      }
+    } finally {
+      for (const w of workers) await w.db.close();
+      await app.close();
     }
   });
 });

@@ -76,12 +76,19 @@ export async function claimOrderSubjects(tx: Sql, now: Date, limit: number): Pro
   return rows.map((r) => ({ orderId: Number(r.order_id), facts: r.has_shipments ? null : toFacts(r) }));
 }
 
+/**
+ * The open exceptions of the claimed subjects, locked in id order. Every transaction that writes several
+ * exception rows (this sweep, sync-outreach) takes their locks in ascending id order up front, so two of
+ * them can wait on each other but never deadlock.
+ */
 export async function loadOpenExceptions(tx: Sql, opts: { shipmentIds?: number[]; orderLevelOf?: number[] }): Promise<OpenException[]> {
   const rows = opts.shipmentIds
     ? await tx`select id, order_id, shipment_id, type, severity from exceptions
-               where status = 'open' and shipment_id = any(${tx.array(opts.shipmentIds)}::bigint[])`
+               where status = 'open' and shipment_id = any(${tx.array(opts.shipmentIds)}::bigint[])
+               order by id for update`
     : await tx`select id, order_id, shipment_id, type, severity from exceptions
-               where status = 'open' and shipment_id is null and order_id = any(${tx.array(opts.orderLevelOf ?? [])}::bigint[])`;
+               where status = 'open' and shipment_id is null and order_id = any(${tx.array(opts.orderLevelOf ?? [])}::bigint[])
+               order by id for update`;
   return rows.map((r) => ({
     id: Number(r.id),
     orderId: Number(r.order_id),
