@@ -166,6 +166,7 @@ export const configSchema = z.strictObject({
     }),
     syncOutreach: z.strictObject({
       schedule: cronExpr().describe('Create, update and cancel outreach tasks from open exceptions; escalate overdue tasks.'),
+      batchSize: posInt().describe('Orders synced per transaction (one set-based write per kind of change).'),
     }),
     sendNotifications: z.strictObject({
       schedule: cronExpr().describe('Release held customer messages (quiet hours ended) and end expired chases.'),

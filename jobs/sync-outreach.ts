@@ -85,35 +85,60 @@ export function planTask(order: OrderRow, open: OpenExc[], now: Date, config: Co
   };
 }
 
-/** Orders whose task must be created, updated or cancelled; bounded page. */
-async function ordersToSync(sql: SqlOrTx, limit: number, exclude: number[]): Promise<number[]> {
+/**
+ * The next page of orders, in id order after `after`, whose task must be created, updated or cancelled:
+ * an open exception not yet linked, or an active task one of whose exceptions changed since the task
+ * was last synced. Each branch is an ordered scan of a partial index, so a page costs its own size.
+ */
+async function ordersToSync(sql: SqlOrTx, after: number, limit: number): Promise<number[]> {
   // `>=`: detection may change an exception at the very instant a task was last touched (run-once judges
   // everything at one instant, and an earlier sync or the overdue flag in the same cycle set updated_at = now).
   const rows = await sql`
     select order_id from (
-      select order_id from exceptions where status = 'open' and outreach_task_id is null
+      (select order_id from exceptions where status = 'open' and outreach_task_id is null and order_id > ${after}
+       order by order_id limit ${limit})
       union
-      select t.order_id from outreach_tasks t
-      where t.status in ('open', 'claimed')
-        and exists (select 1 from exceptions e where e.outreach_task_id = t.id and e.updated_at >= t.updated_at)
+      (select t.order_id from outreach_tasks t
+       where t.status in ('open', 'claimed') and t.order_id > ${after}
+         and exists (select 1 from exceptions e where e.outreach_task_id = t.id and e.updated_at >= t.updated_at)
+       order by t.order_id limit ${limit})
     ) o
-    where o.order_id <> all(${sql.array(exclude)}::bigint[])
-    limit ${limit}`;
+    order by order_id limit ${limit}`;
   return rows.map((r) => Number(r.order_id));
 }
 
-async function pickAgent(sql: SqlOrTx, config: Config): Promise<string | null> {
+/** Active tasks none of whose exceptions is open any more (a safety net: the page query finds most). */
+async function orphanedOrders(sql: SqlOrTx, after: number, limit: number): Promise<number[]> {
+  const rows = await sql`
+    select t.order_id from outreach_tasks t
+    where t.status in ('open', 'claimed') and t.order_id > ${after}
+      and not exists (select 1 from exceptions e where e.outreach_task_id = t.id and e.status = 'open')
+    order by t.order_id limit ${limit}`;
+  return rows.map((r) => Number(r.order_id));
+}
+
+/**
+ * Picks agents for a batch of new tasks: the roster's load is read once, then each assignment updates
+ * it in memory, so a batch of 1,000 spreads like 1,000 single picks would.
+ */
+async function agentPicker(sql: SqlOrTx, config: Config): Promise<() => string | null> {
   const { mode, agents } = config.outreach.assignment;
-  if (mode === 'pool' || agents.length === 0) return null;
+  if (mode === 'pool' || agents.length === 0) return () => null;
   const load = await sql`
-    select agent, count(*) filter (where status in ('open', 'claimed'))::int as active, max(created_at) as last
+    select agent, count(*) filter (where status in ('open', 'claimed'))::int as active, max(id)::float8 as last
     from outreach_tasks where agent = any(${sql.array(agents)}::text[]) group by agent`;
   const byAgent = new Map(load.map((r) => [r.agent as string, r]));
-  if (mode === 'least_loaded') {
-    return [...agents].sort((a, b) => (byAgent.get(a)?.active ?? 0) - (byAgent.get(b)?.active ?? 0))[0]!;
-  }
-  // round robin: the agent whose last assignment is oldest (never assigned first), in roster order.
-  return [...agents].sort((a, b) => (byAgent.get(a)?.last?.getTime() ?? -1) - (byAgent.get(b)?.last?.getTime() ?? -1))[0]!;
+  // round robin: the agent whose last assignment is oldest (never assigned first), ties in roster order.
+  // "Last" is the newest task id, not created_at: a whole page of tasks shares one instant.
+  const state = agents.map((agent) => ({ agent, active: byAgent.get(agent)?.active ?? 0, last: (byAgent.get(agent)?.last as number | undefined) ?? -Infinity }));
+  let seq = 0;
+  return () => {
+    const key = mode === 'least_loaded' ? (a: (typeof state)[0]) => a.active : (a: (typeof state)[0]) => a.last;
+    const best = state.reduce((b, a) => (key(a) < key(b) ? a : b));
+    best.active++;
+    best.last = Number.MAX_SAFE_INTEGER / 2 + seq++;
+    return best.agent;
+  };
 }
 
 export const CHANNEL_NAMES = (config: Config) =>
@@ -140,34 +165,27 @@ export interface SyncSummary {
   tasksOverdue: number;
 }
 
+type SyncDeps = { sql: import('../db/client.js').Sql; config: Config; clock: { now(): Date } };
+
 /**
- * Keep exactly one active task per order in step with its open exceptions. Runs per order inside a
- * transaction that locks the order row, so replicas and overlapping cycles serialise per order; the
- * partial unique index (one open|claimed task per order) is the last line of defence.
+ * Keep exactly one active task per order in step with its open exceptions, a page of orders per
+ * transaction. Orders are locked in id order with SKIP LOCKED, so replicas and overlapping cycles split
+ * the work instead of waiting; the partial unique index (one open|claimed task per order) is the last
+ * line of defence.
  */
-export async function syncOutreach(deps: { sql: import('../db/client.js').Sql; config: Config; clock: { now(): Date } }, enqueue: (f: FollowUp[]) => Promise<void>): Promise<SyncSummary> {
+export async function syncOutreach(deps: SyncDeps, enqueue: (f: FollowUp[]) => Promise<void>): Promise<SyncSummary> {
   const { sql, config } = deps;
   const now = deps.clock.now();
+  const page = config.jobs.syncOutreach.batchSize;
   const s: SyncSummary = { tasksCreated: 0, tasksUpdated: 0, tasksCancelled: 0, tasksOverdue: 0 };
-  const done = new Set<number>();
-  for (;;) {
-    const ids = (await ordersToSync(sql, 500, [...done])).filter((id) => !done.has(id));
-    if (ids.length === 0) break;
-    for (const orderId of ids) {
-      done.add(orderId);
-      const follow: FollowUp[] = await sql.begin(async (tx) => syncOrder(tx, config, orderId, now, s));
-      await enqueue(follow);
+  for (const find of [ordersToSync, orphanedOrders]) {
+    // Keyset over order ids: each pass ends, and an order changed behind the cursor waits for the next run.
+    for (let after = 0; ; ) {
+      const ids = await find(sql, after, page);
+      if (ids.length === 0) break;
+      after = ids[ids.length - 1]!;
+      await enqueue(await sql.begin((tx) => syncOrders(tx, config, ids, now, s)));
     }
-  }
-  // Cancel active tasks whose exceptions all resolved (nothing open is linked any more).
-  const orphaned = await sql`
-    select t.order_id from outreach_tasks t
-    where t.status in ('open', 'claimed')
-      and not exists (select 1 from exceptions e where e.outreach_task_id = t.id and e.status = 'open')`;
-  for (const r of orphaned) {
-    // No lock on the task here: syncOrder locks the order first, then its task, like every other path.
-    const follow: FollowUp[] = await sql.begin(async (tx) => syncOrder(tx, config, Number(r.order_id), now, s));
-    await enqueue(follow);
   }
   // Overdue: past due and still open → flag once and re-notify the channel once.
   const overdue = await sql`
@@ -184,76 +202,140 @@ export async function syncOutreach(deps: { sql: import('../db/client.js').Sql; c
   return s;
 }
 
-async function syncOrder(tx: SqlOrTx, config: Config, orderId: number, now: Date, s: SyncSummary): Promise<FollowUp[]> {
-  const [o] = await tx`select id, external_id, platform, paid_at, customer_name from orders where id = ${orderId} for update`;
-  if (!o) return [];
-  const order: OrderRow = { id: Number(o.id), externalId: o.external_id, platform: o.platform, paidAt: o.paid_at, customerName: o.customer_name };
-  const open: OpenExc[] = (
-    await tx`
-      select e.id, e.type, e.severity, e.details, e.deadline_at, e.penalty_yuan, s.tracking_no, s.carrier,
-             s.last_event_text, s.last_event_at, s.last_hub
-      from exceptions e left join shipments s on s.id = e.shipment_id
-      where e.order_id = ${orderId} and e.status = 'open'
-        -- an exception an agent already handled in a done task stays with that task (its history);
-        -- a new problem on the order gets a new task of its own
-        and not exists (select 1 from outreach_tasks d where d.id = e.outreach_task_id and d.status = 'done')
-      -- lock order: order, then exceptions in id order (as the detection sweep), then the task
-      order by e.id
-      for update of e`
-  ).map((r) => ({
-    id: Number(r.id),
-    type: r.type,
-    severity: r.severity,
-    details: r.details ?? {},
-    deadlineAt: r.deadline_at,
-    penaltyYuan: r.penalty_yuan === null ? null : Number(r.penalty_yuan),
-    trackingNo: r.tracking_no,
-    carrier: r.carrier,
-    lastEvent: r.last_event_text,
-    lastEventAt: r.last_event_at,
-    lastHub: r.last_hub,
-  }));
-  const [task] = await tx`select * from outreach_tasks where order_id = ${orderId} and status in ('open', 'claimed') for update`;
-  const events: { taskId: number; event: string; version: number }[] = [];
-  if (!task) {
-    if (open.length === 0) return [];
-    const plan = planTask(order, open, now, config);
-    const agent = await pickAgent(tx, config);
-    const [created] = await tx`
-      insert into outreach_tasks (order_id, status, type, severity, priority, reason, script, due_by, agent, created_at, updated_at)
-      values (${orderId}, 'open', ${plan.type}, ${plan.severity}, ${plan.priority}, ${plan.reason}, ${plan.script}, ${plan.dueBy}, ${agent}, ${now}, ${now})
-      on conflict (order_id) where status in ('open', 'claimed') do nothing
-      returning id, version`;
-    if (!created) return [];
-    await tx`update exceptions set outreach_task_id = ${created.id} where id = any(${tx.array(open.map((e) => e.id))}::bigint[])`;
-    s.tasksCreated++;
-    events.push({ taskId: Number(created.id), event: 'outreach.created', version: created.version });
-  } else if (open.length === 0) {
-    const [reason] = await tx`select string_agg(distinct resolution, '; ') as r from exceptions where outreach_task_id = ${task.id}`;
-    const [c] = await tx`
-      update outreach_tasks set status = 'cancelled', cancelled_at = ${now}, cancel_reason = ${`resolved before contact: ${reason?.r ?? 'exceptions resolved'}`},
-             version = version + 1, updated_at = ${now}
-      where id = ${task.id} returning version`;
-    s.tasksCancelled++;
-    events.push({ taskId: Number(task.id), event: 'outreach.cancelled', version: c!.version });
-  } else {
-    const plan = planTask(order, open, now, config);
-    // Escalations pull the due time in, never push it out.
-    const dueBy = plan.dueBy < task.due_by ? plan.dueBy : task.due_by;
-    await tx`update exceptions set outreach_task_id = ${task.id} where id = any(${tx.array(open.map((e) => e.id))}::bigint[]) and outreach_task_id is distinct from ${task.id}`;
-    const changed =
-      plan.type !== task.type || plan.severity !== task.severity || plan.priority !== task.priority || plan.reason !== task.reason || dueBy.getTime() !== task.due_by.getTime();
-    if (changed) {
-      const [u] = await tx`
-        update outreach_tasks set type = ${plan.type}, severity = ${plan.severity}, priority = ${plan.priority}, reason = ${plan.reason},
-               script = ${plan.script}, due_by = ${dueBy}, version = version + 1, updated_at = ${now}
-        where id = ${task.id} returning version`;
-      s.tasksUpdated++;
-      events.push({ taskId: Number(task.id), event: 'outreach.updated', version: u!.version });
+/**
+ * One page: lock the orders (id order, skipping those another replica holds), then their open
+ * exceptions (id order, as the detection sweep locks them), then their active tasks; decide per order
+ * in memory with the pure planTask; write each kind of change with one set-based statement.
+ */
+async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now: Date, s: SyncSummary): Promise<FollowUp[]> {
+  const orderRows = await tx`
+    select id, external_id, platform, paid_at, customer_name from orders
+    where id = any(${tx.array(candidates)}::bigint[]) order by id for update skip locked`;
+  if (orderRows.length === 0) return [];
+  const ids = tx.array(orderRows.map((o) => Number(o.id)));
+  const excRows = await tx`
+    select e.id, e.order_id, e.type, e.severity, e.details, e.deadline_at, e.penalty_yuan, s.tracking_no, s.carrier,
+           s.last_event_text, s.last_event_at, s.last_hub
+    from exceptions e left join shipments s on s.id = e.shipment_id
+    where e.order_id = any(${ids}::bigint[]) and e.status = 'open'
+      -- an exception an agent already handled in a done task stays with that task (its history);
+      -- a new problem on the order gets a new task of its own
+      and not exists (select 1 from outreach_tasks d where d.id = e.outreach_task_id and d.status = 'done')
+    order by e.id
+    for update of e`;
+  const taskRows = await tx`
+    select * from outreach_tasks where order_id = any(${ids}::bigint[]) and status in ('open', 'claimed') order by id for update`;
+
+  const openByOrder = new Map<number, OpenExc[]>();
+  for (const r of excRows) {
+    const orderId = Number(r.order_id);
+    let list = openByOrder.get(orderId);
+    if (!list) openByOrder.set(orderId, (list = []));
+    list.push({
+      id: Number(r.id),
+      type: r.type,
+      severity: r.severity,
+      details: r.details ?? {},
+      deadlineAt: r.deadline_at,
+      penaltyYuan: r.penalty_yuan === null ? null : Number(r.penalty_yuan),
+      trackingNo: r.tracking_no,
+      carrier: r.carrier,
+      lastEvent: r.last_event_text,
+      lastEventAt: r.last_event_at,
+      lastHub: r.last_hub,
+    });
+  }
+  const taskByOrder = new Map(taskRows.map((t) => [Number(t.order_id), t]));
+
+  const create: { order: OrderRow; plan: TaskPlan; agent: string | null; excIds: number[] }[] = [];
+  const update: { id: number; plan: TaskPlan; dueBy: Date }[] = [];
+  const link: { excId: number; taskId: number }[] = [];
+  const touch: number[] = [];
+  const cancel: number[] = [];
+  let pick: (() => string | null) | undefined;
+  for (const o of orderRows) {
+    const order: OrderRow = { id: Number(o.id), externalId: o.external_id, platform: o.platform, paidAt: o.paid_at, customerName: o.customer_name };
+    const open = openByOrder.get(order.id) ?? [];
+    const task = taskByOrder.get(order.id);
+    if (!task) {
+      if (open.length === 0) continue;
+      pick ??= await agentPicker(tx, config);
+      create.push({ order, plan: planTask(order, open, now, config), agent: pick(), excIds: open.map((e) => e.id) });
+    } else if (open.length === 0) {
+      cancel.push(Number(task.id));
     } else {
-      await tx`update outreach_tasks set updated_at = ${now} where id = ${task.id}`;
+      const taskId = Number(task.id);
+      const plan = planTask(order, open, now, config);
+      // Escalations pull the due time in, never push it out.
+      const dueBy = plan.dueBy < task.due_by ? plan.dueBy : task.due_by;
+      for (const e of open) link.push({ excId: e.id, taskId });
+      const changed =
+        plan.type !== task.type || plan.severity !== task.severity || plan.priority !== task.priority || plan.reason !== task.reason || dueBy.getTime() !== task.due_by.getTime();
+      if (changed) update.push({ id: taskId, plan, dueBy });
+      else touch.push(taskId);
     }
   }
+
+  const events: { taskId: number; event: string; version: number; orderId: number }[] = [];
+  const orderOfTask = new Map(taskRows.map((t) => [Number(t.id), Number(t.order_id)]));
+  if (create.length) {
+    const created = await tx`
+      insert into outreach_tasks (order_id, status, type, severity, priority, reason, script, due_by, agent, created_at, updated_at)
+      select t.order_id, 'open', t.type, t.severity, t.priority, t.reason, t.script, t.due_by, t.agent, ${now}::timestamptz, ${now}::timestamptz
+      from unnest(${tx.array(create.map((c) => c.order.id))}::bigint[], ${tx.array(create.map((c) => c.plan.type))}::text[],
+                  ${tx.array(create.map((c) => c.plan.severity))}::text[], ${tx.array(create.map((c) => c.plan.priority))}::int[],
+                  ${tx.array(create.map((c) => c.plan.reason))}::text[], ${tx.array(create.map((c) => c.plan.script))}::text[],
+                  ${tx.array(create.map((c) => c.plan.dueBy.toISOString()))}::timestamptz[], ${tx.array(create.map((c) => c.agent) as string[])}::text[])
+        as t(order_id, type, severity, priority, reason, script, due_by, agent)
+      order by t.order_id
+      on conflict (order_id) where status in ('open', 'claimed') do nothing
+      returning id, order_id, version`;
+    const taskOf = new Map(created.map((c) => [Number(c.order_id), Number(c.id)]));
+    for (const c of create) {
+      const taskId = taskOf.get(c.order.id);
+      if (taskId !== undefined) for (const excId of c.excIds) link.push({ excId, taskId });
+    }
+    for (const c of created) events.push({ taskId: Number(c.id), event: 'outreach.created', version: c.version, orderId: Number(c.order_id) });
+    s.tasksCreated += created.length;
+  }
+  if (link.length) {
+    await tx`
+      update exceptions e set outreach_task_id = l.task_id
+      from unnest(${tx.array(link.map((l) => l.excId))}::bigint[], ${tx.array(link.map((l) => l.taskId))}::bigint[]) as l(exc_id, task_id)
+      where e.id = l.exc_id and e.outreach_task_id is distinct from l.task_id`;
+  }
+  if (update.length) {
+    const updated = await tx`
+      update outreach_tasks t set type = u.type, severity = u.severity, priority = u.priority, reason = u.reason, script = u.script,
+             due_by = u.due_by, version = t.version + 1, updated_at = ${now}::timestamptz
+      from unnest(${tx.array(update.map((u) => u.id))}::bigint[], ${tx.array(update.map((u) => u.plan.type))}::text[],
+                  ${tx.array(update.map((u) => u.plan.severity))}::text[], ${tx.array(update.map((u) => u.plan.priority))}::int[],
+                  ${tx.array(update.map((u) => u.plan.reason))}::text[], ${tx.array(update.map((u) => u.plan.script))}::text[],
+                  ${tx.array(update.map((u) => u.dueBy.toISOString()))}::timestamptz[])
+        as u(id, type, severity, priority, reason, script, due_by)
+      where t.id = u.id
+      returning t.id, t.version`;
+    for (const u of updated) events.push({ taskId: Number(u.id), event: 'outreach.updated', version: u.version, orderId: orderOfTask.get(Number(u.id))! });
+    s.tasksUpdated += updated.length;
+  }
+  if (touch.length) {
+    // Marks the task as in step with its exceptions; skipped when already stamped at this instant, so a
+    // replayed cycle writes nothing.
+    await tx`update outreach_tasks set updated_at = ${now} where id = any(${tx.array(touch)}::bigint[]) and updated_at < ${now}`;
+  }
+  if (cancel.length) {
+    const cancelled = await tx`
+      update outreach_tasks t
+      set status = 'cancelled', cancelled_at = ${now}::timestamptz, version = t.version + 1, updated_at = ${now}::timestamptz,
+          cancel_reason = 'resolved before contact: ' || coalesce(
+            (select string_agg(distinct e.resolution, '; ') from exceptions e where e.outreach_task_id = t.id), 'exceptions resolved')
+      where t.id = any(${tx.array(cancel)}::bigint[])
+      returning t.id, t.version`;
+    for (const c of cancelled) events.push({ taskId: Number(c.id), event: 'outreach.cancelled', version: c.version, orderId: orderOfTask.get(Number(c.id))! });
+    s.tasksCancelled += cancelled.length;
+  }
+  // Channels receive a page's events in order id order, as if the orders had been synced one by one.
+  events.sort((a, b) => a.orderId - b.orderId);
   return queueDeliveries(tx, config, events, now);
 }
 

@@ -571,3 +571,42 @@ describe('sync-outreach in four processes at once', () => {
     }
   });
 });
+
+describe('agent assignment', () => {
+  async function assign(mode: 'round_robin' | 'least_loaded', orders: number, before?: (app: TestApp) => Promise<void>) {
+    const app = await createTestApp({ outreach: { assignment: { mode, agents: ['li', 'wang', 'zhao'] } }, jobs: { syncOutreach: { batchSize: 4 } } }, iso(10));
+    try {
+      await app.addOrders(Array.from({ length: orders }, (_, i) => order(`G${String(i).padStart(2, '0')}`, [])));
+      await before?.(app);
+      await app.deps.sql`
+        insert into exceptions (order_id, shipment_id, type, severity, status, opened_at, details, updated_at)
+        select o.id, null, 'late_shipment', 'warning', 'open', ${at(10)}, '{}'::jsonb, ${at(10)} from orders o`;
+      await app.deps.sql`update exceptions e set outreach_task_id = t.id from outreach_tasks t where t.order_id = e.order_id`;
+      await syncOutreach(app.deps, async () => {});
+      const rows = await app.deps.sql`
+        select o.external_id, t.agent from outreach_tasks t join orders o on o.id = t.order_id where t.status = 'open' order by o.id`;
+      return rows.map((r) => r.agent as string);
+    } finally {
+      await app.close();
+    }
+  }
+
+  it('round robin deals new tasks in roster order across pages, oldest assignment first', async () => {
+    // batchSize 4: the seven tasks span two pages; the second page continues where the first stopped.
+    expect(await assign('round_robin', 7)).toEqual(['li', 'wang', 'zhao', 'li', 'wang', 'zhao', 'li']);
+  });
+
+  it('least loaded fills the agent with the fewest active tasks first', async () => {
+    const agents = await assign('least_loaded', 8, async (app) => {
+      // li already holds three open tasks, wang one, zhao none
+      const [first] = await app.deps.sql`select min(id)::int as id from orders`;
+      await app.deps.sql`
+        insert into outreach_tasks (order_id, status, type, severity, priority, reason, script, due_by, agent, created_at, updated_at)
+        select id, 'open', 'late_shipment', 'warning', 100, 'r', 's', ${at(12)}, case when id < ${first!.id} + 3 then 'li' else 'wang' end, ${at(9)}, ${at(9)}
+        from orders where id < ${first!.id} + 4`;
+    });
+    // existing: li ×3, wang ×1 (orders 0–3) keep their agents; the four new ones go to the least loaded,
+    // ties in roster order: zhao (0), wang (1 = zhao's 1), zhao (1 < wang's 2), wang (2 = zhao's 2)
+    expect(agents).toEqual(['li', 'li', 'li', 'wang', 'zhao', 'wang', 'zhao', 'wang']);
+  });
+});
