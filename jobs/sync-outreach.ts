@@ -91,8 +91,6 @@ export function planTask(order: OrderRow, open: OpenExc[], now: Date, config: Co
  * was last synced. Each branch is an ordered scan of a partial index, so a page costs its own size.
  */
 async function ordersToSync(sql: SqlOrTx, after: number, limit: number): Promise<number[]> {
-  // `>=`: detection may change an exception at the very instant a task was last touched (run-once judges
-  // everything at one instant, and an earlier sync or the overdue flag in the same cycle set updated_at = now).
   const rows = await sql`
     select order_id from (
       (select order_id from exceptions where status = 'open' and outreach_task_id is null and order_id > ${after}
@@ -100,7 +98,7 @@ async function ordersToSync(sql: SqlOrTx, after: number, limit: number): Promise
       union
       (select t.order_id from outreach_tasks t
        where t.status in ('open', 'claimed') and t.order_id > ${after}
-         and exists (select 1 from exceptions e where e.outreach_task_id = t.id and e.updated_at >= t.updated_at)
+         and exists (select 1 from exceptions e where e.outreach_task_id = t.id and e.change_seq > t.synced_seq)
        order by t.order_id limit ${limit})
     ) o
     order by order_id limit ${limit}`;
@@ -250,7 +248,6 @@ async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now
   const create: { order: OrderRow; plan: TaskPlan; agent: string | null; excIds: number[] }[] = [];
   const update: { id: number; plan: TaskPlan; dueBy: Date }[] = [];
   const link: { excId: number; taskId: number }[] = [];
-  const touch: number[] = [];
   const cancel: number[] = [];
   let pick: (() => string | null) | undefined;
   for (const o of orderRows) {
@@ -272,7 +269,6 @@ async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now
       const changed =
         plan.type !== task.type || plan.severity !== task.severity || plan.priority !== task.priority || plan.reason !== task.reason || dueBy.getTime() !== task.due_by.getTime();
       if (changed) update.push({ id: taskId, plan, dueBy });
-      else touch.push(taskId);
     }
   }
 
@@ -318,10 +314,16 @@ async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now
     for (const u of updated) events.push({ taskId: Number(u.id), event: 'outreach.updated', version: u.version, orderId: orderOfTask.get(Number(u.id))! });
     s.tasksUpdated += updated.length;
   }
-  if (touch.length) {
-    // Marks the task as in step with its exceptions; skipped when already stamped at this instant, so a
-    // replayed cycle writes nothing.
-    await tx`update outreach_tasks set updated_at = ${now} where id = any(${tx.array(touch)}::bigint[]) and updated_at < ${now}`;
+  // Every task of the page is now in step with its exceptions' changes; only tasks that saw a new change
+  // are written, so a replayed cycle writes nothing.
+  const cancelSet = new Set(cancel);
+  const synced = [...taskRows.map((t) => Number(t.id)).filter((id) => !cancelSet.has(id)), ...events.filter((e) => e.event === 'outreach.created').map((e) => e.taskId)];
+  if (synced.length) {
+    await tx`
+      update outreach_tasks t set synced_seq = m.seq
+      from (select outreach_task_id as id, max(change_seq) as seq from exceptions
+            where outreach_task_id = any(${tx.array(synced)}::bigint[]) group by 1) m
+      where t.id = m.id and t.synced_seq < m.seq`;
   }
   if (cancel.length) {
     const cancelled = await tx`

@@ -8,6 +8,7 @@ import { createDeps } from '../worker/deps.js';
 import { createLogger } from '../worker/logger.js';
 import { runOnce } from '../worker/run-once.js';
 import { syncOutreach } from '../jobs/sync-outreach.js';
+import { escalateExceptions } from '../db/queries/exceptions.js';
 import { startChannelSink, type ChannelSink, type SinkRequest } from './fakes/channel-sink.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 
@@ -608,5 +609,32 @@ describe('agent assignment', () => {
     // existing: li ×3, wang ×1 (orders 0–3) keep their agents; the four new ones go to the least loaded,
     // ties in roster order: zhao (0), wang (1 = zhao's 1), zhao (1 < wang's 2), wang (2 = zhao's 2)
     expect(agents).toEqual(['li', 'li', 'li', 'wang', 'zhao', 'wang', 'zhao', 'wang']);
+  });
+});
+
+describe('what sync-outreach revisits', () => {
+  it('a change at the very instant of the last sync is seen; a replay at that instant writes nothing', async () => {
+    const app = await createTestApp({}, iso(10));
+    try {
+      await app.addOrders([order('R1', []), order('R2', [])]);
+      await app.deps.sql`
+        insert into exceptions (order_id, shipment_id, type, severity, status, opened_at, details, updated_at)
+        select o.id, null, 'late_shipment', 'warning', 'open', ${at(10)}, '{}'::jsonb, ${at(10)} from orders o`;
+      const none = async () => {};
+      expect((await syncOutreach(app.deps, none)).tasksCreated).toBe(2);
+      // detection escalates R1's exception at the same instant the tasks were just made
+      const [e] = await app.deps.sql`select e.id from exceptions e join orders o on o.id = e.order_id where o.external_id = 'R1'`;
+      await escalateExceptions(app.deps.sql, [{ id: Number(e!.id), from: 'warning', verdict: { type: 'late_shipment', severity: 'breach', deadlineAt: null, penaltyYuan: 5, details: {} } }], at(10));
+      const again = await syncOutreach(app.deps, none);
+      expect(again).toMatchObject({ tasksCreated: 0, tasksUpdated: 1, tasksCancelled: 0 });
+      expect((await tasksOf(app, 'R1'))[0]).toMatchObject({ severity: 'breach', version: 2 });
+      const [{ mark }] = (await app.deps.sql`select txid_current()::text::bigint as mark`) as unknown as [{ mark: number }];
+      expect(await syncOutreach(app.deps, none)).toMatchObject({ tasksCreated: 0, tasksUpdated: 0, tasksCancelled: 0 });
+      const [w] = await app.deps.sql`
+        select count(*)::int n from outreach_tasks where xmin::text::bigint > ${mark}`;
+      expect(w!.n).toBe(0);
+    } finally {
+      await app.close();
+    }
   });
 });

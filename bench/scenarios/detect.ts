@@ -1,10 +1,12 @@
 /**
  * Scenario 4, detection sweep: `detect` over N active shipments (~10 % exceptional, states written
  * straight in SQL relative to BENCH_NOW) — first sweep, then a repeat sweep with nothing changed — vs
- * SELECT count(*) with the same predicates. The first sweep opens exceptions; outreach tasks are made by
- * the separate sync-outreach job and are not part of this timing.
+ * SELECT count(*) with the same predicates. "Sweep" is what a cycle does: detect-exceptions, then
+ * sync-outreach making the outreach tasks of the orders whose exceptions opened (the issue's target is
+ * for both); the split is in the note.
  */
 import { detect, type DetectSummary } from '../../jobs/detect-exceptions.js';
+import { syncOutreach } from '../../jobs/sync-outreach.js';
 import { BENCH_NOW, seedShipments } from '../generate.js';
 import { freshTables, gc, median, rowsWrittenSince, withRss, xidMark } from '../context.js';
 import { sidesOf, type ResultRow, type Scenario, type ScenarioContext } from '../types.js';
@@ -23,6 +25,9 @@ export const detectScenario: Scenario = {
     const repeatWritten: number[] = [];
     const repeatEvaluated: number[] = [];
     const counted: number[] = [];
+    const tasks: number[] = [];
+    const syncSeconds: number[] = [];
+    const noFollowUps = async () => {};
     for (let rep = 0; rep < reps; rep++) {
       for (const side of sidesOf(rep)) {
         await freshTables(env.sql);
@@ -30,17 +35,24 @@ export const detectScenario: Scenario = {
         gc();
         if (side === 'ours') {
           const t0 = performance.now();
-          const { value: s1, peakRssMb } = await withRss(() => detect(env.deps));
+          const { value: s1, peakRssMb } = await withRss(async () => {
+            const d = await detect(env.deps);
+            const t1 = performance.now();
+            tasks.push((await syncOutreach(env.deps, noFollowUps)).tasksCreated);
+            syncSeconds.push((performance.now() - t1) / 1000);
+            return d;
+          });
           first.push((performance.now() - t0) / 1000);
           rss.push(peakRssMb);
           opened.push(total(s1, 'opened'));
           const mark = await xidMark(env.sql);
           const t1 = performance.now();
           const s2 = await detect(env.deps);
+          const o2 = await syncOutreach(env.deps, noFollowUps);
           repeat.push((performance.now() - t1) / 1000);
           repeatEvaluated.push(s2.evaluated);
           repeatWritten.push(
-            total(s2, 'opened') + total(s2, 'escalated') + total(s2, 'resolved') +
+            total(s2, 'opened') + total(s2, 'escalated') + total(s2, 'resolved') + o2.tasksCreated + o2.tasksUpdated + o2.tasksCancelled +
               (await rowsWrittenSince(env.sql, mark, ['shipments', 'orders', 'exceptions', 'exception_history', 'outreach_tasks'])),
           );
         } else {
@@ -80,8 +92,8 @@ export const detectScenario: Scenario = {
         shipmentsPerSec: n / s,
         target: '<= 30 s at 1 M',
         met: s * Math.max(1, scale) <= 30,
-        note: `exceptional subjects by count(*): ${counted[0] ?? '?'}; opened ${opened[0]}${extrapolated}`,
-        facts: { exceptionsOpened: opened, baselineCount: counted },
+        note: `exceptional subjects by count(*): ${counted[0] ?? '?'}; opened ${opened[0]} exceptions and ${tasks[0]} outreach tasks (sync-outreach ${median(syncSeconds).toFixed(1)} s of the total)${extrapolated}`,
+        facts: { exceptionsOpened: opened, tasksCreated: tasks, baselineCount: counted },
         runs: { ours: first, baseline: base },
       },
       {

@@ -132,7 +132,7 @@ export async function escalateExceptions(tx: Sql, items: { id: number; from: str
   if (items.length === 0) return;
   await tx`
     with u as (
-      update exceptions e set severity = t.severity, escalated_at = ${now}::timestamptz, details = t.details,
+      update exceptions e set severity = t.severity, escalated_at = ${now}::timestamptz, details = t.details, change_seq = nextval('exception_change_seq'),
              penalty_yuan = coalesce(t.penalty, e.penalty_yuan), updated_at = ${now}::timestamptz
       from unnest(${tx.array(items.map((i) => i.id))}::bigint[],
                   ${tx.array(items.map((i) => i.verdict.severity))}::text[],
@@ -151,7 +151,8 @@ export async function resolveExceptions(tx: Sql, items: { id: number; reason: st
   if (items.length === 0) return;
   await tx`
     with u as (
-      update exceptions e set status = 'resolved', resolved_at = ${now}::timestamptz, resolution = t.reason, updated_at = ${now}::timestamptz
+      update exceptions e set status = 'resolved', resolved_at = ${now}::timestamptz, resolution = t.reason, updated_at = ${now}::timestamptz,
+             change_seq = nextval('exception_change_seq')
       from unnest(${tx.array(items.map((i) => i.id))}::bigint[], ${tx.array(items.map((i) => i.reason))}::text[]) as t(id, reason)
       where e.id = t.id and e.status = 'open'
       returning e.id, t.reason

@@ -1,9 +1,16 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, index, jsonb, numeric, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, index, jsonb, numeric, pgSequence, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { orders } from './orders.js';
 import { shipments } from './shipments.js';
 
 const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/**
+ * Orders every change of an exception (insert, escalation, resolution). A task remembers the highest
+ * number it has seen, so "changed since the task was synced" is a comparison of counters that never
+ * tie, unlike timestamps when several jobs run at one instant.
+ */
+export const exceptionChangeSeq = pgSequence('exception_change_seq');
 
 /**
  * One detected problem. At most one OPEN exception per (order, shipment, type), enforced by a partial
@@ -34,6 +41,10 @@ export const exceptions = pgTable(
     penaltyYuan: numeric('penalty_yuan', { precision: 10, scale: 2, mode: 'number' }),
     details: jsonb('details').notNull().default(sql`'{}'::jsonb`),
     outreachTaskId: bigint('outreach_task_id', { mode: 'number' }),
+    /** From exception_change_seq on insert and on every escalation/resolution (not on task linking). */
+    changeSeq: bigint('change_seq', { mode: 'number' })
+      .notNull()
+      .default(sql`nextval('exception_change_seq')`),
     updatedAt: tz('updated_at').notNull(),
   },
   (t) => [

@@ -31,6 +31,8 @@ export const outreachTasks = pgTable(
     cancelReason: text('cancel_reason'),
     /** Bumped on every change the agents' channels must hear about. */
     version: integer('version').notNull().default(1),
+    /** The highest exceptions.change_seq of its exceptions this task was last brought in step with. */
+    syncedSeq: bigint('synced_seq', { mode: 'number' }).notNull().default(0),
     /** Set once when the task went past due while open and was re-notified. */
     overdueAt: tz('overdue_at'),
     snapshot: jsonb('snapshot').notNull().default(sql`'{}'::jsonb`),
