@@ -163,6 +163,7 @@ export const configSchema = z.strictObject({
     detectExceptions: z.strictObject({
       schedule: cronExpr().describe('Time-based detection sweep.'),
       batchSize: posInt().describe('Shipments evaluated per batch.'),
+      concurrency: posInt().describe('Batches in flight at once in one sweep (each holds a database connection).'),
     }),
     syncOutreach: z.strictObject({
       schedule: cronExpr().describe('Create, update and cancel outreach tasks from open exceptions; escalate overdue tasks.'),

@@ -107,7 +107,11 @@ export async function detect(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, shipm
     for (let i = 0; i < shipmentIds.length; i += batch) await shipmentBatch(shipmentIds.slice(i, i + batch));
     return summary;
   }
-  while ((await shipmentBatch()) === batch);
+  // Several batches in flight: while Node judges one, Postgres claims and writes another. SKIP LOCKED
+  // keeps their claims disjoint, and each locks its own exceptions in id order.
+  await Promise.all(Array.from({ length: config.jobs.detectExceptions.concurrency }, async () => {
+    while ((await shipmentBatch()) === batch);
+  }));
   for (;;) {
     const n = await sql.begin(async (tx) => {
       const subjects = await claimOrderSubjects(tx, now, batch);

@@ -212,7 +212,7 @@ async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now
   if (orderRows.length === 0) return [];
   const ids = tx.array(orderRows.map((o) => Number(o.id)));
   const excRows = await tx`
-    select e.id, e.order_id, e.type, e.severity, e.details, e.deadline_at, e.penalty_yuan, s.tracking_no, s.carrier,
+    select e.id, e.order_id, e.type, e.severity, e.details, e.deadline_at, e.penalty_yuan, e.change_seq, s.tracking_no, s.carrier,
            s.last_event_text, s.last_event_at, s.last_hub
     from exceptions e left join shipments s on s.id = e.shipment_id
     where e.order_id = any(${ids}::bigint[]) and e.status = 'open'
@@ -225,8 +225,10 @@ async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now
     select * from outreach_tasks where order_id = any(${ids}::bigint[]) and status in ('open', 'claimed') order by id for update`;
 
   const openByOrder = new Map<number, OpenExc[]>();
+  const seqOf = new Map<number, number>();
   for (const r of excRows) {
     const orderId = Number(r.order_id);
+    seqOf.set(orderId, Math.max(seqOf.get(orderId) ?? 0, Number(r.change_seq)));
     let list = openByOrder.get(orderId);
     if (!list) openByOrder.set(orderId, (list = []));
     list.push({
@@ -245,7 +247,7 @@ async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now
   }
   const taskByOrder = new Map(taskRows.map((t) => [Number(t.order_id), t]));
 
-  const create: { order: OrderRow; plan: TaskPlan; agent: string | null; excIds: number[] }[] = [];
+  const create: { order: OrderRow; plan: TaskPlan; agent: string | null; excIds: number[]; seq: number }[] = [];
   const update: { id: number; plan: TaskPlan; dueBy: Date }[] = [];
   const link: { excId: number; taskId: number }[] = [];
   const cancel: number[] = [];
@@ -257,7 +259,7 @@ async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now
     if (!task) {
       if (open.length === 0) continue;
       pick ??= await agentPicker(tx, config);
-      create.push({ order, plan: planTask(order, open, now, config), agent: pick(), excIds: open.map((e) => e.id) });
+      create.push({ order, plan: planTask(order, open, now, config), agent: pick(), excIds: open.map((e) => e.id), seq: seqOf.get(order.id)! });
     } else if (open.length === 0) {
       cancel.push(Number(task.id));
     } else {
@@ -276,13 +278,14 @@ async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now
   const orderOfTask = new Map(taskRows.map((t) => [Number(t.id), Number(t.order_id)]));
   if (create.length) {
     const created = await tx`
-      insert into outreach_tasks (order_id, status, type, severity, priority, reason, script, due_by, agent, created_at, updated_at)
-      select t.order_id, 'open', t.type, t.severity, t.priority, t.reason, t.script, t.due_by, t.agent, ${now}::timestamptz, ${now}::timestamptz
+      insert into outreach_tasks (order_id, status, type, severity, priority, reason, script, due_by, agent, synced_seq, created_at, updated_at)
+      select t.order_id, 'open', t.type, t.severity, t.priority, t.reason, t.script, t.due_by, t.agent, t.seq, ${now}::timestamptz, ${now}::timestamptz
       from unnest(${tx.array(create.map((c) => c.order.id))}::bigint[], ${tx.array(create.map((c) => c.plan.type))}::text[],
                   ${tx.array(create.map((c) => c.plan.severity))}::text[], ${tx.array(create.map((c) => c.plan.priority))}::int[],
                   ${tx.array(create.map((c) => c.plan.reason))}::text[], ${tx.array(create.map((c) => c.plan.script))}::text[],
-                  ${tx.array(create.map((c) => c.plan.dueBy.toISOString()))}::timestamptz[], ${tx.array(create.map((c) => c.agent) as string[])}::text[])
-        as t(order_id, type, severity, priority, reason, script, due_by, agent)
+                  ${tx.array(create.map((c) => c.plan.dueBy.toISOString()))}::timestamptz[], ${tx.array(create.map((c) => c.agent) as string[])}::text[],
+                  ${tx.array(create.map((c) => c.seq))}::bigint[])
+        as t(order_id, type, severity, priority, reason, script, due_by, agent, seq)
       order by t.order_id
       on conflict (order_id) where status in ('open', 'claimed') do nothing
       returning id, order_id, version`;
@@ -314,10 +317,11 @@ async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now
     for (const u of updated) events.push({ taskId: Number(u.id), event: 'outreach.updated', version: u.version, orderId: orderOfTask.get(Number(u.id))! });
     s.tasksUpdated += updated.length;
   }
-  // Every task of the page is now in step with its exceptions' changes; only tasks that saw a new change
-  // are written, so a replayed cycle writes nothing.
+  // Every task of the page is now in step with its exceptions' changes (a new task took the highest
+  // number of the exceptions it was made from); only tasks that saw a new change are written, so a
+  // replayed cycle writes nothing.
   const cancelSet = new Set(cancel);
-  const synced = [...taskRows.map((t) => Number(t.id)).filter((id) => !cancelSet.has(id)), ...events.filter((e) => e.event === 'outreach.created').map((e) => e.taskId)];
+  const synced = taskRows.map((t) => Number(t.id)).filter((id) => !cancelSet.has(id));
   if (synced.length) {
     await tx`
       update outreach_tasks t set synced_seq = m.seq
