@@ -1,8 +1,9 @@
 /** Shared plumbing of the benchmark: its own database, config, deps, fresh tables, RSS sampling, medians. */
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
-import { loadConfig } from '../config/load.js';
+import { deepMerge, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { allQueueNames, type QueueRuntime } from '../worker/runtime.js';
 import type { Sql } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
 import { fixedClock } from '../domain/clock.js';
@@ -32,21 +33,29 @@ export function dbUrlFor(adminUrl: string, name: string): string {
   return u.toString();
 }
 
-export function benchConfig(dbUrl: string, redisUrl: string, prefix: string): Config {
-  return loadConfig({
-    env: {},
-    overrides: {
-      log: { level: 'silent' },
-      database: { url: dbUrl, poolSize: 10 },
-      redis: { url: redisUrl, prefix },
-      http: { port: 0, host: '127.0.0.1' },
-      providers: {
-        routes: { default: 'kuaidi100' },
-        // Loopback address nobody listens on: nothing in scenarios 1, 2, 4, 5 calls the provider.
-        kuaidi100: { enabled: true, customer: 'BENCH', key: 'bench-key', baseUrl: 'http://127.0.0.1:9' },
-      },
+/**
+ * The loopback Kuaidi100 fake's account and the limits scenarios 3, 6 and 7 poll it with (it answers at
+ * once, so the limiter and the daemon are what is measured).
+ */
+export const LOOPBACK_KUAIDI100 = { customer: 'BENCH', key: 'bench-key', qps: 500, concurrency: 4 } as const;
+
+/** Shanghai wall-clock "YYYY-MM-DD HH:mm:ss" of an instant (ms), as Kuaidi100 sends times (no offset). */
+export const shanghaiWall = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
+
+/** The bench config; `overrides` are deep-merged last (a scenario's provider, channels, chases settings). */
+export function benchConfig(dbUrl: string, redisUrl: string, prefix: string, overrides: Record<string, unknown> = {}): Config {
+  const base = {
+    log: { level: 'silent' },
+    database: { url: dbUrl, poolSize: 10 },
+    redis: { url: redisUrl, prefix },
+    http: { port: 0, host: '127.0.0.1' },
+    providers: {
+      routes: { default: 'kuaidi100' },
+      // Loopback address nobody listens on: nothing in scenarios 1, 2, 4, 5 calls the provider.
+      kuaidi100: { enabled: true, customer: LOOPBACK_KUAIDI100.customer, key: LOOPBACK_KUAIDI100.key, baseUrl: 'http://127.0.0.1:9' },
     },
-  });
+  };
+  return loadConfig({ env: {}, overrides: deepMerge(base, overrides) as Record<string, unknown> });
 }
 
 export async function createBenchDb(adminUrl: string, name: string): Promise<string> {
@@ -167,6 +176,35 @@ export async function redisVersion(redisUrl: string): Promise<string> {
   } finally {
     r.disconnect();
   }
+}
+
+/** Nearest-rank percentile (p in 0..100) of `xs`; NaN when empty. */
+export function percentile(xs: number[], p: number): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+/** Resolve once `done()` is true (checked every `everyMs`), or false after `timeoutMs`. */
+export async function waitUntil(done: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 50): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await done()) return true;
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Jobs not finished yet (waiting, active, delayed, prioritized, waiting for children) and failed ones, over every queue of `config`. */
+export async function jobBacklog(runtime: QueueRuntime, config: Config): Promise<{ pending: number; failed: number }> {
+  let pending = 0;
+  let failed = 0;
+  for (const qn of allQueueNames(config)) {
+    const c = await runtime.queue(qn).getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed');
+    pending += (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0);
+    failed += c.failed ?? 0;
+  }
+  return { pending, failed };
 }
 
 export const now = () => performance.now();

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --shipments N] [--reps R] [--only import,ingest,detect,enqueue] [--json-out FILE]`
+ * `npm run bench [-- --shipments N] [--reps R] [--only import,ingest,poll,detect,enqueue,latency,memory] [--json-out FILE]`
  * Prints the median table, the external-ceiling lines and notes; writes JSON to bench/results/.
  */
 import { parseArgs } from 'node:util';
@@ -18,7 +18,19 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(
-    `usage: npm run bench -- [--shipments N=100000] [--reps 3] [--only ${SCENARIO_IDS.join(',')}] [--json-out FILE]\n`,
+    [
+      `usage: npm run bench -- [--shipments N=100000] [--reps 3] [--only ${SCENARIO_IDS.join(',')}] [--json-out FILE]`,
+      '',
+      '  import   1 order import (CSV) vs COPY',
+      '  ingest   2 tracking ingestion, fresh and 100 % replay, vs INSERT … unnest',
+      '  poll     3 poll workers against the loopback Kuaidi100 fake (min(N, 5000)) vs a no-op worker',
+      '  detect   4 detection sweep, first and repeat, vs SELECT count(*)',
+      '  enqueue  5 plan-polls → BullMQ vs raw addBulk; second run of the same slot',
+      '  latency  6 hub-moved latency of min(N, 10000) chased parcels: provider answer → customer endpoint, p50/p95/p99/max',
+      '  memory   7 peak RSS of a `parcelwatch start --role all` child working through N shipments',
+      '           (time cap BENCH_MEMORY_CAP_SECONDS, default 300; one run whatever --reps)',
+      '',
+    ].join('\n'),
   );
   process.exit(0);
 }

@@ -39,29 +39,6 @@ export interface Scenario {
   run(ctx: ScenarioContext): Promise<ResultRow[]>;
 }
 
-export function notMeasured(scenario: string, label: string, target: string, note: string): ResultRow {
-  return {
-    scenario,
-    label,
-    unit: '-',
-    measured: false,
-    items: 0,
-    seconds: NaN,
-    itemsPerSec: NaN,
-    baseline: null,
-    baselineSeconds: null,
-    baselineItemsPerSec: null,
-    ratio: null,
-    peakRssMb: null,
-    shipmentsPerSec: null,
-    target,
-    met: null,
-    note,
-    facts: {},
-    runs: { ours: [], baseline: [] },
-  };
-}
-
 /** Sides of repetition `rep`: ours first on even reps, baseline first on odd ones. */
 export function sidesOf(rep: number): ('ours' | 'baseline')[] {
   return rep % 2 === 0 ? ['ours', 'baseline'] : ['baseline', 'ours'];
