@@ -196,15 +196,18 @@ export async function waitUntil(done: () => Promise<boolean> | boolean, timeoutM
 }
 
 /** Jobs not finished yet (waiting, active, delayed, prioritized, waiting for children) and failed ones, over every queue of `config`. */
-export async function jobBacklog(runtime: QueueRuntime, config: Config): Promise<{ pending: number; failed: number }> {
+export async function jobBacklog(runtime: QueueRuntime, config: Config): Promise<{ pending: number; failed: number; byQueue: Record<string, number> }> {
   let pending = 0;
   let failed = 0;
+  const byQueue: Record<string, number> = {};
   for (const qn of allQueueNames(config)) {
     const c = await runtime.queue(qn).getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed');
-    pending += (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0);
+    const p = (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0);
+    if (p) byQueue[qn] = p;
+    pending += p;
     failed += c.failed ?? 0;
   }
-  return { pending, failed };
+  return { pending, failed, byQueue };
 }
 
 export const now = () => performance.now();

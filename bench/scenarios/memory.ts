@@ -43,7 +43,6 @@ export const MEMORY_CAP_SECONDS = Number(process.env.BENCH_MEMORY_CAP_SECONDS ??
 const IDLE_MS = 2000;
 const { customer: CUSTOMER, key: KEY, qps: QPS, concurrency: CONCURRENCY } = LOOPBACK_KUAIDI100;
 const SECRET = 'bench-secret';
-const GRACE_MS = 15_000;
 
 // ---------------------------------------------------------------------------------------------
 // /proc sampling of a process tree
@@ -162,7 +161,6 @@ function daemonYaml(env: BenchEnv, prefix: string, fakeUrl: string, sinkUrl: str
     database: { url: env.dbUrl, poolSize: 10 },
     redis: { url: env.redisUrl, prefix },
     http: { port: 0, host: '127.0.0.1' },
-    shutdown: { graceMs: GRACE_MS },
     jobs: {
       planPolls: { schedule: '* * * * *' },
       detectExceptions: { schedule: '* * * * *' },
@@ -210,11 +208,11 @@ function spawnDaemon(configFile: string, env: BenchEnv): Daemon {
   return { child, exited, tail, started };
 }
 
-/** SIGTERM, then SIGKILL if it has not exited within the grace period (+5 s). Returns the exit code (null = killed). */
-async function stopDaemon(d: Daemon): Promise<number | null> {
+/** SIGTERM, then SIGKILL if it has not exited within its grace period (+5 s). Returns the exit code (null = killed). */
+async function stopDaemon(d: Daemon, graceMs: number): Promise<number | null> {
   if (d.child.exitCode !== null || d.child.signalCode !== null) return d.child.exitCode;
   d.child.kill('SIGTERM');
-  const code = await Promise.race([d.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), GRACE_MS + 5000))]);
+  const code = await Promise.race([d.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs + 5000))]);
   if (code !== 'timeout') return code;
   d.child.kill('SIGKILL');
   await d.exited;
@@ -278,11 +276,11 @@ export const memoryScenario: Scenario = {
           if (daemon!.child.exitCode !== null) throw new Error(`memory scenario: the daemon exited (${daemon!.child.exitCode}):\n${daemon!.tail.join('\n')}`);
           const [r] = await env.sql`select count(*)::int as c from shipments where last_polled_at is not null`;
           processed = r!.c as number;
-          const { pending } = await jobCounts();
+          const { pending, byQueue } = await jobCounts();
           quietChecks = processed >= n && pending === 0 ? quietChecks + 1 : 0;
           if (performance.now() - lastLog > 30_000) {
             lastLog = performance.now();
-            env.log(`bench:   memory: ${((lastLog - t0) / 1000).toFixed(0)} s, ${processed}/${n} polled, ${pending} jobs pending, peak ${rss!.peakMb().toFixed(0)} MB`);
+            env.log(`bench:   memory: ${((lastLog - t0) / 1000).toFixed(0)} s, ${processed}/${n} polled, jobs pending ${JSON.stringify(byQueue)}, peak ${rss!.peakMb().toFixed(0)} MB`);
           }
           return quietChecks >= 2;
         },
@@ -292,21 +290,21 @@ export const memoryScenario: Scenario = {
       const seconds = (performance.now() - t0) / 1000;
       rss.sample();
       const peakMb = rss.peakMb();
-      const { failed } = await jobCounts();
+      const { failed, byQueue: backlog } = await jobCounts();
       const [facts] = await env.sql`
         select (select count(*) from tracking_events)::int as events,
                (select count(*) from exceptions)::int as exceptions,
                (select count(*) from outreach_tasks)::int as tasks,
                (select count(*) from notifications where status = 'sent')::int as messages_sent`;
       const stopAt = performance.now();
-      const exitCode = await stopDaemon(daemon);
+      const exitCode = await stopDaemon(daemon, config.shutdown.graceMs);
       env.log(`bench:   memory: ${drained ? 'drained' : 'capped'} after ${seconds.toFixed(1)} s, stopped in ${((performance.now() - stopAt) / 1000).toFixed(1)} s (exit ${exitCode})`);
       rss.stop();
       const note =
         `peak of the daemon's process tree (${rss.processes} process${rss.processes > 1 ? 'es' : ''}, /proc VmRSS sum sampled every 100 ms and VmHWM); ` +
         `idle daemon ${idleMb.toFixed(0)} MB; ${drained ? 'work drained' : `time cap ${MEMORY_CAP_SECONDS} s reached (BENCH_MEMORY_CAP_SECONDS)`} after ${seconds.toFixed(0)} s: ` +
         `${processed}/${n} shipments polled, ${facts!.events} events, ${facts!.exceptions} exceptions, ${facts!.tasks} outreach tasks, ` +
-        `${sink.counts.agents} agent webhooks, ${sink.counts.customer} customer messages; Kuaidi100 fake qps ${QPS} conc ${CONCURRENCY}, ` +
+        `${sink.counts.agents} agent webhooks, ${sink.counts.customer} customer messages; jobs still queued ${JSON.stringify(backlog)}; Kuaidi100 fake qps ${QPS} conc ${CONCURRENCY}, ` +
         `first cycle kicked at commit, then cron every minute, quiet hours off; exit code ${exitCode} after SIGTERM; 1 run whatever --reps`;
       return [
         {
@@ -368,7 +366,7 @@ export const memoryScenario: Scenario = {
       ];
     } finally {
       rss?.stop();
-      if (daemon) await stopDaemon(daemon).catch(() => daemon!.child.kill('SIGKILL'));
+      if (daemon) await stopDaemon(daemon, config.shutdown.graceMs).catch(() => daemon!.child.kill('SIGKILL'));
       process.removeListener('exit', killOnExit);
       await runtime.close().catch(() => {});
       await connections.quitAll();
