@@ -3,7 +3,7 @@
  * (bin/parcelwatch.mjs, env DATABASE_URL / REDIS_URL / PARCELWATCH_CONFIG → a bench YAML) while it works
  * through N shipments: polls them against a loopback Kuaidi100 fake (real wire format and signature
  * check, answering at once), detects, syncs outreach (signed agent webhook) and notifies chasers (signed
- * customer webhook; every tenth parcel is chased), until the work drains or MEMORY_CAP_SECONDS pass.
+ * customer webhook; every eleventh parcel is chased), until the work drains or MEMORY_CAP_SECONDS pass.
  *
  * Measured: the daemon's process tree (the node process bin/parcelwatch.mjs runs in, tsx included, plus
  * any child), VmRSS summed over the tree every 100 ms and each process's VmHWM, from /proc. Baseline:
@@ -226,10 +226,11 @@ async function seedBook(sql: Sql, n: number, shiftMs: number): Promise<void> {
     await tx`update orders set paid_at = paid_at + ${shiftMs} * interval '1 millisecond'`;
     await tx`update shipments set marked_shipped_at = marked_shipped_at + ${shiftMs} * interval '1 millisecond',
                                   next_poll_at = now() - (id % 60) * interval '1 minute'`;
-    // Every tenth parcel chased by its customer, registered an hour ago with no hub known yet.
+    // Every eleventh parcel chased by its customer, registered an hour ago with no hub known yet. 11 is prime to
+    // the 60 next_poll_at groups above, so chased parcels come up all through the cycle, also before a time cap.
     await tx`insert into chases (shipment_id, contact, channel, baseline_hub, registered_at)
              select s.id, o.customer_phone, 'webhook', null, now() - interval '1 hour'
-             from shipments s join orders o on o.id = s.order_id where s.id % 10 = 0`;
+             from shipments s join orders o on o.id = s.order_id where s.id % 11 = 0`;
   });
 }
 
