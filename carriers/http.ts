@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import { ProviderError, type ProviderName } from './carrier.js';
+import type { RateGate } from './rate-gate.js';
 
 /**
  * Shared HTTP plumbing for the tracking provider clients. Every failure of the transport or of the
@@ -13,6 +14,13 @@ export interface HttpOptions {
   provider: ProviderName;
   baseUrl: string;
   timeoutMs: number;
+  /**
+   * Sockets kept per host: the provider's poll concurrency (each job has one call in flight at a time),
+   * so the pool never queues a call the limiter already let through.
+   */
+  maxSockets: number;
+  /** Every request goes through this gate (the provider's qps, exact per process); none in client tests. */
+  gate?: RateGate;
 }
 
 export interface HttpReply {
@@ -65,8 +73,8 @@ export class ProviderHttp {
   constructor(private readonly opts: HttpOptions) {
     // Keep-alive: providers are polled in steady streams; a TLS handshake per query is wasted latency.
     this.agents = {
-      http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
-      https: new https.Agent({ keepAlive: true, maxSockets: 16 }),
+      http: new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets }),
+      https: new https.Agent({ keepAlive: true, maxSockets: opts.maxSockets }),
     };
     this.axios = axios.create({
       baseURL: opts.baseUrl.replace(/\/+$/, ''),
@@ -106,7 +114,8 @@ export class ProviderHttp {
     let raw: string;
     let retryAfter: unknown;
     try {
-      const res = await this.axios.post<string>(path, data, { headers });
+      const post = () => this.axios.post<string>(path, data, { headers });
+      const res = await (this.opts.gate ? this.opts.gate.run(post) : post());
       status = res.status;
       raw = typeof res.data === 'string' ? res.data : String(res.data ?? '');
       retryAfter = res.headers['retry-after'];

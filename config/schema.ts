@@ -109,7 +109,9 @@ const providerCommon = {
   enabled: z.boolean().describe('Whether this provider may be used.'),
   baseUrl: z.url().describe('Base URL; the real API path is appended.'),
   qps: pos().describe('Requests per second allowed by the provider (enforced by the poll queue limiter).'),
-  concurrency: posInt().describe('Poll jobs processed at once for this provider.'),
+  concurrency: posInt().describe(
+    'Poll jobs processed at once for this provider, per process. Poll jobs are I/O-bound: keep it at least qps × the provider\'s answer time (in seconds), else the daemon rather than the provider\'s limit caps the rate; qps is enforced by the limiter whatever this is.',
+  ),
   timeoutMs: posInt().describe('HTTP timeout per request.'),
   minPollIntervalMinutes: pos().describe('Never query one number more often than this (per-number floor).'),
 };

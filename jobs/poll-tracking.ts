@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { PROVIDERS, ProviderError, type NormalizedEvent, type ProviderName, type TrackResult } from '../carriers/carrier.js';
 import type { Config } from '../config/schema.js';
@@ -20,7 +21,8 @@ import { eventKey } from '../domain/event-key.js';
 import { foldEvents } from '../domain/fold-events.js';
 import { nextPollAt } from '../domain/poll-policy.js';
 import type { Platform } from '../config/schema.js';
-import { defineJob, type Deps } from './define-job.js';
+import { Coalescer } from './coalescer.js';
+import { defineJob, type Deps, type FollowUp, type JobContext } from './define-job.js';
 
 export interface IngestItem {
   shipment: ShipmentPollRow;
@@ -56,9 +58,33 @@ export async function ingestResults(
   items: IngestItem[],
   now: Date,
 ): Promise<IngestSummary> {
-  const { sql, config } = deps;
-  const floor = config.providers[provider].minPollIntervalMinutes;
-  const summary: IngestSummary = { polled: items.length, newEvents: 0, notFound: 0, rejected: 0, malformed: 0, errors: 0, errorsByKind: {}, changed: new Map() };
+  const [summary] = await ingestGroups(deps, provider, [items], now);
+  return summary!;
+}
+
+function emptySummary(polled: number): IngestSummary {
+  return { polled, newEvents: 0, notFound: 0, rejected: 0, malformed: 0, errors: 0, errorsByKind: {}, changed: new Map() };
+}
+
+/**
+ * ingestResults for several poll jobs at once (one summary per group): one event insert and one
+ * shipment update for all of them. A shipment may appear in one group only (the coalescer sees to it).
+ *
+ * The event insert, the quarantine rows and the shipment update commit together: the update folds
+ * exactly the events the insert reports as new, so if the update were lost after the insert committed,
+ * a retry would find those events already stored and never fold them into the shipment's state.
+ * Rows are written in shipment id order (detection locks shipments in id order too).
+ */
+async function ingestGroups(
+  deps: Pick<Deps, 'sql' | 'config' | 'metrics'>,
+  provider: ProviderName,
+  groups: IngestItem[][],
+  now: Date,
+): Promise<IngestSummary[]> {
+  const { sql } = deps;
+  const summaries = groups.map((g) => emptySummary(g.length));
+  const items = groups.flatMap((list, group) => list.map((item) => ({ ...item, group })));
+  items.sort((a, b) => a.shipment.id - b.shipment.id);
   const rows: EventRow[] = [];
   for (const { shipment, result } of items) {
     if (result.kind !== 'ok') continue;
@@ -70,19 +96,63 @@ export async function ingestResults(
       rows.push(toRow(shipment.id, key, e, provider));
     }
   }
-  const inserted = await insertEvents(sql, rows, now);
+  let folded: FoldedBatch;
+  if (rows.length === 0) {
+    // Nothing to insert: the update (and quarantine rows) need no transaction around them.
+    folded = foldBatch(deps.config, provider, items, [], summaries, now);
+    await quarantineReplies(sql, folded.quarantine, now);
+    await applyShipmentUpdates(sql, folded.updates, now);
+  } else {
+    folded = await pipelinedTransaction(
+      sql,
+      (tx) => insertEvents(tx, rows, now),
+      (tx, inserted) => {
+        const f = foldBatch(deps.config, provider, items, inserted, summaries, now);
+        return { result: f, statements: [quarantineReplies(tx, f.quarantine, now), applyShipmentUpdates(tx, f.updates, now)] };
+      },
+    );
+  }
+  // Counted once committed (a rolled-back batch is retried and counted then).
+  deps.metrics.eventsIngested.inc({ provider }, summaries.reduce((n, s) => n + s.newEvents, 0));
+  for (const result of folded.results) deps.metrics.pollsTotal.inc({ provider, result });
+  if (folded.quarantine.length) deps.metrics.quarantined.inc({ provider, kind: 'malformed' }, folded.quarantine.length);
+  return summaries;
+}
+
+interface FoldedBatch {
+  updates: ShipmentUpdate[];
+  quarantine: QuarantineRow[];
+  /** Poll result per item, for the metrics. */
+  results: string[];
+}
+
+/**
+ * Once the insert has said which events are new: each shipment's state folded from exactly those,
+ * its next poll, its error fields; malformed replies to quarantine; counters into its group's summary.
+ */
+function foldBatch(
+  config: Config,
+  provider: ProviderName,
+  items: (IngestItem & { group: number })[],
+  inserted: InsertedEvent[],
+  summaries: IngestSummary[],
+  now: Date,
+): FoldedBatch {
+  const floor = config.providers[provider].minPollIntervalMinutes;
+  const changed = new Map<number, InsertedEvent[]>();
   for (const e of inserted) {
-    let list = summary.changed.get(e.shipmentId);
-    if (!list) summary.changed.set(e.shipmentId, (list = []));
+    let list = changed.get(e.shipmentId);
+    if (!list) changed.set(e.shipmentId, (list = []));
     list.push(e);
   }
-  summary.newEvents = inserted.length;
-  deps.metrics.eventsIngested.inc({ provider }, inserted.length);
-
-  const updates: ShipmentUpdate[] = [];
-  const quarantine: QuarantineRow[] = [];
-  for (const { shipment: s, result } of items) {
-    const fresh = summary.changed.get(s.id) ?? [];
+  const out: FoldedBatch = { updates: [], quarantine: [], results: [] };
+  for (const { shipment: s, result, group } of items) {
+    const summary = summaries[group]!;
+    const fresh = changed.get(s.id) ?? [];
+    if (fresh.length) {
+      summary.changed.set(s.id, fresh);
+      summary.newEvents += fresh.length;
+    }
     const state = foldEvents(s, fresh);
     let errKind: string | null = null;
     let err: string | null = null;
@@ -103,8 +173,7 @@ export async function ingestResults(
         summary.malformed++;
         errKind = 'malformed';
         err = result.error;
-        deps.metrics.quarantined.inc({ provider, kind: 'malformed' });
-        quarantine.push({ shipmentId: s.id, provider, errorKind: 'malformed', error: result.error, raw: result.raw });
+        out.quarantine.push({ shipmentId: s.id, provider, errorKind: 'malformed', error: result.error, raw: result.raw });
         break;
       case 'error':
         summary.errors++;
@@ -113,9 +182,9 @@ export async function ingestResults(
         err = result.message;
         break;
     }
-    deps.metrics.pollsTotal.inc({ provider, result: result.kind === 'error' ? result.errorKind : result.kind });
+    out.results.push(result.kind === 'error' ? result.errorKind : result.kind);
     const flagsChanged = flags.join(',') !== s.providerFlags.join(',');
-    updates.push({
+    out.updates.push({
       id: s.id,
       ...state,
       providerFlags: flags,
@@ -131,9 +200,46 @@ export async function ingestResults(
       recheck: fresh.length > 0 || flagsChanged,
     });
   }
-  await quarantineReplies(sql, quarantine, now);
-  await applyShipmentUpdates(sql, updates, now);
-  return summary;
+  return out;
+}
+
+/**
+ * A transaction in two round trips instead of sql.begin's four: BEGIN goes down the wire with the first
+ * statement, COMMIT with the last ones (postgres.js pipelines queries on a reserved connection). `last`
+ * gets the first statement's result and returns its statements, already issued (each query function
+ * must send its query without awaiting anything else first), and the caller's result.
+ * If a last statement fails, Postgres answers the COMMIT of the aborted transaction with a rollback and
+ * the statement's error is thrown; if the first fails, nothing else is sent and the transaction is
+ * rolled back.
+ */
+async function pipelinedTransaction<F, R>(
+  sql: Sql,
+  first: (tx: Sql) => Promise<F>,
+  last: (tx: Sql, firstResult: F) => { result: R; statements: Promise<unknown>[] },
+): Promise<R> {
+  const tx = await sql.reserve();
+  let open = false;
+  try {
+    const begun = tx`begin`.execute();
+    open = true;
+    const [b, f] = await Promise.allSettled([begun, first(tx)]);
+    if (b.status === 'rejected') throw b.reason;
+    if (f.status === 'rejected') throw f.reason;
+    const { result, statements } = last(tx, f.value);
+    // A query goes on the wire in the order its handler runs, a few microtask hops after its function
+    // awaits it; COMMIT must not overtake them, so it is sent once the microtask queue has drained.
+    await new Promise((r) => setImmediate(r));
+    const outcomes = await Promise.allSettled([...statements, tx`commit`.execute()]);
+    open = false;
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) throw failed.reason;
+    return result;
+  } catch (err) {
+    if (open) await tx`rollback`.catch(() => {});
+    throw err;
+  } finally {
+    tx.release();
+  }
 }
 
 function toRow(shipmentId: number, key: string, e: NormalizedEvent, provider: string): EventRow {
@@ -173,6 +279,115 @@ async function takeQuota(sql: Sql, provider: string, day: string, n: number, quo
   return grant;
 }
 
+/** What one poll job hands to the shared ingest flush. */
+interface IngestInput {
+  items: IngestItem[];
+  now: Date;
+  /** The job's id and enqueue: detection of what changed is enqueued before the job completes. */
+  jobId: string;
+  enqueue: JobContext['enqueue'];
+}
+
+/** Postgres rejected the statement (bad data), as opposed to a lost connection. */
+const isPostgresError = (err: unknown) => err instanceof Error && err.name === 'PostgresError';
+
+/**
+ * Per process (per Deps): the poll jobs a worker runs concurrently share their loads and their writes,
+ * one statement per flush instead of one per job (see Coalescer).
+ */
+interface PollBatching {
+  load: Coalescer<number[], ShipmentPollRow[]>;
+  ingest: Map<ProviderName, Coalescer<IngestInput, IngestSummary>>;
+}
+
+const batching = new WeakMap<Deps, PollBatching>();
+
+/** Shipments loaded in one flush (a job brings at most 100). */
+const LOAD_MAX = 1000;
+/** Shipments written in one flush: ~8 events each, one statement per table. */
+const INGEST_MAX = 500;
+
+function pollBatching(deps: Deps): PollBatching {
+  let b = batching.get(deps);
+  if (!b) {
+    b = {
+      load: new Coalescer(
+        async (inputs) => {
+          const rows = await loadShipmentsForPoll(deps.sql, [...new Set(inputs.flat())]);
+          const byId = new Map(rows.map((r) => [r.id, r]));
+          return inputs.map((ids) => [...new Set(ids)].flatMap((id) => byId.get(id) ?? []));
+        },
+        // One load at a time: the next one collects the jobs that start meanwhile.
+        { maxWeight: LOAD_MAX, maxInFlight: 1, weight: (ids) => ids.length },
+      ),
+      ingest: new Map(),
+    };
+    batching.set(deps, b);
+  }
+  return b;
+}
+
+/**
+ * The shared write of one provider's poll jobs: events, shipments and quarantine in one transaction,
+ * then one detection job (and one chaser notice job) for every shipment of the flush that changed.
+ * Two flushes may run at once (never with a shipment in common), so the next batch is written while
+ * the previous one commits.
+ */
+function ingestBatcher(deps: Deps, provider: ProviderName): Coalescer<IngestInput, IngestSummary> {
+  const b = pollBatching(deps);
+  let c = b.ingest.get(provider);
+  if (!c) {
+    c = new Coalescer(
+      async (inputs) => {
+        // Written as of the batch's latest poll instant (its jobs polled within milliseconds of each other).
+        const now = new Date(Math.max(...inputs.map((i) => i.now.getTime())));
+        const summaries = await ingestGroups(deps, provider, inputs.map((i) => i.items), now);
+        await enqueueFollowUps(inputs, summaries);
+        return summaries;
+      },
+      {
+        maxWeight: INGEST_MAX,
+        maxInFlight: 2,
+        weight: (i) => i.items.length,
+        keys: (i) => i.items.map((it) => it.shipment.id),
+        isolate: isPostgresError,
+      },
+    );
+    b.ingest.set(provider, c);
+  }
+  return c;
+}
+
+/**
+ * New facts: judge the changed shipments now, so a delivered parcel resolves within one poll; chased
+ * parcels with new scans: tell the customer within this cycle. One job for the whole flush; its id is
+ * the first poll job's id plus a digest of the shipment ids, so a re-enqueue of the same work is a no-op
+ * while a different set never collides with it (a flush of one job keeps `detect-<poll job id>`).
+ */
+async function enqueueFollowUps(inputs: IngestInput[], summaries: IngestSummary[]): Promise<void> {
+  const byEnqueue = new Map<JobContext['enqueue'], { jobIds: string[]; changed: number[]; chased: number[] }>();
+  inputs.forEach((input, i) => {
+    const summary = summaries[i]!;
+    if (summary.changed.size === 0) return;
+    let g = byEnqueue.get(input.enqueue);
+    if (!g) byEnqueue.set(input.enqueue, (g = { jobIds: [], changed: [], chased: [] }));
+    g.jobIds.push(input.jobId);
+    for (const { shipment } of input.items) {
+      if (!summary.changed.has(shipment.id)) continue;
+      g.changed.push(shipment.id);
+      if (shipment.chased) g.chased.push(shipment.id);
+    }
+  });
+  for (const [enqueue, g] of byEnqueue) {
+    const changed = [...new Set(g.changed)].sort((a, b) => a - b);
+    const chased = [...new Set(g.chased)].sort((a, b) => a - b);
+    const tag = g.jobIds.length === 1 ? g.jobIds[0]! : `${g.jobIds[0]!}-${createHash('sha1').update(changed.join(',')).digest('hex').slice(0, 12)}`;
+    const followUps: FollowUp[] = [{ job: 'detect-exceptions', payload: { shipmentIds: changed }, jobId: `detect-${tag}` }];
+    if (chased.length) followUps.push({ job: 'notify-chasers', payload: { shipmentIds: chased }, jobId: `chasers-${tag}` });
+    await enqueue(followUps);
+  }
+}
+
 export const pollTracking = defineJob({
   name: 'poll-tracking',
   queue: 'tracking',
@@ -185,7 +400,7 @@ export const pollTracking = defineJob({
     if (!provider) throw new Error(`provider ${providerName} is not enabled`);
     const pcfg = config.providers[providerName];
     const cap = providerName === 'kuaidi100' ? config.providers.kuaidi100.maxQueriesPer24h : null;
-    const all = await loadShipmentsForPoll(sql, shipmentIds);
+    const all = await pollBatching(deps).load.submit(shipmentIds);
     let due = all.filter((s) => allowedNow(s, now, pcfg.minPollIntervalMinutes, cap) && s.status !== 'delivered');
     const deferred = all.filter((s) => !due.includes(s));
     if (providerName === 'kdniao' && config.providers.kdniao.requestType === '1002') {
@@ -228,7 +443,7 @@ export const pollTracking = defineJob({
         deps.metrics.providerRequests.inc({ provider: providerName, result: err.kind });
         if (err.kind === 'transient') {
           // Store what earlier chunks brought, then let BullMQ retry this job with backoff.
-          await ingestResults(deps, providerName, items, now);
+          if (items.length) await ingestBatcher(deps, providerName).submit({ items, now, jobId: ctx.jobId, enqueue: ctx.enqueue });
           throw err;
         }
         if (err.kind === 'auth' || err.kind === 'quota') {
@@ -242,15 +457,8 @@ export const pollTracking = defineJob({
         for (const s of chunkRows) items.push({ shipment: s, result: { kind: 'error', errorKind: err.kind, message: err.message } });
       }
     }
-    const summary = await ingestResults(deps, providerName, items, now);
-    const changedIds = [...summary.changed.keys()];
-    if (changedIds.length) {
-      // New facts: judge just these shipments now, so a delivered parcel resolves within one poll.
-      await ctx.enqueue([{ job: 'detect-exceptions', payload: { shipmentIds: changedIds }, jobId: `detect-${ctx.jobId}` }]);
-      // Chased parcels with new scans: tell the customer within this cycle.
-      const chasedIds = all.filter((s) => s.chased && summary.changed.has(s.id)).map((s) => s.id);
-      if (chasedIds.length) await ctx.enqueue([{ job: 'notify-chasers', payload: { shipmentIds: chasedIds }, jobId: `chasers-${ctx.jobId}` }]);
-    }
+    // The shared flush also enqueues detection of what changed (see enqueueFollowUps).
+    const summary = items.length ? await ingestBatcher(deps, providerName).submit({ items, now, jobId: ctx.jobId, enqueue: ctx.enqueue }) : emptySummary(0);
     return {
       summary: {
         polled: due.length,

@@ -1,5 +1,6 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { ProviderError, type ProviderName } from '../carriers/carrier.js';
+import { rateWindow } from '../carriers/rate-gate.js';
 import type { Config } from '../config/schema.js';
 import type { Deps, FollowUp, JobContext, JobDefinition, JobResult } from '../jobs/define-job.js';
 import { jobByName, jobs } from '../jobs/index.js';
@@ -110,11 +111,10 @@ export class QueueRuntime {
     for (const qn of allQueueNames(config)) {
       const provider = qn.startsWith('poll-') ? (qn.slice(5) as ProviderName) : null;
       const pcfg = provider ? config.providers[provider] : null;
-      const limiter = pcfg
-        ? pcfg.qps >= 1
-          ? { max: Math.floor(pcfg.qps), duration: 1000 }
-          : { max: 1, duration: Math.ceil(1000 / pcfg.qps) }
-        : undefined;
+      // Across processes, job starts per window; within a process, the provider client's RateGate bounds
+      // the requests themselves (they leave after the job's load, and a 17TRACK job makes two).
+      const window = pcfg ? rateWindow(pcfg.qps) : undefined;
+      const limiter = window ? { max: window.max, duration: window.durationMs } : undefined;
       const worker = new Worker(
         qn,
         async (job: Job) => {

@@ -1,11 +1,12 @@
 /**
  * Scenario 3, poll workers: plan-polls enqueues one poll job per shipment; QueueRuntime.startWorkers runs
- * them (the real poll-tracking job, Kuaidi100 client, BullMQ limiter at the configured qps and
- * concurrency) against the loopback Kuaidi100 fake (test/fakes/kuaidi100-server.ts) answering instantly
- * with a scripted query.do body. Baselines: (a) a no-op BullMQ worker over the same number of jobs at the
- * same concurrency, no limiter; (b) the fake's raw rate from plain keep-alive HTTP loops (same
- * concurrency). Limiter accuracy: requests counted at the fake per 1 s window never exceed the limit.
- * Runs on min(N, POLL_MAX) shipments, because a rate-limited run lasts items ÷ qps seconds.
+ * them (the real poll-tracking job, Kuaidi100 client, BullMQ limiter at POLL_QPS and the provider
+ * concurrency of the shipped config/default.yaml) against the loopback Kuaidi100 fake
+ * (test/fakes/kuaidi100-server.ts) answering instantly with a scripted query.do body. Baselines: (a) a
+ * no-op BullMQ worker over the same number of jobs at the same concurrency, no limiter; (b) the fake's
+ * raw rate from plain keep-alive HTTP loops (same concurrency). Limiter accuracy: requests counted at the
+ * fake per 1 s window never exceed the limit. Runs on min(N, POLL_MAX) shipments, because a rate-limited
+ * run lasts items ÷ qps seconds.
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -25,7 +26,6 @@ import { sidesOf, type ResultRow, type Scenario, type ScenarioContext } from '..
 
 export const POLL_MAX = 5000;
 export const POLL_QPS = 500;
-export const POLL_CONCURRENCY = 4;
 const CUSTOMER = 'BENCH';
 const KEY = 'bench-key';
 const trackingNo = (id: number) => 'T' + String(id).padStart(12, '0');
@@ -62,6 +62,8 @@ export const pollScenario: Scenario = {
   title: '3 poll workers',
   async run({ env, shipments, reps }: ScenarioContext): Promise<ResultRow[]> {
     const n = Math.min(shipments, POLL_MAX);
+    // What a deployment gets: the shipped default, not a number tuned for this benchmark.
+    const concurrency = benchConfig(env.dbUrl, env.redisUrl, 'pwbench-poll').providers.kuaidi100.concurrency;
     const fake = await startKuaidi100Fake({ customer: CUSTOMER, key: KEY });
     for (let id = 1; id <= n; id++) fake.script(trackingNo(id), JSON.parse(kuaidi100Body(id, trackingNo(id), 'x')) as Record<string, unknown>);
     const ours: number[] = [];
@@ -84,7 +86,7 @@ export const pollScenario: Scenario = {
             await freshTables(env.sql);
             await seedShipments(env.sql, n, 'fresh');
             const config = benchConfig(env.dbUrl, env.redisUrl, prefix);
-            config.providers.kuaidi100 = { ...config.providers.kuaidi100, baseUrl: fake.url, qps: POLL_QPS, concurrency: POLL_CONCURRENCY, maxQueriesPer24h: 40 };
+            config.providers.kuaidi100 = { ...config.providers.kuaidi100, baseUrl: fake.url, qps: POLL_QPS, maxQueriesPer24h: 40 };
             const { deps, db } = await createDeps(config, fixedClock(BENCH_NOW), createLogger('silent', { pretty: false }));
             const connections = new RedisConnections(env.redisUrl, deps.log);
             const runtime = new QueueRuntime(deps, connections);
@@ -116,7 +118,7 @@ export const pollScenario: Scenario = {
               await dropRedisPrefix(env.redisUrl, prefix);
             }
             // (b) raw keep-alive HTTP loops against the fake, same request bodies, same concurrency.
-            const agent = new http.Agent({ keepAlive: true, maxSockets: POLL_CONCURRENCY });
+            const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
             const url = new URL('/poll/query.do', fake.url);
             const post = (id: number) =>
               new Promise<void>((resolve, reject) => {
@@ -132,7 +134,7 @@ export const pollScenario: Scenario = {
             let next = 1;
             const t1 = performance.now();
             await Promise.all(
-              Array.from({ length: POLL_CONCURRENCY }, async () => {
+              Array.from({ length: concurrency }, async () => {
                 while (next <= n) await post(next++);
               }),
             );
@@ -145,7 +147,7 @@ export const pollScenario: Scenario = {
             const jobs = Array.from({ length: n }, (_, i) => ({ name: 'noop', data: { shipmentIds: [i + 1] }, opts: { jobId: `noop-${i + 1}` } }));
             for (let i = 0; i < jobs.length; i += 1000) await q.addBulk(jobs.slice(i, i + 1000));
             const t0 = performance.now();
-            const w = new Worker('noop', async () => ({}), { connection: connections.create('worker'), prefix, concurrency: POLL_CONCURRENCY });
+            const w = new Worker('noop', async () => ({}), { connection: connections.create('worker'), prefix, concurrency });
             await waitDone(q, n, 600_000);
             noop.push((performance.now() - t0) / 1000);
             await w.close();
@@ -166,7 +168,7 @@ export const pollScenario: Scenario = {
     return [
       {
         scenario: '3',
-        label: `poll workers (fake, qps ${POLL_QPS}, conc ${POLL_CONCURRENCY})`,
+        label: `poll workers (fake, qps ${POLL_QPS}, conc ${concurrency})`,
         unit: 'shipments',
         measured: true,
         items: n,
@@ -200,7 +202,7 @@ export const pollScenario: Scenario = {
         shipmentsPerSec: null,
         target: '-',
         met: null,
-        note: `ours reaches ${((n / s / (n / r)) * 100).toFixed(0)} % of the fake's raw request rate (${POLL_CONCURRENCY} loops)`,
+        note: `ours reaches ${((n / s / (n / r)) * 100).toFixed(0)} % of the fake's raw request rate (${concurrency} loops)`,
         facts: {},
         runs: { ours: rawHttp, baseline: [] },
       },

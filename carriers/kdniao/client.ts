@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../../config/schema.js';
 import type { ProviderContext, TrackRequest, TrackResult, TrackingProvider } from '../carrier.js';
 import { providerCarrierCode } from '../carrier-codes.js';
+import { RateGate } from '../rate-gate.js';
 import { ProviderHttp, phoneLast4 } from '../http.js';
 import { parseKdniaoReply } from './parse.js';
 
@@ -25,9 +26,13 @@ export class KdniaoProvider implements TrackingProvider {
   readonly requestType: '1002' | '8001';
   private readonly http: ProviderHttp;
 
-  constructor(private readonly cfg: KdniaoConfig) {
+  /** `gate`: the per-process request limit (createProviders passes one; client tests run without). */
+  constructor(
+    private readonly cfg: KdniaoConfig,
+    opts: { gate?: RateGate } = {},
+  ) {
     this.requestType = cfg.requestType;
-    this.http = new ProviderHttp({ provider: 'kdniao', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs });
+    this.http = new ProviderHttp({ provider: 'kdniao', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: cfg.concurrency, ...(opts.gate ? { gate: opts.gate } : {}) });
   }
 
   close(): void {
@@ -64,5 +69,6 @@ export class KdniaoProvider implements TrackingProvider {
 }
 
 export function createKdniaoProvider(config: Config): KdniaoProvider {
-  return new KdniaoProvider(config.providers.kdniao);
+  const cfg = config.providers.kdniao;
+  return new KdniaoProvider(cfg, { gate: RateGate.forQps(cfg.qps) });
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../../config/schema.js';
 import type { ProviderContext, TrackRequest, TrackResult, TrackingProvider } from '../carrier.js';
 import { providerCarrierCode } from '../carrier-codes.js';
+import { RateGate } from '../rate-gate.js';
 import { ProviderHttp, phoneLast4 } from '../http.js';
 import { parseKuaidi100Reply } from './parse.js';
 
@@ -24,8 +25,12 @@ export class Kuaidi100Provider implements TrackingProvider {
   readonly maxBatch = 1;
   private readonly http: ProviderHttp;
 
-  constructor(private readonly cfg: Kuaidi100Config) {
-    this.http = new ProviderHttp({ provider: 'kuaidi100', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs });
+  /** `gate`: the per-process request limit (createProviders passes one; client tests run without). */
+  constructor(
+    private readonly cfg: Kuaidi100Config,
+    opts: { gate?: RateGate } = {},
+  ) {
+    this.http = new ProviderHttp({ provider: 'kuaidi100', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: cfg.concurrency, ...(opts.gate ? { gate: opts.gate } : {}) });
   }
 
   close(): void {
@@ -62,5 +67,6 @@ export class Kuaidi100Provider implements TrackingProvider {
 }
 
 export function createKuaidi100Provider(config: Config): Kuaidi100Provider {
-  return new Kuaidi100Provider(config.providers.kuaidi100);
+  const cfg = config.providers.kuaidi100;
+  return new Kuaidi100Provider(cfg, { gate: RateGate.forQps(cfg.qps) });
 }

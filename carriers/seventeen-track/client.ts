@@ -1,6 +1,7 @@
 import type { Config } from '../../config/schema.js';
 import { ProviderError, type ProviderContext, type TrackRequest, type TrackResult, type TrackingProvider } from '../carrier.js';
 import { providerCarrierCode } from '../carrier-codes.js';
+import { RateGate } from '../rate-gate.js';
 import { ProviderHttp, clip, isRecord, textOf } from '../http.js';
 import { ST_ALREADY_REGISTERED, ST_NOT_REGISTERED, ST_NO_INFO_YET, ST_QUOTA_EXHAUSTED, parseAcceptedItem } from './parse.js';
 
@@ -25,9 +26,13 @@ export class SeventeenTrackProvider implements TrackingProvider {
   readonly maxBatch: number;
   private readonly http: ProviderHttp;
 
-  constructor(private readonly cfg: SeventeenTrackConfig) {
+  /** `gate`: the per-process request limit (createProviders passes one; client tests run without). */
+  constructor(
+    private readonly cfg: SeventeenTrackConfig,
+    opts: { gate?: RateGate } = {},
+  ) {
     this.maxBatch = Math.min(cfg.batchSize, API_MAX_BATCH);
-    this.http = new ProviderHttp({ provider: 'seventeenTrack', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs });
+    this.http = new ProviderHttp({ provider: 'seventeenTrack', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: cfg.concurrency, ...(opts.gate ? { gate: opts.gate } : {}) });
   }
 
   close(): void {
@@ -141,5 +146,6 @@ function envelopeError(code: number, message: string, raw: string): ProviderErro
 }
 
 export function createSeventeenTrackProvider(config: Config): SeventeenTrackProvider {
-  return new SeventeenTrackProvider(config.providers.seventeenTrack);
+  const cfg = config.providers.seventeenTrack;
+  return new SeventeenTrackProvider(cfg, { gate: RateGate.forQps(cfg.qps) });
 }
