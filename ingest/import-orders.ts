@@ -1,8 +1,8 @@
 import type { Sql } from '../db/client.js';
-import { upsertOrders } from '../db/queries/orders.js';
+import { OrderRows, prepareOrderRows, writeOrderRows, type PreparedOrderRows } from '../db/queries/orders.js';
 import type { Clock } from '../domain/clock.js';
-import { parseOrder, type OrderInput } from './order-input.js';
-import { detectFormat, ErrorReport, readRows } from './read-rows.js';
+import { addFlatOrderFast, FLAT_ORDER_COLUMNS, flatRowToOrder, parseOrder } from './order-input.js';
+import { detectFormat, ErrorReport, readCsvRecords, readRows, recordObject } from './read-rows.js';
 
 export interface ImportSummary {
   rows: number;
@@ -29,80 +29,108 @@ export interface ImportOptions {
  * may repeat the order columns): orderId, platform, type, paidAt, promisedShipBy, amount, currency,
  * customerName, customerPhone, customerHandle, carrier, trackingNo, markedShippedAt.
  */
-export const CSV_COLUMNS = [
-  'orderId',
-  'platform',
-  'type',
-  'paidAt',
-  'promisedShipBy',
-  'amount',
-  'currency',
-  'customerName',
-  'customerPhone',
-  'customerHandle',
-  'carrier',
-  'trackingNo',
-  'markedShippedAt',
-] as const;
+export const CSV_COLUMNS = FLAT_ORDER_COLUMNS;
 
-function csvRowToOrder(r: Record<string, string>): unknown {
-  const blank = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
-  return {
-    orderId: blank(r.orderId),
-    platform: blank(r.platform),
-    type: blank(r.type),
-    paidAt: blank(r.paidAt),
-    promisedShipBy: blank(r.promisedShipBy),
-    amount: blank(r.amount),
-    currency: blank(r.currency),
-    customer: { name: blank(r.customerName), phone: blank(r.customerPhone), handle: blank(r.customerHandle) },
-    shipments:
-      blank(r.trackingNo) || blank(r.carrier)
-        ? [{ carrier: r.carrier ?? '', trackingNo: r.trackingNo ?? '', markedShippedAt: blank(r.markedShippedAt) }]
-        : [],
-  };
+type Rejected = { line: number; orderId: string | null; reason: string };
+
+/** The valid rows of up to batchSize file rows (tagged with their lines), and the rows refused among them. */
+interface Batch {
+  rows: OrderRows;
+  /** File rows taken (a row of the schema's path may add several flat rows). */
+  taken: number;
+  rejected: Rejected[];
 }
 
-/** Stream rows → validate → upsert in batches; memory stays bounded by one batch whatever the file size. */
+const newBatch = (): Batch => ({ rows: new OrderRows(), taken: 0, rejected: [] });
+
+/**
+ * Stream rows → validate → upsert in batches, one batch written while the next is read and validated (at most
+ * one in flight, so memory stays bounded by two batches whatever the file size). Bad rows go to the report in
+ * line order, each batch's once its write has settled, with the parcels that already belong to another order.
+ */
 export async function importOrders(opts: ImportOptions): Promise<ImportSummary> {
   const started = performance.now();
   const format = detectFormat(opts.file, opts.format);
-  const batchSize = opts.batchSize ?? 5000;
+  const batchSize = opts.batchSize ?? 2500;
   const report = new ErrorReport(opts.errorReport ?? `${opts.file}.errors.csv`, ['line', 'orderId', 'reason']);
   const summary: ImportSummary = { rows: 0, orders: 0, shipments: 0, rejectedRows: 0, errorReport: null, seconds: 0 };
 
-  const reject = (line: number, orderId: string | null, reason: string) => {
-    summary.rejectedRows++;
-    report.write([line, orderId ?? '', reason]);
+  const write = async (b: Batch, prepared: PreparedOrderRows | null) => {
+    const rejected = b.rejected;
+    if (prepared) {
+      const r = await writeOrderRows(opts.sql, prepared, opts.clock.now());
+      summary.orders += b.taken;
+      summary.shipments += r.newShipments;
+      r.conflicts.forEach((c, i) =>
+        rejected.push({ line: r.conflictSources[i]!, orderId: c.orderId, reason: `trackingNo ${c.trackingNo} (${c.carrier}) already belongs to another order` }),
+      );
+      if (r.conflicts.length) rejected.sort((x, y) => x.line - y.line);
+    }
+    for (const x of rejected) report.write([x.line, x.orderId ?? '', x.reason]);
+    summary.rejectedRows += rejected.length;
+    await report.drained();
   };
 
-  let batch: OrderInput[] = [];
+  let batch = newBatch();
+  let inFlight: Promise<void> | null = null;
   const flush = async () => {
-    if (!batch.length) return;
-    const current = batch;
-    batch = [];
-    const r = await upsertOrders(opts.sql, current, opts.clock.now());
-    summary.orders += current.length;
-    summary.shipments += r.newShipments;
-    for (const c of r.conflicts) reject(0, c.orderId, `trackingNo ${c.trackingNo} (${c.carrier}) already belongs to another order`);
+    const b = batch;
+    batch = newBatch();
+    // Deduplicate and serialize this batch while the previous one is still being written, then wait for it.
+    const prepared = b.rows.length ? prepareOrderRows(b.rows) : null;
+    if (inFlight) await inFlight;
+    inFlight = write(b, prepared);
+    inFlight.catch(() => {}); // awaited at the next flush; this only keeps it from counting as unhandled meanwhile
   };
 
-  const accept = async (line: number, raw: unknown) => {
+  const refuse = (line: number, orderId: string | null, reason: string) => batch.rejected.push({ line, orderId, reason });
+  const parsed = (line: number, raw: unknown) => {
+    const p = parseOrder(raw);
+    if (p.ok) {
+      batch.rows.add(p.order, line);
+      batch.taken++;
+    } else refuse(line, p.orderId, p.errors.join('; '));
+  };
+  const full = () => batch.taken >= batchSize || batch.rejected.length >= batchSize;
+  const counted = () => {
     summary.rows++;
-    const parsed = parseOrder(raw);
-    if (!parsed.ok) reject(line, parsed.orderId, parsed.errors.join('; '));
-    else batch.push(parsed.order);
-    if (batch.length >= batchSize) await flush();
     if (summary.rows % 10_000 === 0) opts.onProgress?.(summary.rows);
   };
 
-  for await (const row of readRows(opts.file, format)) {
-    if ('error' in row) {
-      summary.rows++;
-      reject(row.line, null, row.error);
-    } else await accept(row.line, format === 'csv' ? csvRowToOrder(row.raw as Record<string, string>) : row.raw);
+  try {
+    if (format === 'csv') {
+      let header: string[] | null = null;
+      let col: number[] | null = null;
+      for await (const records of readCsvRecords(opts.file)) {
+        for (const rec of records) {
+          if (!header) {
+            header = rec.fields;
+            // A header naming one column twice leaves the mapping to recordObject (the later one wins where present).
+            const unique = FLAT_ORDER_COLUMNS.every((k) => header!.indexOf(k) === header!.lastIndexOf(k));
+            col = unique ? FLAT_ORDER_COLUMNS.map((k) => header!.indexOf(k)) : null;
+            continue;
+          }
+          counted();
+          if (col && addFlatOrderFast(rec.fields, col, batch.rows, rec.line)) batch.taken++;
+          else parsed(rec.line, flatRowToOrder(recordObject(header, rec.fields)));
+          if (full()) await flush();
+        }
+      }
+    } else {
+      for await (const row of readRows(opts.file, format)) {
+        counted();
+        if ('error' in row) refuse(row.line, null, row.error);
+        else parsed(row.line, row.raw);
+        if (full()) await flush();
+      }
+    }
+    await flush();
+    await inFlight;
+  } catch (err) {
+    await (inFlight as Promise<void> | null)?.catch(() => {});
+    await report.close();
+    throw err;
   }
-  await flush();
   opts.onProgress?.(summary.rows);
   await report.close();
   summary.errorReport = report.written;

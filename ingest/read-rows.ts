@@ -1,6 +1,6 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { parse as parseCsv } from 'csv-parse';
 
 export type ImportFormat = 'csv' | 'ndjson';
 
@@ -10,6 +10,237 @@ export function detectFormat(file: string, format?: ImportFormat): ImportFormat 
 
 /** A row of an import file, or the reason the line could not even be read, with its 1-based line number. */
 export type FileRow = { line: number; raw: Record<string, unknown> } | { line: number; error: string };
+
+/** One CSV record: its fields as read and the 1-based line it ends on (a quoted field may span lines). */
+export interface CsvRecord {
+  line: number;
+  fields: string[];
+}
+
+/** The CSV could not be read any further (a quote in the wrong place, a quote never closed). */
+export class CsvSyntaxError extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
+    super(message);
+    this.name = 'CsvSyntaxError';
+  }
+}
+
+/** A record longer than this is refused rather than buffered (an unclosed quote would swallow the file). */
+export const MAX_CSV_RECORD_CHARS = 4 << 20;
+
+const QUOTE = 34; // "
+const COMMA = 44;
+const CR = 13;
+const LF = 10;
+
+/** Whitespace trimmed around fields in trim mode (not the line breaks: those end records). */
+function isBlankChar(c: number): boolean {
+  return c === 32 || c === 9 || c === 0x0b || c === 0x0c || c === 0xa0 || c === 0xfeff || (c >= 0x2000 && c <= 0x200a) || c === 0x3000 || c === 0x1680 || c === 0x202f || c === 0x205f;
+}
+
+/**
+ * Incremental RFC 4180 CSV parser (comma, double quote, "" inside quotes), fed string chunks. What the importers
+ * relied on from csv-parse (bom, skip_empty_lines, relax_column_count, optional trim) behaves the same:
+ * a leading BOM is dropped; the record delimiter is the first of CRLF, LF or CR met in the file; empty lines
+ * are skipped (in trim mode also blank ones); rows may have any number of fields; a quote inside an unquoted
+ * field, text after a closing quote, or a quote left open at the end throw CsvSyntaxError naming the line.
+ * A record gets the line it ends on, counting every line break (CRLF, LF or CR, inside quoted fields too) as an
+ * editor does; csv-parse counted a CRLF inside quotes twice.
+ *
+ * Records without a quote (nearly all of an ERP export) are cut with indexOf and split: about ten times
+ * cheaper than a byte-level state machine.
+ */
+export class CsvParser {
+  private buf = '';
+  private started = false;
+  private delim: string | null = null;
+  /** Line number of the next unread character. */
+  private line = 1;
+
+  constructor(private readonly trim = false) {}
+
+  /** Feed the next chunk (`final`: no more input); returns the records completed by it. */
+  push(chunk: string, final = false): CsvRecord[] {
+    let buf = this.buf.length ? this.buf + chunk : chunk;
+    const out: CsvRecord[] = [];
+    if (!this.started) {
+      if (!buf.length && !final) return out;
+      if (buf.charCodeAt(0) === 0xfeff) buf = buf.slice(1);
+      this.started = true;
+    }
+    if (this.delim === null && !this.detectDelimiter(buf, final)) {
+      this.keep(buf, 0);
+      return out;
+    }
+    const delim = this.delim ?? '\n';
+    const dl = delim.length;
+    const len = buf.length;
+    let pos = 0;
+    let quoteAt = -2; // -2: not searched yet; -1: no quote from the last search point on
+    while (pos < len) {
+      const end = buf.indexOf(delim, pos);
+      if (end === -1 && !final) break;
+      const stop = end === -1 ? len : end;
+      if (quoteAt !== -1 && quoteAt < pos) quoteAt = buf.indexOf('"', pos);
+      if (quoteAt === -1 || quoteAt >= stop) {
+        // Fast path: no quote in this record. A stray line break in it (a lone LF in a CRLF file) counts too.
+        const text = buf.slice(pos, stop);
+        pos = end === -1 ? len : end + dl;
+        if (text.includes('\r') || text.includes('\n')) this.line += lineBreaks(text);
+        const line = this.line;
+        if (end !== -1) this.line++;
+        if (text.length === 0) continue;
+        const fields = text.split(',');
+        if (this.trim) {
+          for (let i = 0; i < fields.length; i++) fields[i] = fields[i]!.trim();
+          if (fields.length === 1 && fields[0] === '') continue;
+        }
+        out.push({ line, fields });
+        continue;
+      }
+      const r = this.quoted(buf, pos, delim, final);
+      if (r === null) break;
+      pos = r.next;
+      out.push(r.record);
+    }
+    this.keep(buf, pos);
+    return out;
+  }
+
+  private keep(buf: string, pos: number): void {
+    this.buf = pos >= buf.length ? '' : buf.slice(pos);
+    if (this.buf.length > MAX_CSV_RECORD_CHARS) {
+      throw new CsvSyntaxError(`line ${this.line}: record longer than ${MAX_CSV_RECORD_CHARS} characters (a quote never closed?)`, this.line);
+    }
+  }
+
+  /** The record delimiter is the first line break of the file outside quotes; false = need more input. */
+  private detectDelimiter(buf: string, final: boolean): boolean {
+    let inQuotes = false;
+    for (let i = 0; i < buf.length; i++) {
+      const c = buf.charCodeAt(i);
+      if (c === QUOTE) inQuotes = !inQuotes;
+      else if (!inQuotes && c === LF) {
+        this.delim = '\n';
+        return true;
+      } else if (!inQuotes && c === CR) {
+        if (i + 1 === buf.length && !final) return false;
+        this.delim = buf.charCodeAt(i + 1) === LF ? '\r\n' : '\r';
+        return true;
+      }
+    }
+    if (final) this.delim = '\n';
+    return final;
+  }
+
+  /**
+   * Character-level parse of one record that holds a quote, from `pos`: the record and the position after its
+   * delimiter, or null when the input ends inside it (more is needed).
+   */
+  private quoted(buf: string, pos: number, delim: string, final: boolean): { record: CsvRecord; next: number } | null {
+    const fields: string[] = [];
+    const len = buf.length;
+    const dl = delim.length;
+    let lines = 0;
+    let i = pos;
+    for (;;) {
+      // One field from i.
+      let value: string;
+      let j = i;
+      if (this.trim) while (j < len && isBlankChar(buf.charCodeAt(j))) j++;
+      if (j < len && buf.charCodeAt(j) === QUOTE) {
+        value = '';
+        let from = j + 1;
+        for (;;) {
+          const q = buf.indexOf('"', from);
+          if (q === -1) {
+            if (!final) return null;
+            throw new CsvSyntaxError(`line ${this.line + lines}: quote not closed`, this.line + lines);
+          }
+          if (q + 1 === len && !final) return null;
+          const part = buf.slice(from, q);
+          lines += lineBreaks(part);
+          value += part;
+          if (buf.charCodeAt(q + 1) === QUOTE) {
+            value += '"';
+            from = q + 2;
+            continue;
+          }
+          j = q + 1;
+          break;
+        }
+        if (this.trim) while (j < len && isBlankChar(buf.charCodeAt(j))) j++;
+        if (j === len && !final) return null;
+        if (j < len && buf.charCodeAt(j) !== COMMA && !buf.startsWith(delim, j)) {
+          if (dl === 2 && j + 1 === len && !final && buf.charCodeAt(j) === CR) return null;
+          throw new CsvSyntaxError(`line ${this.line + lines}: text after a closing quote (field ${fields.length + 1})`, this.line + lines);
+        }
+      } else {
+        // Unquoted field (in a record that has a quote elsewhere).
+        let k = j;
+        while (k < len) {
+          const c = buf.charCodeAt(k);
+          if (c === COMMA || ((c === LF || c === CR) && buf.startsWith(delim, k))) break;
+          if (c === QUOTE) throw new CsvSyntaxError(`line ${this.line + lines}: a quote inside an unquoted field (field ${fields.length + 1})`, this.line + lines);
+          k++;
+        }
+        if (k === len && !final) return null;
+        if (dl === 2 && k + 1 === len && !final && buf.charCodeAt(k) === CR) return null;
+        value = buf.slice(i, k);
+        lines += lineBreaks(value);
+        if (this.trim) value = value.trim();
+        j = k;
+      }
+      fields.push(value);
+      if (j < len && buf.charCodeAt(j) === COMMA) {
+        i = j + 1;
+        continue;
+      }
+      // End of record: at the delimiter or at the end of the input.
+      this.line += lines;
+      const record = { line: this.line, fields };
+      if (j < len) {
+        this.line++;
+        return { record, next: j + dl };
+      }
+      return { record, next: len };
+    }
+  }
+}
+
+function count(s: string, ch: string): number {
+  let n = 0;
+  for (let i = s.indexOf(ch); i !== -1; i = s.indexOf(ch, i + 1)) n++;
+  return n;
+}
+
+/** Line breaks in s: each CRLF, lone LF and lone CR counts one. */
+function lineBreaks(s: string): number {
+  const cr = count(s, '\r');
+  return cr ? cr + count(s, '\n') - count(s, '\r\n') : count(s, '\n');
+}
+
+/** Stream a CSV file's records (header included), one array per chunk read. */
+export async function* readCsvRecords(file: string, opts: { trim?: boolean } = {}): AsyncGenerator<CsvRecord[]> {
+  const parser = new CsvParser(opts.trim ?? false);
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 16 })) {
+    const records = parser.push(chunk as string);
+    if (records.length) yield records;
+  }
+  const rest = parser.push('', true);
+  if (rest.length) yield rest;
+}
+
+/** A CSV record as an object keyed by the header (a later column of the same name wins; missing cells absent). */
+export function recordObject(header: readonly string[], fields: readonly string[]): Record<string, string> {
+  const o: Record<string, string> = {};
+  const n = Math.min(header.length, fields.length);
+  for (let i = 0; i < n; i++) o[header[i]!] = fields[i]!;
+  return o;
+}
 
 /**
  * Stream an ERP export row by row (CSV with a header, or NDJSON objects): memory stays bounded whatever the
@@ -34,11 +265,12 @@ export async function* readRows(file: string, format: ImportFormat, opts: { trim
     }
     return;
   }
-  const parser = createReadStream(file).pipe(
-    parseCsv({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true, info: true, trim: opts.trimCsv ?? false }),
-  );
-  for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-    yield { line: rec.info.lines, raw: rec.record };
+  let header: string[] | null = null;
+  for await (const records of readCsvRecords(file, { trim: opts.trimCsv ?? false })) {
+    for (const r of records) {
+      if (!header) header = r.fields;
+      else yield { line: r.line, raw: recordObject(header, r.fields) };
+    }
   }
 }
 
@@ -49,6 +281,7 @@ export function csvEscape(v: string): string {
 /** The bad-rows report: created on the first bad row only, so a clean import leaves no file behind. */
 export class ErrorReport {
   private stream: WriteStream | null = null;
+  private backlog = false;
   rows = 0;
   constructor(
     readonly path: string,
@@ -61,7 +294,15 @@ export class ErrorReport {
       this.stream = createWriteStream(this.path);
       this.stream.write(`${this.header.join(',')}\n`);
     }
-    this.stream.write(`${fields.map((f) => csvEscape(String(f))).join(',')}\n`);
+    if (!this.stream.write(`${fields.map((f) => csvEscape(String(f))).join(',')}\n`)) this.backlog = true;
+  }
+
+  /** Wait until the file has taken what was written (a file of nothing but bad rows must not pile up in memory). */
+  async drained(): Promise<void> {
+    if (this.backlog && this.stream) {
+      this.backlog = false;
+      if (this.stream.writableNeedDrain) await once(this.stream, 'drain');
+    }
   }
 
   /** Path of the report if anything was written. */

@@ -1,17 +1,43 @@
 /**
  * Scenario 1, order import: `importOrders` (what `parcelwatch import orders FILE` runs) on a generated CSV
- * vs raw COPY of the same rows into orders and shipments. Peak RSS is sampled in-process
- * (process.memoryUsage().rss every 20 ms while the importer runs), so it includes the harness itself.
+ * vs raw COPY of the same rows into orders and shipments.
+ *
+ * Our side runs in a child process (bench/import-child.ts through bin/parcelwatch.mjs, the CLI's loader, with
+ * the CLI's pool of 2), so its peak RSS is the importer's own: the kernel's VmHWM of the process that runs the
+ * import, not the harness's. Its time is taken around importOrders inside the child (as the CLI reports it);
+ * process start and module loading, which COPY does not pay either, are kept as a fact (childWallSeconds).
  */
+import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { importOrders } from '../../ingest/import-orders.js';
-import { fixedClock } from '../../domain/clock.js';
+import { fileURLToPath } from 'node:url';
+import type { ImportChildResult } from '../import-child.js';
 import { BENCH_NOW, orderRows, writeOrdersCsv } from '../generate.js';
-import { freshTables, gc, median, withRss } from '../context.js';
+import { freshTables, gc, median, rowsWrittenSince, xidMark } from '../context.js';
 import { sidesOf, type ResultRow, type Scenario, type ScenarioContext } from '../types.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** `parcelwatch import orders` on `file` in a child process; its result and wall time from spawn to exit. */
+async function importInChild(dbUrl: string, file: string, errors: string): Promise<ImportChildResult & { wallSeconds: number }> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'parcelwatch.mjs'), dbUrl, file, errors], {
+    cwd: ROOT,
+    env: { ...process.env, PARCELWATCH_ENTRY: 'bench/import-child' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const line = out.trim().split('\n').pop();
+  if (code !== 0 || !line) throw new Error(`import child exited with ${code}: ${err.trim() || out.trim()}`);
+  return { ...(JSON.parse(line) as ImportChildResult), wallSeconds };
+}
 
 const iso = (d: Date | null) => (d ? d.toISOString() : '\\N');
 
@@ -56,7 +82,7 @@ export const importScenario: Scenario = {
     const ours: number[] = [];
     const base: number[] = [];
     const rss: number[] = [];
-    const growth: number[] = [];
+    const wall: number[] = [];
     const imported: number[] = [];
     const rejected: number[] = [];
     for (let rep = 0; rep < reps; rep++) {
@@ -64,15 +90,12 @@ export const importScenario: Scenario = {
         await freshTables(env.sql);
         gc();
         if (side === 'ours') {
-          const t0 = performance.now();
-          const { value, peakRssMb, startRssMb } = await withRss(() =>
-            importOrders({ sql: env.sql, clock: fixedClock(BENCH_NOW), file: csv, errorReport: join(env.tmpDir, 'import.errors.csv') }),
-          );
-          ours.push((performance.now() - t0) / 1000);
-          rss.push(peakRssMb);
-          growth.push(peakRssMb - startRssMb);
-          imported.push(value.shipments);
-          rejected.push(value.rejectedRows);
+          const r = await importInChild(env.dbUrl, csv, join(env.tmpDir, 'import.errors.csv'));
+          ours.push(r.seconds);
+          rss.push(r.peakRssMb);
+          wall.push(r.wallSeconds);
+          imported.push(r.shipments);
+          rejected.push(r.rejectedRows);
         } else {
           const t0 = performance.now();
           const ow = await env.raw
@@ -92,6 +115,10 @@ export const importScenario: Scenario = {
     }
     const [{ n }] = (await env.sql`select count(*)::int as n from shipments`) as unknown as [{ n: number }];
     if (n !== shipments) throw new Error(`import scenario: ${n} shipments in the table, expected ${shipments}`);
+    // The same file again over the same rows (the last side's): an idempotent import writes nothing.
+    const mark = await xidMark(env.sql);
+    const again = await importInChild(env.dbUrl, csv, join(env.tmpDir, 'import.errors.csv'));
+    const rewritten = await rowsWrittenSince(env.sql, mark, ['orders', 'shipments']);
     const s = median(ours);
     const b = median(base);
     const ratio = shipments / s / (shipments / b);
@@ -113,8 +140,19 @@ export const importScenario: Scenario = {
         shipmentsPerSec: shipments / s,
         target: '>= 50 % of COPY; RSS <= 256 MB',
         met: ratio >= 0.5 && peak <= 256,
-        note: `peak RSS sampled in-process, so it includes the harness (tsx, pools, earlier scenarios); the importer's own growth above the RSS at its start was at most ${Math.max(...growth).toFixed(0)} MB`,
-        facts: { shipmentsImported: imported, rejectedRows: rejected, rssGrowthMb: growth },
+        note:
+          `ours runs as its own process (bench/import-child.ts via bin/parcelwatch.mjs, pool of 2, like \`parcelwatch import orders\`); ` +
+          `peak RSS is that process's VmHWM (tsx loader included); seconds are timed around importOrders in it, ` +
+          `spawn-to-exit (process start, tsx, connect) was ${median(wall).toFixed(1)} s`,
+        facts: {
+          shipmentsImported: imported,
+          rejectedRows: rejected,
+          peakRssMb: rss,
+          childWallSeconds: wall,
+          reimportRowsWritten: [rewritten],
+          reimportNewShipments: [again.shipments],
+          reimportSeconds: [again.seconds],
+        },
         runs: { ours, baseline: base },
       },
     ];

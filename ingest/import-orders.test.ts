@@ -1,0 +1,172 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { EPOCH, upsertOrders } from '../db/queries/orders.js';
+import { fixedClock } from '../domain/clock.js';
+import { createTestDb, type TestDb } from '../test/helpers/db.js';
+import { CSV_COLUMNS, importOrders } from './import-orders.js';
+import { parseOrder } from './order-input.js';
+import { CsvSyntaxError } from './read-rows.js';
+
+const HEADER = CSV_COLUMNS.join(',');
+const clock = fixedClock('2026-11-12T00:00:00Z');
+
+/** A CSV row: order columns, then carrier/trackingNo/markedShippedAt (empty = no parcel). */
+function row(orderId: string, parcel: [string, string, string?] | null, over: Partial<Record<(typeof CSV_COLUMNS)[number], string>> = {}): string {
+  const v: Record<string, string> = {
+    orderId,
+    platform: 'tmall',
+    type: 'normal',
+    paidAt: '2026-11-11T01:00:00+08:00',
+    promisedShipBy: '',
+    amount: '88.50',
+    currency: 'CNY',
+    customerName: '李娜',
+    customerPhone: '13900000001',
+    customerHandle: 'ln',
+    carrier: parcel?.[0] ?? '',
+    trackingNo: parcel?.[1] ?? '',
+    markedShippedAt: parcel?.[2] ?? '',
+    ...over,
+  };
+  return CSV_COLUMNS.map((k) => v[k]!).join(',');
+}
+
+describe('importOrders (pipelined batches, real Postgres)', () => {
+  let db: TestDb;
+  let dir: string;
+  let n = 0;
+  const file = (lines: string[]) => {
+    const f = join(dir, `orders-${++n}.csv`);
+    writeFileSync(f, [HEADER, ...lines].join('\n') + '\n');
+    return f;
+  };
+  const xmin = async () => Number((await db.sql`select (pg_snapshot_xmax(pg_current_snapshot())::text::bigint % 4294967296) as x`)[0]!.x);
+  const writtenSince = async (mark: number) =>
+    Number((await db.sql`select (select count(*) from orders where xmin::text::bigint >= ${mark}) + (select count(*) from shipments where xmin::text::bigint >= ${mark}) as n`)[0]!.n);
+
+  beforeAll(async () => {
+    db = await createTestDb();
+    dir = mkdtempSync(join(tmpdir(), 'pwimport-'));
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+  beforeEach(async () => {
+    await db.sql`truncate orders, shipments, exceptions restart identity cascade`;
+  });
+
+  it('imports many small batches with one in flight: every row stored, a re-import writes 0 rows', async () => {
+    const lines: string[] = [];
+    for (let i = 1; i <= 57; i++) {
+      lines.push(row(`M${i}`, ['ZTO', `ZT${String(i).padStart(8, '0')}`, i % 3 ? '2026-11-11T10:00:00Z' : '']));
+      if (i % 5 === 0) lines.push(row(`M${i}`, ['YTO', `YT${String(i).padStart(8, '0')}`])); // a second parcel, next row
+    }
+    lines.push(row('M999', null)); // an order without a parcel
+    const f = file(lines);
+    const s = await importOrders({ sql: db.sql, clock, file: f, batchSize: 4 });
+    expect(s).toMatchObject({ rows: lines.length, orders: lines.length, shipments: 57 + 11, rejectedRows: 0, errorReport: null });
+    const [counts] = await db.sql`select (select count(*)::int from orders) as orders, (select count(*)::int from shipments) as shipments`;
+    expect(counts).toEqual({ orders: 58, shipments: 68 });
+    // Arrived with parcels: judged per parcel only; without one: due for an order-level check.
+    const checks = await db.sql`select external_id, next_check_at from orders where external_id in ('M1', 'M999') order by 1`;
+    expect(checks.map((r) => [r.external_id, r.next_check_at])).toEqual([
+      ['M1', null],
+      ['M999', EPOCH],
+    ]);
+
+    const mark = await xmin();
+    const again = await importOrders({ sql: db.sql, clock, file: f, batchSize: 4 });
+    expect(again).toMatchObject({ rows: lines.length, shipments: 0, rejectedRows: 0 });
+    expect(await writtenSince(mark)).toBe(0);
+  });
+
+  it('reports bad rows and parcels already on another order by line, in line order, across batches', async () => {
+    await importOrders({ sql: db.sql, clock, file: file([row('OTHER', ['SF', 'SF0000000001'])]) });
+    const f = file([
+      row('A1', ['ZTO', 'ZT10000001']), // line 2
+      row('A2', null, { paidAt: 'yesterday' }), // line 3: bad
+      row('A3', ['SF', 'SF0000000001']), // line 4: parcel of OTHER
+      row('A4', ['nosuch', 'NS10000001']), // line 5: bad carrier
+      row('A5', ['ZTO', 'ZT10000005']), // line 6
+      row('A6', ['SF', 'sf0000000001 ']), // line 7: another number (case matters), fine
+      row('A7', ['YTO', 'YT10000007']), // line 8
+      row('A8', ['SF', 'SF0000000001']), // line 9: parcel of OTHER again
+    ]);
+    const s = await importOrders({ sql: db.sql, clock, file: f, batchSize: 2, errorReport: join(dir, 'report.csv') });
+    expect(s).toMatchObject({ rows: 8, rejectedRows: 4, shipments: 4 });
+    const report = readFileSync(s.errorReport!, 'utf8').trim().split('\n');
+    expect(report[0]).toBe('line,orderId,reason');
+    expect(report.slice(1).map((l) => l.split(',').slice(0, 2).join(','))).toEqual(['3,A2', '4,A3', '5,A4', '9,A8']);
+    expect(report[2]).toMatch(/SF0000000001 \(SF\) already belongs to another order/);
+    // Never moved silently.
+    const [sf] = await db.sql`select o.external_id from shipments s join orders o on o.id = s.order_id where s.tracking_no = 'SF0000000001'`;
+    expect(sf!.external_id).toBe('OTHER');
+  });
+
+  it('keeps the upsert semantics: a changed order is re-judged with its parcels, a known parcel only gains its shipped time', async () => {
+    await importOrders({ sql: db.sql, clock, file: file([row('C1', ['ZTO', 'ZT20000001']), row('C2', ['ZTO', 'ZT20000002'])]) });
+    await db.sql`update shipments set next_check_at = null`;
+    const mark = await xmin();
+    const s = await importOrders({
+      sql: db.sql,
+      clock,
+      file: file([row('C1', ['ZTO', 'ZT20000001'], { amount: '99.00' }), row('C2', ['ZTO', 'ZT20000002', '2026-11-11T12:00:00+08:00'])]),
+    });
+    expect(s).toMatchObject({ shipments: 0, rejectedRows: 0 });
+    const rows = await db.sql`select o.external_id, o.amount, s.marked_shipped_at, s.next_check_at from orders o join shipments s on s.order_id = o.id order by 1`;
+    expect(rows.map((r) => [r.external_id, Number(r.amount), r.marked_shipped_at?.toISOString() ?? null, r.next_check_at])).toEqual([
+      ['C1', 99, null, EPOCH],
+      ['C2', 88.5, '2026-11-11T04:00:00.000Z', EPOCH],
+    ]);
+    // C1's order row and both parcels were written; C2's order row was not.
+    expect(await writtenSince(mark)).toBe(3);
+  });
+
+  it('re-checks an order judged at the order level when a parcel arrives for it', async () => {
+    await importOrders({ sql: db.sql, clock, file: file([row('D1', null), row('D2', null)]) });
+    const [d1] = await db.sql`select id from orders where external_id = 'D1'`;
+    await db.sql`update orders set next_check_at = '2026-11-20T00:00:00Z'`;
+    await db.sql`insert into exceptions (order_id, type, severity, opened_at, updated_at) values (${d1!.id}, 'late_shipment', 'high', now(), now())`;
+    await db.sql`update orders set next_check_at = null where external_id = 'D1'`; // judged by its open alarm only
+    await importOrders({ sql: db.sql, clock, file: file([row('D1', ['ZTO', 'ZT30000001']), row('D2', ['ZTO', 'ZT30000002'])]) });
+    const rows = await db.sql`select external_id, next_check_at from orders order by 1`;
+    expect(rows.map((r) => [r.external_id, r.next_check_at])).toEqual([
+      ['D1', EPOCH],
+      ['D2', EPOCH],
+    ]);
+  });
+
+  it('stores text that needs escaping in an array literal exactly', async () => {
+    const name = 'Tom "The \\ Brace" {x}, NULL';
+    const csvName = `"${name.replace(/"/g, '""')}"`;
+    await importOrders({ sql: db.sql, clock, file: file([row('E1', ['ZTO', 'ZT40000001'], { customerName: csvName, customerHandle: 'NULL' })]) });
+    const [o] = await db.sql`select customer_name, customer_handle from orders where external_id = 'E1'`;
+    expect(o).toEqual({ customer_name: name, customer_handle: 'NULL' });
+  });
+
+  it('upsertOrders (the API path) takes the same route: last occurrence wins, every parcel kept', async () => {
+    const parsed = [
+      { orderId: 'F1', paidAt: '2026-11-11T00:05:00+08:00', amount: 1, shipments: [{ carrier: 'zto', trackingNo: 'ZT50000001' }] },
+      { orderId: 'F1', paidAt: '2026-11-11T00:05:00+08:00', amount: 2, shipments: [{ carrier: 'yto', trackingNo: 'YT50000001' }] },
+    ].map((o) => parseOrder(o));
+    const r = await upsertOrders(db.sql, parsed.map((p) => (p.ok ? p.order : null!)), clock.now());
+    expect(r).toEqual({ changed: 1, newShipments: 2, conflicts: [] });
+    const rows = await db.sql`select o.amount, s.carrier from orders o join shipments s on s.order_id = o.id order by 2`;
+    expect(rows.map((x) => [Number(x.amount), x.carrier])).toEqual([
+      [2, 'YTO'],
+      [2, 'ZTO'],
+    ]);
+  });
+
+  it('fails the import on a database error, keeping the batches before it, and on a CSV syntax error', async () => {
+    const lines = [row('G1', ['ZTO', 'ZT60000001']), row('G2', ['ZTO', 'ZT60000002']), row('G3', ['ZTO', 'ZT60000003'], { customerName: 'nul\u0000byte' }), row('G4', ['ZTO', 'ZT60000004'])];
+    await expect(importOrders({ sql: db.sql, clock, file: file(lines), batchSize: 2 })).rejects.toThrow(/0x00|invalid byte/);
+    const ids = await db.sql`select external_id from orders order by 1`;
+    expect(ids.map((r) => r.external_id)).toEqual(['G1', 'G2']);
+    await expect(importOrders({ sql: db.sql, clock, file: file([row('H1', null), 'H2,tmall,"bad"quote,x']) })).rejects.toBeInstanceOf(CsvSyntaxError);
+    // The pool is fine afterwards.
+    expect((await db.sql`select 1 as one`)[0]!.one).toBe(1);
+  });
+});
