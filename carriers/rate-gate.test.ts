@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RateGate, rateWindow } from './rate-gate.js';
+import { RateGate, rateWindow, usefulConcurrency } from './rate-gate.js';
 
 describe('rateWindow', () => {
   it.each([
@@ -61,5 +61,16 @@ describe('RateGate', () => {
 
   it('refuses a window of no requests', () => {
     expect(() => new RateGate(0, 1000)).toThrow(RangeError);
+  });
+});
+
+describe('usefulConcurrency', () => {
+  it.each([
+    [1, 10_000, 11],
+    [500, 10_000, 5500],
+    [0.5, 1000, 2],
+    [3, 15_000, 48],
+  ])('qps %d, timeout %d ms → %d', (qps, timeoutMs, n) => {
+    expect(usefulConcurrency(qps, timeoutMs)).toBe(n);
   });
 });

@@ -7,6 +7,18 @@ export function rateWindow(qps: number): { max: number; durationMs: number } {
 }
 
 /**
+ * Most poll jobs of one provider worth running at once in a process: what its rate lets through within
+ * one window plus one request timeout. More would only wait in the RateGate (which counts a request until
+ * a window after its answer, so under a backlog it passes fewer per second than the queue's limiter
+ * starts), and a graceful shutdown waits for every job started. Binds only at low rates (Kuaidi100's
+ * default 1/s with a 10 s timeout: 11).
+ */
+export function usefulConcurrency(qps: number, timeoutMs: number): number {
+  const { max, durationMs } = rateWindow(qps);
+  return max * Math.ceil((durationMs + timeoutMs) / durationMs);
+}
+
+/**
  * Exact per-process rate limit on the requests themselves: no `durationMs` window, wherever it falls,
  * may see more than `max` of this process's requests arrive at the provider.
  *

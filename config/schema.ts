@@ -110,7 +110,7 @@ const providerCommon = {
   baseUrl: z.url().describe('Base URL; the real API path is appended.'),
   qps: pos().describe('Requests per second allowed by the provider (enforced by the poll queue limiter).'),
   concurrency: posInt().describe(
-    'Poll jobs processed at once for this provider, per process. Poll jobs are I/O-bound: keep it at least qps × the provider\'s answer time (in seconds), else the daemon rather than the provider\'s limit caps the rate; qps is enforced by the limiter whatever this is.',
+    'Poll jobs processed at once for this provider, per process. Poll jobs are I/O-bound: keep it at least qps × the provider\'s answer time (in seconds), else the daemon rather than the provider\'s limit caps the rate; qps is enforced by the limiter whatever this is. Capped at what qps lets through in 1 s plus timeoutMs (more would only wait).',
   ),
   timeoutMs: posInt().describe('HTTP timeout per request.'),
   minPollIntervalMinutes: pos().describe('Never query one number more often than this (per-number floor).'),
@@ -156,6 +156,12 @@ export const configSchema = z.strictObject({
   queues: z.strictObject({
     keepCompletedSeconds: posInt().describe('Completed jobs are kept this long; must cover the longest schedule period (slot dedupe window).'),
     keepFailedSeconds: posInt().describe('Failed jobs are kept this long for inspection.'),
+    concurrency: z.strictObject({
+      schedules: posInt().describe('Jobs at once per process on the schedules queue (plan-polls, sweeps).'),
+      detection: posInt().describe('Jobs at once per process on the detection queue.'),
+      outreach: posInt().describe('Jobs at once per process on the outreach queue (sync, agent deliveries).'),
+      notifications: posInt().describe('Jobs at once per process on the notifications queue (chasers, customer messages).'),
+    }),
   }),
   jobs: z.strictObject({
     planPolls: z.strictObject({

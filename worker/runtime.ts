@@ -1,6 +1,6 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { ProviderError, type ProviderName } from '../carriers/carrier.js';
-import { rateWindow } from '../carriers/rate-gate.js';
+import { rateWindow, usefulConcurrency } from '../carriers/rate-gate.js';
 import type { Config } from '../config/schema.js';
 import type { Deps, FollowUp, JobContext, JobDefinition, JobResult } from '../jobs/define-job.js';
 import { jobByName, jobs } from '../jobs/index.js';
@@ -110,7 +110,8 @@ export class QueueRuntime {
     const { config } = this.deps;
     for (const qn of allQueueNames(config)) {
       const provider = qn.startsWith('poll-') ? (qn.slice(5) as ProviderName) : null;
-      const pcfg = provider ? config.providers[provider] : null;
+      const configured = provider ? config.providers[provider] : null;
+      const pcfg = configured ? { ...configured, concurrency: Math.min(configured.concurrency, usefulConcurrency(configured.qps, configured.timeoutMs)) } : null;
       // Across processes, job starts per window; within a process, the provider client's RateGate bounds
       // the requests themselves (they leave after the job's load, and a 17TRACK job makes two).
       const window = pcfg ? rateWindow(pcfg.qps) : undefined;
@@ -129,7 +130,7 @@ export class QueueRuntime {
         {
           connection: this.connections.create('worker'),
           prefix: this.prefix,
-          concurrency: pcfg?.concurrency ?? 2,
+          concurrency: pcfg?.concurrency ?? config.queues.concurrency[qn as keyof Config['queues']['concurrency']] ?? 2,
           drainDelay: 1,
           limiter,
           settings: {

@@ -22,6 +22,7 @@
  * contact gets one message: phones are unique per order).
  */
 import http from 'node:http';
+import { loadConfig } from '../../config/load.js';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,7 +60,8 @@ import { sidesOf, type ResultRow, type Scenario, type ScenarioContext } from '..
 export const LATENCY_MAX = 10_000;
 const { customer: CUSTOMER, key: KEY, qps: QPS, concurrency: CONCURRENCY } = LOOPBACK_KUAIDI100;
 /** The notifications queue's worker concurrency (worker/runtime.ts: non-poll queues run 2 at once). */
-const BASELINE_LOOPS = 2;
+/** The baseline sends from as many loops as the shipped config runs notifications jobs at once. */
+const BASELINE_LOOPS = loadConfig({ env: {} }).queues.concurrency.notifications;
 const TARGET_P99_MS = 2000;
 const CHASE_FILES = 4;
 const SECRET = 'bench-customer-secret';
