@@ -1,18 +1,13 @@
 import http from 'node:http';
 import https from 'node:https';
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
+import axios, { AxiosError, type AxiosInstance } from 'axios';
 import { ProviderError, type ProviderName } from './carrier.js';
 import type { RateGate } from './rate-gate.js';
 
 /**
  * Shared HTTP plumbing for the tracking provider clients. Every failure of the transport or of the
  * envelope becomes a ProviderError here, so adapters only deal with provider semantics and a bad
- * reply can never leak a socket error, a SyntaxError or a TypeError to the poll jobs.
- *
- * Plain node:http(s) with keep-alive agents: a poll is one small POST, and axios's per-request work
- * (config merging, header objects, interceptors, proxy lookup) cost ~0.2 ms of CPU per call, about a
- * tenth of a whole poll job. Proxy environment variables (HTTP_PROXY…) are not consulted.
+ * reply can never leak an AxiosError, a SyntaxError or a TypeError to the poll jobs.
  */
 
 export interface HttpOptions {
@@ -71,28 +66,9 @@ export function parseRetryAfter(value: unknown, now: Date): number | undefined {
   return Math.max(0, at - now.getTime());
 }
 
-/** Response decoders for the encodings we accept. */
-const DECODERS: Record<string, (b: Buffer) => Promise<Buffer>> = {
-  gzip: promisify(zlib.gunzip),
-  'x-gzip': promisify(zlib.gunzip),
-  deflate: promisify(zlib.inflate),
-  br: promisify(zlib.brotliDecompress),
-};
-
-interface RawResponse {
-  status: number;
-  body: string;
-  headers: http.IncomingHttpHeaders;
-}
-
-/** A transport failure with the code the classifier looks at (node's own errors carry one already). */
-function transportError(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
-}
-
 export class ProviderHttp {
+  readonly axios: AxiosInstance;
   private readonly agents: { http: http.Agent; https: https.Agent };
-  private readonly base: string;
 
   constructor(private readonly opts: HttpOptions) {
     // Keep-alive: providers are polled in steady streams; a TLS handshake per query is wasted latency.
@@ -100,7 +76,17 @@ export class ProviderHttp {
       http: new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets }),
       https: new https.Agent({ keepAlive: true, maxSockets: opts.maxSockets }),
     };
-    this.base = opts.baseUrl.replace(/\/+$/, '');
+    this.axios = axios.create({
+      baseURL: opts.baseUrl.replace(/\/+$/, ''),
+      timeout: opts.timeoutMs,
+      httpAgent: this.agents.http,
+      httpsAgent: this.agents.https,
+      // We classify statuses ourselves and parse JSON ourselves (to keep the raw text on errors).
+      validateStatus: () => true,
+      responseType: 'text',
+      transformResponse: [(data: unknown) => data],
+      maxRedirects: 0,
+    });
   }
 
   get provider(): ProviderName {
@@ -122,74 +108,16 @@ export class ProviderHttp {
     return this.send(path, JSON.stringify(payload), { ...headers, 'Content-Type': 'application/json' }, now);
   }
 
-  /**
-   * One POST; resolves with any status (we classify statuses ourselves) and the body as text (we parse
-   * JSON ourselves, to keep the raw text on errors). No redirects are followed. `timeoutMs` bounds the
-   * whole exchange, from sending to the last byte of the answer.
-   */
-  private post(path: string, data: string, headers: Record<string, string>): Promise<RawResponse> {
-    const url = new URL(`${this.base}/${path.replace(/^\/+/, '')}`);
-    const secure = url.protocol === 'https:';
-    return new Promise<RawResponse>((resolve, reject) => {
-      let settled = false;
-      const finish = (err: Error | null, res?: RawResponse) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve(res!);
-      };
-      const req = (secure ? https : http).request(
-        url,
-        {
-          method: 'POST',
-          agent: secure ? this.agents.https : this.agents.http,
-          headers: {
-            Accept: 'application/json, text/plain, */*',
-            'Accept-Encoding': 'gzip, deflate, br',
-            'User-Agent': 'parcelwatch',
-            ...headers,
-            'Content-Length': Buffer.byteLength(data),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (err) => finish(err));
-          res.on('close', () => {
-            if (!res.complete) finish(transportError('connection closed before the answer ended', 'ECONNRESET'));
-          });
-          res.on('end', () => {
-            const encoding = String(res.headers['content-encoding'] ?? '').trim().toLowerCase();
-            const decode = DECODERS[encoding];
-            const raw = Buffer.concat(chunks);
-            (decode ? decode(raw) : Promise.resolve(raw)).then(
-              (body) => finish(null, { status: res.statusCode ?? 0, body: body.toString('utf8'), headers: res.headers }),
-              (err: Error) => finish(transportError(`cannot decode ${encoding} body: ${err.message}`, 'EBADBODY')),
-            );
-          });
-        },
-      );
-      const timer = setTimeout(() => {
-        const err = transportError(`timeout of ${this.opts.timeoutMs}ms exceeded`, 'ETIMEDOUT');
-        finish(err);
-        req.destroy(err);
-      }, this.opts.timeoutMs);
-      req.on('error', (err) => finish(err));
-      req.end(data);
-    });
-  }
-
   private async send(path: string, data: string, headers: Record<string, string>, now: Date): Promise<HttpReply> {
     const p = this.opts.provider;
     let status: number;
     let raw: string;
     let retryAfter: unknown;
     try {
-      const post = () => this.post(path, data, headers);
+      const post = () => this.axios.post<string>(path, data, { headers });
       const res = await (this.opts.gate ? this.opts.gate.run(post) : post());
       status = res.status;
-      raw = res.body;
+      raw = typeof res.data === 'string' ? res.data : String(res.data ?? '');
       retryAfter = res.headers['retry-after'];
     } catch (err) {
       throw classifyTransportError(p, err);
@@ -215,15 +143,17 @@ export class ProviderHttp {
 
 export function classifyTransportError(provider: ProviderName, err: unknown): ProviderError {
   if (err instanceof ProviderError) return err;
-  const code = typeof (err as { code?: unknown } | null)?.code === 'string' ? (err as { code: string }).code : '';
-  const message = err instanceof Error ? err.message : String(err);
-  if (TRANSIENT_CODES.has(code)) {
-    const what = code === 'ECONNABORTED' || code === 'ETIMEDOUT' ? 'timeout' : code;
-    return new ProviderError(provider, 'transient', `${what}: ${message}`);
+  if (err instanceof AxiosError) {
+    const code = err.code ?? (err.cause as { code?: string } | undefined)?.code ?? '';
+    if (TRANSIENT_CODES.has(code)) {
+      const what = code === 'ECONNABORTED' || code === 'ETIMEDOUT' ? 'timeout' : code;
+      return new ProviderError(provider, 'transient', `${what}: ${err.message}`);
+    }
+    // Anything else from the transport (TLS errors, bad URL) is unknown; retrying is the safer default
+    // because a breaker stops us from hammering a provider that keeps failing.
+    return new ProviderError(provider, 'transient', `transport error ${code || ''}: ${err.message}`.trim());
   }
-  // Anything else from the transport (TLS errors, an undecodable body) is unknown; retrying is the safer
-  // default because a breaker stops us from hammering a provider that keeps failing.
-  if (code) return new ProviderError(provider, 'transient', `transport error ${code}: ${message}`);
+  const message = err instanceof Error ? err.message : String(err);
   return new ProviderError(provider, 'transient', `unexpected error: ${message}`);
 }
 
