@@ -160,6 +160,18 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
     ]);
   });
 
+  it('imports NDJSON through the schema, with the same batches and report', async () => {
+    const f = join(dir, 'orders.ndjson');
+    const order = (id: string, trackingNo: string) =>
+      JSON.stringify({ orderId: id, platform: 'jd', paidAt: '2026-11-11T00:05:00+08:00', shipments: [{ carrier: '中通', trackingNo }] });
+    writeFileSync(f, [order('N1', 'ZT70000001'), '{"orderId": ', '', order('N2', 'ZT70000002'), order('N3', 'x')].join('\n'));
+    const s = await importOrders({ sql: db.sql, clock, file: f, batchSize: 1, errorReport: join(dir, 'nd.errors.csv') });
+    expect(s).toMatchObject({ rows: 4, orders: 2, shipments: 2, rejectedRows: 2 });
+    const report = readFileSync(s.errorReport!, 'utf8').trim().split('\n').slice(1);
+    expect(report[0]).toMatch(/^2,,"?not JSON/);
+    expect(report[1]).toMatch(/^5,N3,"?shipments\.0\.trackingNo/);
+  });
+
   it('fails the import on a database error, keeping the batches before it, and on a CSV syntax error', async () => {
     const lines = [row('G1', ['ZTO', 'ZT60000001']), row('G2', ['ZTO', 'ZT60000002']), row('G3', ['ZTO', 'ZT60000003'], { customerName: 'nul\u0000byte' }), row('G4', ['ZTO', 'ZT60000004'])];
     await expect(importOrders({ sql: db.sql, clock, file: file(lines), batchSize: 2 })).rejects.toThrow(/0x00|invalid byte/);

@@ -101,6 +101,7 @@ const isoOrNull = (d: Date | null | undefined) => (d ? d.toISOString() : null);
  * (ISO times, decimals, t/f), so they go as they are; text is quoted, and escaped only if it holds `"` or `\`.
  */
 export function pgArray(values: readonly (string | null)[], at: readonly number[], bare = false): string {
+  if (at.length === 0) return '{}';
   const picked = new Array<string>(at.length);
   let plain = true;
   for (let i = 0; i < at.length; i++) {
@@ -123,7 +124,7 @@ export function pgArray(values: readonly (string | null)[], at: readonly number[
 }
 
 export interface UpsertRowsResult extends UpsertOrdersResult {
-  /** Per conflict (same order), the source of the row it came from. */
+  /** For each of `conflicts`, in the same order, the source of the row the parcel came from. */
   conflictSources: number[];
 }
 
@@ -142,13 +143,8 @@ export interface UpsertRowsResult extends UpsertOrdersResult {
 export async function upsertOrders(sql: Sql, batch: OrderInput[], now: Date): Promise<UpsertOrdersResult> {
   const rows = new OrderRows();
   for (const o of batch) rows.add(o);
-  const { changed, newShipments, conflicts } = await upsertOrderRows(sql, rows, now);
+  const { changed, newShipments, conflicts } = await writeOrderRows(sql, prepareOrderRows(rows), now);
   return { changed, newShipments, conflicts };
-}
-
-/** upsertOrders on flat rows (see OrderRows). */
-export async function upsertOrderRows(sql: Sql, rows: OrderRows, now: Date): Promise<UpsertRowsResult> {
-  return writeOrderRows(sql, prepareOrderRows(rows), now);
 }
 
 /**
