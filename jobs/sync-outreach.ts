@@ -105,16 +105,6 @@ async function ordersToSync(sql: SqlOrTx, after: number, limit: number): Promise
   return rows.map((r) => Number(r.order_id));
 }
 
-/** Active tasks none of whose exceptions is open any more (a safety net: the page query finds most). */
-async function orphanedOrders(sql: SqlOrTx, after: number, limit: number): Promise<number[]> {
-  const rows = await sql`
-    select t.order_id from outreach_tasks t
-    where t.status in ('open', 'claimed') and t.order_id > ${after}
-      and not exists (select 1 from exceptions e where e.outreach_task_id = t.id and e.status = 'open')
-    order by t.order_id limit ${limit}`;
-  return rows.map((r) => Number(r.order_id));
-}
-
 /**
  * Picks agents for a batch of new tasks: the roster's load is read once, then each assignment updates
  * it in memory, so a batch of 1,000 spreads like 1,000 single picks would.
@@ -176,14 +166,14 @@ export async function syncOutreach(deps: SyncDeps, enqueue: (f: FollowUp[]) => P
   const now = deps.clock.now();
   const page = config.jobs.syncOutreach.batchSize;
   const s: SyncSummary = { tasksCreated: 0, tasksUpdated: 0, tasksCancelled: 0, tasksOverdue: 0 };
-  for (const find of [ordersToSync, orphanedOrders]) {
-    // Keyset over order ids: each pass ends, and an order changed behind the cursor waits for the next run.
-    for (let after = 0; ; ) {
-      const ids = await find(sql, after, page);
-      if (ids.length === 0) break;
-      after = ids[ids.length - 1]!;
-      await enqueue(await sql.begin((tx) => syncOrders(tx, config, ids, now, s)));
-    }
+  // Keyset over order ids: the pass ends, and an order changed behind the cursor waits for the next run.
+  // A task whose exceptions all resolved is found here too: a resolution is a change (change_seq), so no
+  // separate scan of every active task for orphans is needed.
+  for (let after = 0; ; ) {
+    const ids = await ordersToSync(sql, after, page);
+    if (ids.length === 0) break;
+    after = ids[ids.length - 1]!;
+    await enqueue(await sql.begin((tx) => syncOrders(tx, config, ids, now, s)));
   }
   // Overdue: past due and still open → flag once and re-notify the channel once.
   const overdue = await sql`
