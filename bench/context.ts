@@ -153,20 +153,8 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Delete every key under a Redis prefix. */
-export async function dropRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
-  const r = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    r.disconnect();
-  }
-}
+/** Delete every key under a Redis prefix (one implementation, shared with the tests). */
+export { dropRedisPrefix } from '../test/helpers/redis.js';
 
 export async function redisVersion(redisUrl: string): Promise<string> {
   const r = new Redis(redisUrl, { maxRetriesPerRequest: 1 });

@@ -8,8 +8,13 @@ export function uniquePrefix(): string {
 }
 
 /** Delete every key under a prefix (after a test). */
-export async function dropPrefix(prefix: string): Promise<void> {
-  const r = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+export function dropPrefix(prefix: string): Promise<void> {
+  return dropRedisPrefix(TEST_REDIS_URL, prefix);
+}
+
+/** Delete every key under a prefix on the given Redis (the bench uses it too). */
+export async function dropRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const r = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   try {
     let cursor = '0';
     do {
