@@ -1,21 +1,17 @@
-import { readFileSync } from 'node:fs';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProviderError, type ProviderContext, type TrackResult } from '../carriers/carrier.js';
+import { ProviderError, type TrackResult } from '../carriers/carrier.js';
 import { KdniaoProvider, type KdniaoConfig } from '../carriers/kdniao/client.js';
-import { fixedClock } from '../domain/clock.js';
 import { startKdniaoFake, type KdniaoFake } from './fakes/kdniao-server.js';
 import { reply } from './fakes/kuaidi100-server.js';
+import { failure, fixture, providerContext } from './helpers/provider.js';
 
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
 const J8001 = fixture('kdniao-8001.json');
 const J1002 = fixture('kdniao-1002.json');
 const NUM = '773014136444784';
 
 let fake: KdniaoFake;
 let provider: KdniaoProvider;
-const clock = fixedClock('2019-11-20T00:00:00Z');
-const ctx: ProviderContext = { clock, log: pino({ level: 'silent' }), timeZone: 'Asia/Shanghai' };
+const ctx = providerContext('2019-11-20T00:00:00Z');
 
 function cfg(over: Partial<KdniaoConfig> = {}): KdniaoConfig {
   return {
@@ -36,15 +32,6 @@ function cfg(over: Partial<KdniaoConfig> = {}): KdniaoConfig {
 async function one(trackingNo: string, carrier = 'STO', phone?: string): Promise<TrackResult> {
   const [r] = await provider.track([{ shipmentId: 1, carrier, trackingNo, phone: phone ?? null }], ctx);
   return r!;
-}
-
-async function failure(p: Promise<unknown>): Promise<ProviderError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ProviderError);
-  return e as ProviderError;
 }
 
 beforeEach(async () => {

@@ -1,19 +1,15 @@
-import { readFileSync } from 'node:fs';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProviderError, type ProviderContext, type TrackResult } from '../carriers/carrier.js';
+import type { TrackResult } from '../carriers/carrier.js';
 import { Kuaidi100Provider, type Kuaidi100Config } from '../carriers/kuaidi100/client.js';
-import { fixedClock } from '../domain/clock.js';
 import { reply, startKuaidi100Fake, type Kuaidi100Fake } from './fakes/kuaidi100-server.js';
+import { failure, fixture, providerContext } from './helpers/provider.js';
 
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
 const JOURNEY = fixture('kuaidi100-query.json');
 const NUM = 'YT6186594166532';
 
 let fake: Kuaidi100Fake;
 let provider: Kuaidi100Provider;
-const clock = fixedClock('2021-12-16T00:00:00Z');
-const ctx: ProviderContext = { clock, log: pino({ level: 'silent' }), timeZone: 'Asia/Shanghai' };
+const ctx = providerContext('2021-12-16T00:00:00Z');
 
 function cfg(over: Partial<Kuaidi100Config> = {}): Kuaidi100Config {
   return {
@@ -34,15 +30,6 @@ function cfg(over: Partial<Kuaidi100Config> = {}): Kuaidi100Config {
 async function one(trackingNo: string, carrier = 'YTO', phone?: string): Promise<TrackResult> {
   const [r] = await provider.track([{ shipmentId: 1, carrier, trackingNo, phone: phone ?? null }], ctx);
   return r!;
-}
-
-async function failure(p: Promise<unknown>): Promise<ProviderError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ProviderError);
-  return e as ProviderError;
 }
 
 beforeEach(async () => {
@@ -112,7 +99,7 @@ describe('Kuaidi100 client against the fake', () => {
   });
 
   it('429 with an HTTP-date Retry-After is measured against the injected clock', async () => {
-    fake.script(NUM, reply.tooMany(new Date(clock.now().getTime() + 90_000).toUTCString()), JOURNEY);
+    fake.script(NUM, reply.tooMany(new Date(ctx.clock.now().getTime() + 90_000).toUTCString()), JOURNEY);
     expect((await failure(one(NUM))).opts.retryAfterMs).toBe(90_000);
   });
 

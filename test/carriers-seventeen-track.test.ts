@@ -1,19 +1,15 @@
-import { readFileSync } from 'node:fs';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProviderError, type ProviderContext, type TrackRequest, type TrackResult } from '../carriers/carrier.js';
+import type { TrackRequest, TrackResult } from '../carriers/carrier.js';
 import { SeventeenTrackProvider, type SeventeenTrackConfig } from '../carriers/seventeen-track/client.js';
-import { fixedClock } from '../domain/clock.js';
 import { reply } from './fakes/kuaidi100-server.js';
 import { startSeventeenTrackFake, type SeventeenTrackFake } from './fakes/seventeen-track-server.js';
+import { failure, fixture, providerContext } from './helpers/provider.js';
 
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8'));
 const TRACK_INFO = fixture('seventeentrack-gettrackinfo.json').data.accepted[0].track_info as Record<string, unknown>;
 
 let fake: SeventeenTrackFake;
 let provider: SeventeenTrackProvider;
-const clock = fixedClock('2022-10-12T00:00:00Z');
-const ctx: ProviderContext = { clock, log: pino({ level: 'silent' }), timeZone: 'Asia/Shanghai' };
+const ctx = providerContext('2022-10-12T00:00:00Z');
 
 function cfg(over: Partial<SeventeenTrackConfig> = {}): SeventeenTrackConfig {
   return {
@@ -44,15 +40,6 @@ function cnJourney(extra: Record<string, unknown>[] = []): Record<string, unknow
 async function one(trackingNo: string): Promise<TrackResult> {
   const [r] = await provider.track([req(trackingNo)], ctx);
   return r!;
-}
-
-async function failure(p: Promise<unknown>): Promise<ProviderError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ProviderError);
-  return e as ProviderError;
 }
 
 const paths = () => fake.requests.map((r) => r.path.replace('/track/v2.2/', ''));

@@ -528,6 +528,15 @@ describe('a channel that keeps failing', () => {
   });
 });
 
+/** An open order-level warning of each type on every order (skipping ones already open), at 10 h. */
+async function openOnEveryOrder(app: TestApp, types: string[]) {
+  await app.deps.sql`
+    insert into exceptions (order_id, shipment_id, type, severity, status, opened_at, details, updated_at)
+    select o.id, null, t.type, 'warning', 'open', ${at(10)}, '{}'::jsonb, ${at(10)}
+    from orders o cross join unnest(${app.deps.sql.array(types)}::text[]) t(type)
+    on conflict do nothing`;
+}
+
 describe('sync-outreach in four processes at once', () => {
   it('while exceptions resolve and escalate under it: no deadlock, one active task per order', async () => {
     const app = await createTestApp({}, iso(0));
@@ -535,11 +544,7 @@ describe('sync-outreach in four processes at once', () => {
     try {
       const n = 150;
       await app.addOrders(Array.from({ length: n }, (_, i) => order(`S${i}`, [])));
-      const openTwo = async () => app.deps.sql`
-        insert into exceptions (order_id, shipment_id, type, severity, status, opened_at, details, updated_at)
-        select o.id, null, t.type, 'warning', 'open', ${at(10)}, '{}'::jsonb, ${at(10)}
-        from orders o cross join (values ('late_shipment'), ('undelivered_3d')) t(type)
-        on conflict do nothing`;
+      const openTwo = () => openOnEveryOrder(app, ['late_shipment', 'undelivered_3d']);
       await openTwo();
       await syncOutreach(app.deps, async () => {});
       expect((await app.deps.sql`select count(*)::int n from outreach_tasks where status = 'open'`)[0]!.n).toBe(n);
@@ -579,9 +584,7 @@ describe('agent assignment', () => {
     try {
       await app.addOrders(Array.from({ length: orders }, (_, i) => order(`G${String(i).padStart(2, '0')}`, [])));
       await before?.(app);
-      await app.deps.sql`
-        insert into exceptions (order_id, shipment_id, type, severity, status, opened_at, details, updated_at)
-        select o.id, null, 'late_shipment', 'warning', 'open', ${at(10)}, '{}'::jsonb, ${at(10)} from orders o`;
+      await openOnEveryOrder(app, ['late_shipment']);
       await app.deps.sql`update exceptions e set outreach_task_id = t.id from outreach_tasks t where t.order_id = e.order_id`;
       await syncOutreach(app.deps, async () => {});
       const rows = await app.deps.sql`
@@ -617,9 +620,7 @@ describe('what sync-outreach revisits', () => {
     const app = await createTestApp({}, iso(10));
     try {
       await app.addOrders([order('R1', []), order('R2', [])]);
-      await app.deps.sql`
-        insert into exceptions (order_id, shipment_id, type, severity, status, opened_at, details, updated_at)
-        select o.id, null, 'late_shipment', 'warning', 'open', ${at(10)}, '{}'::jsonb, ${at(10)} from orders o`;
+      await openOnEveryOrder(app, ['late_shipment']);
       const none = async () => {};
       expect((await syncOutreach(app.deps, none)).tasksCreated).toBe(2);
       // detection escalates R1's exception at the same instant the tasks were just made
