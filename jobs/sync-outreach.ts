@@ -5,7 +5,7 @@ import type { SqlOrTx } from '../db/client.js';
 import { MINUTE_MS } from '../domain/clock.js';
 import { formatLocal } from '../domain/local-time.js';
 import { renderTemplate } from '../notify/render.js';
-import { defineJob, type FollowUp } from './define-job.js';
+import { defineJob, type Deps, type FollowUp } from './define-job.js';
 
 const SEVERITY_BASE: Record<Severity, number> = { info: 0, warning: 100, critical: 200, breach: 300 };
 const rank = (s: string) => SEVERITIES.indexOf(s as Severity);
@@ -153,15 +153,13 @@ export interface SyncSummary {
   tasksOverdue: number;
 }
 
-type SyncDeps = { sql: import('../db/client.js').Sql; config: Config; clock: { now(): Date } };
-
 /**
  * Keep exactly one active task per order in step with its open exceptions, a page of orders per
  * transaction. Orders are locked in id order with SKIP LOCKED, so replicas and overlapping cycles split
  * the work instead of waiting; the partial unique index (one open|claimed task per order) is the last
  * line of defence.
  */
-export async function syncOutreach(deps: SyncDeps, enqueue: (f: FollowUp[]) => Promise<void>): Promise<SyncSummary> {
+export async function syncOutreach(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, enqueue: (f: FollowUp[]) => Promise<void>): Promise<SyncSummary> {
   const { sql, config } = deps;
   const now = deps.clock.now();
   const page = config.jobs.syncOutreach.batchSize;
