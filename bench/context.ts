@@ -89,6 +89,7 @@ export async function makeDeps(dbUrl: string, redisUrl: string, prefix: string) 
 const DATA_TABLES = [
   'orders',
   'shipments',
+  'shipment_schedule',
   'tracking_events',
   'poll_quarantine',
   'exceptions',

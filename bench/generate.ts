@@ -193,7 +193,7 @@ export function kuaidi100Body(i: number, trackingNo: string, com: string): strin
 /**
  * N orders and N shipments straight in SQL (generate_series): the starting book of scenarios that are
  * not about import. `mode` chooses the shipment states:
- * - 'fresh': just imported, nothing polled yet (next_poll_at in the past, status pending);
+ * - 'fresh': just imported, nothing polled yet (next poll in the past, status pending);
  * - 'detect': a live mix relative to BENCH_NOW with ~10 % exceptional (see below).
  */
 export async function seedShipments(sql: Sql, n: number, mode: 'fresh' | 'detect'): Promise<void> {
@@ -208,17 +208,19 @@ export async function seedShipments(sql: Sql, n: number, mode: 'fresh' | 'detect
   await sql`select setval('orders_id_seq', ${n}::bigint)`;
   if (mode === 'fresh') {
     await sql`
-      insert into shipments (id, order_id, carrier, tracking_no, marked_shipped_at, next_poll_at, next_check_at)
+      insert into shipments (id, order_id, carrier, tracking_no, marked_shipped_at)
       select g, g, (array['ZTO','YTO','STO','YD','JTSD','EMS','JD'])[1 + g % 7], 'T' || lpad(g::text, 12, '0'),
-             ${now}::timestamptz - interval '20 hours', ${now}::timestamptz - make_interval(mins => g % 60), to_timestamp(0)
+             ${now}::timestamptz - interval '20 hours'
       from generate_series(1, ${n}::int) g`;
+    // The trigger made every parcel due at once; spread their first polls over the last hour.
+    await sql`update shipment_schedule set next_poll_at = ${now}::timestamptz - make_interval(mins => (shipment_id % 60)::int)`;
   } else {
     // g % 20 = 0: in transit, last event 50 h ago (tracking_stalled); g % 20 = 10: paid 80 h ago, marked shipped
     // 30 h ago, never scanned (late_shipment + fake_shipment_risk); g % 3 = 1: delivered; others in transit or
     // just collected, recently scanned: nothing to report.
     await sql`
       insert into shipments (id, order_id, carrier, tracking_no, marked_shipped_at, collected_at, delivered_at,
-                             last_event_at, last_event_text, last_hub, status, status_since, next_poll_at, next_check_at)
+                             last_event_at, last_event_text, last_hub, status, status_since)
       select g, g, (array['ZTO','YTO','STO','YD','JTSD','EMS','JD'])[1 + g % 7], 'T' || lpad(g::text, 12, '0'),
              n - interval '30 hours',
              case when k = 10 then null when k = 0 then n - interval '60 hours' else n - interval '20 hours' end,
@@ -227,11 +229,16 @@ export async function seedShipments(sql: Sql, n: number, mode: 'fresh' | 'detect
              case when k = 10 then null else '快件离开【苏州转运中心】，正在发往【上海转运中心】' end,
              case when k = 10 then null else '苏州转运中心' end,
              case when k = 10 then 'pending' when k = 0 then 'in_transit' when g % 3 = 1 then 'delivered' when g % 3 = 2 then 'in_transit' else 'collected' end,
-             case when k = 10 then null when k = 0 then n - interval '50 hours' else n - interval '2 hours' end,
-             n + interval '1 hour', to_timestamp(0)
+             case when k = 10 then null when k = 0 then n - interval '50 hours' else n - interval '2 hours' end
       from generate_series(1, ${n}::int) g, lateral (select g % 20 as k, ${now}::timestamptz as n) x`;
+    // All due for judgement (the trigger's epoch); polled a moment ago, next poll in an hour.
+    await sql`update shipment_schedule set next_poll_at = ${now}::timestamptz + interval '1 hour'`;
   }
   await sql`select setval('shipments_id_seq', ${n}::bigint)`;
   await sql`analyze orders`;
   await sql`analyze shipments`;
+  // The schedule update above left a dead row per parcel; outside a transaction, clear them so the sweeps
+  // start on a table shaped like the importer's.
+  if ('savepoint' in sql) await sql`analyze shipment_schedule`;
+  else await sql`vacuum analyze shipment_schedule`;
 }

@@ -44,7 +44,8 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
   };
   const xmin = async () => Number((await db.sql`select (pg_snapshot_xmax(pg_current_snapshot())::text::bigint % 4294967296) as x`)[0]!.x);
   const writtenSince = async (mark: number) =>
-    Number((await db.sql`select (select count(*) from orders where xmin::text::bigint >= ${mark}) + (select count(*) from shipments where xmin::text::bigint >= ${mark}) as n`)[0]!.n);
+    Number((await db.sql`select (select count(*) from orders where xmin::text::bigint >= ${mark}) + (select count(*) from shipments where xmin::text::bigint >= ${mark})
+                                + (select count(*) from shipment_schedule where xmin::text::bigint >= ${mark}) as n`)[0]!.n);
 
   beforeAll(async () => {
     db = await createTestDb();
@@ -107,7 +108,7 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
 
   it('keeps the upsert semantics: a changed order is re-judged with its parcels, a known parcel only gains its shipped time', async () => {
     await importOrders({ sql: db.sql, clock, file: file([row('C1', ['ZTO', 'ZT20000001']), row('C2', ['ZTO', 'ZT20000002'])]) });
-    await db.sql`update shipments set next_check_at = null`;
+    await db.sql`update shipment_schedule set next_check_at = null`;
     const mark = await xmin();
     const s = await importOrders({
       sql: db.sql,
@@ -115,13 +116,14 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
       file: file([row('C1', ['ZTO', 'ZT20000001'], { amount: '99.00' }), row('C2', ['ZTO', 'ZT20000002', '2026-11-11T12:00:00+08:00'])]),
     });
     expect(s).toMatchObject({ shipments: 0, rejectedRows: 0 });
-    const rows = await db.sql`select o.external_id, o.amount, s.marked_shipped_at, s.next_check_at from orders o join shipments s on s.order_id = o.id order by 1`;
+    const rows = await db.sql`select o.external_id, o.amount, s.marked_shipped_at, c.next_check_at from orders o join shipments s on s.order_id = o.id join shipment_schedule c on c.shipment_id = s.id order by 1`;
     expect(rows.map((r) => [r.external_id, Number(r.amount), r.marked_shipped_at?.toISOString() ?? null, r.next_check_at])).toEqual([
       ['C1', 99, null, EPOCH],
       ['C2', 88.5, '2026-11-11T04:00:00.000Z', EPOCH],
     ]);
-    // C1's order row and both parcels were written; C2's order row was not.
-    expect(await writtenSince(mark)).toBe(3);
+    // C1's order row, C2's parcel (its shipped time) and both parcels' schedule rows were written; C2's order
+    // row and C1's parcel were not.
+    expect(await writtenSince(mark)).toBe(4);
   });
 
   it('re-checks an order judged at the order level when a parcel arrives for it', async () => {

@@ -29,15 +29,17 @@ export const planPolls = defineJob({
     for (;;) {
       const rows = await sql`
         with due as (
-          select id from shipments
+          select shipment_id from shipment_schedule
           where next_poll_at <= ${now}
-          order by next_poll_at, id
+          order by next_poll_at, shipment_id
           limit ${config.jobs.planPolls.pageSize}
           for update skip locked
+        ), leased as (
+          update shipment_schedule c set next_poll_at = ${lease}
+          from due where c.shipment_id = due.shipment_id
+          returning c.shipment_id
         )
-        update shipments s set next_poll_at = ${lease}
-        from due where s.id = due.id
-        returning s.id, s.carrier`;
+        select s.id, s.carrier from leased join shipments s on s.id = leased.shipment_id`;
       if (rows.length === 0) break;
       planned += rows.length;
       const followUps: FollowUp[] = [];

@@ -413,8 +413,9 @@ export const pollTracking = defineJob({
     }
     if (deferred.length) {
       // Too soon for this number (floor or 24 h cap): keep it due at the earliest allowed instant.
-      await sql`update shipments set next_poll_at = greatest(coalesce(last_polled_at, ${now}::timestamptz) + ${pcfg.minPollIntervalMinutes} * interval '1 minute', ${now}::timestamptz + interval '1 minute')
-                where id = any(${sql.array(deferred.map((s) => s.id))}::bigint[]) and next_poll_at is not null`;
+      await sql`update shipment_schedule c set next_poll_at = greatest(coalesce(s.last_polled_at, ${now}::timestamptz) + ${pcfg.minPollIntervalMinutes} * interval '1 minute', ${now}::timestamptz + interval '1 minute')
+                from shipments s
+                where s.id = c.shipment_id and c.shipment_id = any(${sql.array(deferred.map((s) => s.id))}::bigint[]) and c.next_poll_at is not null`;
     }
     const items: IngestItem[] = [];
     const requests = due.map((s) => ({

@@ -118,7 +118,7 @@ async function openSet(app: TestApp): Promise<Row[]> {
 
 /** Make every unfinished shipment due for a poll (the poll policy is tested elsewhere). */
 async function pollEverything(app: TestApp) {
-  await app.deps.sql`update shipments set next_poll_at = '1970-01-01' where status <> 'delivered'`;
+  await app.deps.sql`update shipment_schedule c set next_poll_at = '1970-01-01' from shipments s where s.id = c.shipment_id and s.status <> 'delivered'`;
 }
 
 async function step(app: TestApp, h: number) {
@@ -350,7 +350,7 @@ describe('detection timeline through run-once', () => {
     expect(s.totals.exceptionsOpened ?? 0).toBe(0);
     const now = at(110);
     const [due] = await app.deps.sql`
-      select (select count(*) from shipments where next_check_at <= ${now})::int s, (select count(*) from orders where next_check_at <= ${now})::int o`;
+      select (select count(*) from shipment_schedule where next_check_at <= ${now})::int s, (select count(*) from orders where next_check_at <= ${now})::int o`;
     expect(due).toEqual({ s: 0, o: 0 });
   });
 

@@ -98,7 +98,7 @@ describe('graceful shutdown', () => {
     daemon.deps.providers.set('sandbox', slow);
     try {
       const [o] = await db.sql`insert into orders (platform, external_id, paid_at) values ('taobao', 'G1', '2026-11-11T00:00:00Z') returning id`;
-      const [s] = await db.sql`insert into shipments (order_id, carrier, tracking_no, next_poll_at) values (${o!.id}, 'ZTO', 'ZT1234567', '1970-01-01') returning id`;
+      const [s] = await db.sql`insert into shipments (order_id, carrier, tracking_no) values (${o!.id}, 'ZTO', 'ZT1234567') returning id`;
       await daemon.runtime.enqueue([{ job: 'poll-tracking', queue: 'poll-sandbox', payload: { provider: 'sandbox', shipmentIds: [Number(s!.id)] }, jobId: 'poll-shutdown-test' }]);
       await inFlight;
       const stopping = daemon.stop();
@@ -175,7 +175,7 @@ describe('provider failures in a cycle', () => {
       const alerts = await app.deps.sql`select key, count from alerts`;
       expect(alerts).toHaveLength(1);
       expect(alerts[0]!.key).toBe('auth:sandbox');
-      const rows = await app.deps.sql`select poll_error_kind, next_poll_at from shipments order by id`;
+      const rows = await app.deps.sql`select s.poll_error_kind, c.next_poll_at from shipments s join shipment_schedule c on c.shipment_id = s.id order by s.id`;
       expect(rows.map((r) => r.poll_error_kind)).toEqual(['auth', 'auth']);
       // backed off by polling.errorBackoffMinutes, not retried in a storm
       expect(rows[0]!.next_poll_at.getTime()).toBeGreaterThan(new Date('2026-11-12T14:00:00+08:00').getTime());

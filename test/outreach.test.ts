@@ -117,7 +117,7 @@ function channelOverrides(sink: ChannelSink) {
 }
 
 async function pollEverything(app: TestApp) {
-  await app.deps.sql`update shipments set next_poll_at = '1970-01-01' where status <> 'delivered'`;
+  await app.deps.sql`update shipment_schedule c set next_poll_at = '1970-01-01' from shipments s where s.id = c.shipment_id and s.status <> 'delivered'`;
 }
 
 interface TaskRow {

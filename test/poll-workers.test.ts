@@ -65,8 +65,8 @@ async function seed(first: number, n: number, reply?: (i: number) => Record<stri
   for (let i = first; i < first + n; i++) {
     const [o] = await db.sql`insert into orders (platform, external_id, paid_at) values ('taobao', ${'PW' + i}, '2021-12-14T00:00:00Z') returning id`;
     const [s] = await db.sql`
-      insert into shipments (order_id, carrier, tracking_no, marked_shipped_at, next_poll_at)
-      values (${o!.id}, 'YTO', ${num(i)}, '2021-12-15T00:00:00Z', '1970-01-01') returning id`;
+      insert into shipments (order_id, carrier, tracking_no, marked_shipped_at)
+      values (${o!.id}, 'YTO', ${num(i)}, '2021-12-15T00:00:00Z') returning id`;
     ids.push(Number(s!.id));
     fake.script(num(i), reply?.(i) ?? { ...JOURNEY, nu: num(i) });
   }

@@ -53,14 +53,14 @@ export const detectScenario: Scenario = {
           repeatEvaluated.push(s2.evaluated);
           repeatWritten.push(
             total(s2, 'opened') + total(s2, 'escalated') + total(s2, 'resolved') + o2.tasksCreated + o2.tasksUpdated + o2.tasksCancelled +
-              (await rowsWrittenSince(env.sql, mark, ['shipments', 'orders', 'exceptions', 'exception_history', 'outreach_tasks'])),
+              (await rowsWrittenSince(env.sql, mark, ['shipments', 'shipment_schedule', 'orders', 'exceptions', 'exception_history', 'outreach_tasks'])),
           );
         } else {
           const t0 = performance.now();
           const [r] = await env.raw`
             select count(*)::int as n
-            from shipments s join orders o on o.id = s.order_id
-            where s.next_check_at <= ${BENCH_NOW}
+            from shipment_schedule c join shipments s on s.id = c.shipment_id join orders o on o.id = s.order_id
+            where c.next_check_at <= ${BENCH_NOW}
               and ((s.status in ('collected', 'in_transit', 'arrived_at_hub') and s.last_event_at < ${BENCH_NOW}::timestamptz - interval '48 hours')
                 or (s.collected_at is null and s.marked_shipped_at < ${BENCH_NOW}::timestamptz - interval '24 hours')
                 or (s.collected_at is null and o.paid_at < ${BENCH_NOW}::timestamptz - interval '24 hours')

@@ -57,7 +57,7 @@ export const enqueueScenario: Scenario = {
             const c2 = await q.count();
             secondAdded.push(c2 - c1);
             if (rep === 0) {
-              await env.sql`update shipments set next_poll_at = ${BENCH_NOW}::timestamptz - interval '1 minute'`;
+              await env.sql`update shipment_schedule set next_poll_at = ${BENCH_NOW}::timestamptz - interval '1 minute'`;
               await planPolls.handle({ slot }, deps, ctx);
               replanAdded.push((await q.count()) - c2);
             }
@@ -68,7 +68,7 @@ export const enqueueScenario: Scenario = {
             await dropRedisPrefix(env.redisUrl, prefix);
           }
         } else {
-          const rows = await env.raw`select id from shipments where next_poll_at <= ${BENCH_NOW} order by id`;
+          const rows = await env.raw`select shipment_id as id from shipment_schedule where next_poll_at <= ${BENCH_NOW} order by shipment_id`;
           const q = env.deps.config.queues;
           const jobs = rows.map((r) => ({
             name: 'poll-tracking',

@@ -56,7 +56,7 @@ async function writeCopyFiles(dir: string, shipments: number): Promise<{ orders:
       lastOrder = r.orderNo;
       ob += [r.orderNo, r.platform, r.orderId, r.type, iso(r.paidAt), iso(r.promisedShipBy), r.amount, r.currency, r.customerName, r.customerPhone, r.customerHandle, epoch, stamp, stamp].join('\t') + '\n';
     }
-    sb += [r.orderNo, r.carrier, r.trackingNo, iso(r.markedShippedAt), epoch, epoch, stamp, stamp].join('\t') + '\n';
+    sb += [r.orderNo, r.carrier, r.trackingNo, iso(r.markedShippedAt), stamp, stamp].join('\t') + '\n';
     if (ob.length > 1 << 20) {
       if (!o.write(ob)) await once(o, 'drain');
       ob = '';
@@ -105,7 +105,8 @@ export const importScenario: Scenario = {
             .writable();
           await pipeline(createReadStream(copy.orders), ow);
           const sw = await env.raw
-            .unsafe('copy shipments (order_id, carrier, tracking_no, marked_shipped_at, next_poll_at, next_check_at, created_at, updated_at) from stdin')
+            // the shipments_schedule_rows trigger gives COPY's parcels their schedule rows, as it does ours
+            .unsafe('copy shipments (order_id, carrier, tracking_no, marked_shipped_at, created_at, updated_at) from stdin')
             .writable();
           await pipeline(createReadStream(copy.shipments), sw);
           await env.raw`select setval('orders_id_seq', (select max(id) from orders))`;

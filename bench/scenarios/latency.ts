@@ -171,7 +171,7 @@ async function oursRun(env: BenchEnv, n: number, prefix: string): Promise<OursRu
     );
     const created = imported.reduce((a, r) => a + r.chasesCreated, 0);
     if (created !== n) throw new Error(`latency scenario: ${created} chases created for ${n} parcels (${imported.reduce((a, r) => a + r.rejectedRows, 0)} rejected)`);
-    await env.sql`update shipments set next_poll_at = ${new Date(CYCLE_AT.getTime() - MINUTE_MS)}::timestamptz`;
+    await env.sql`update shipment_schedule set next_poll_at = ${new Date(CYCLE_AT.getTime() - MINUTE_MS)}::timestamptz`;
     for (let id = 1; id <= n; id++) fake.script(trackingNo(id), JSON.parse(replyBody(id, 3)) as Record<string, unknown>);
     const setupSeconds = (performance.now() - setup0) / 1000;
     gc();

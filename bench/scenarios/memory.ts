@@ -224,8 +224,8 @@ async function seedBook(sql: Sql, n: number, shiftMs: number): Promise<void> {
     await seedShipments(tx as unknown as Sql, n, 'fresh');
     // The daemon runs on the system clock: move the book so "now" is the real now, and make every parcel due.
     await tx`update orders set paid_at = paid_at + ${shiftMs} * interval '1 millisecond'`;
-    await tx`update shipments set marked_shipped_at = marked_shipped_at + ${shiftMs} * interval '1 millisecond',
-                                  next_poll_at = now() - (id % 60) * interval '1 minute'`;
+    await tx`update shipments set marked_shipped_at = marked_shipped_at + ${shiftMs} * interval '1 millisecond'`;
+    await tx`update shipment_schedule set next_poll_at = now() - (shipment_id % 60) * interval '1 minute'`;
     // Every eleventh parcel chased by its customer, registered an hour ago with no hub known yet. 11 is prime to
     // the 60 next_poll_at groups above, so chased parcels come up all through the cycle, also before a time cap.
     await tx`insert into chases (shipment_id, contact, channel, baseline_hub, registered_at)

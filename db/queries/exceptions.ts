@@ -36,8 +36,10 @@ function toFacts(r: Row): SubjectFacts {
 }
 
 /**
- * Claim up to `limit` shipments due for detection (or the given ids), locking them so a second replica's
- * sweep takes other rows. Must run inside a transaction.
+ * Claim up to `limit` shipments due for detection (or the given ids), locking their schedule rows so a
+ * second replica's sweep takes other rows. The shipments rows are read, not locked: a poll that changes
+ * one meanwhile waits for this lock to set "judge now", so the next sweep sees its facts. Must run inside
+ * a transaction.
  */
 export async function claimShipmentSubjects(tx: Sql, now: Date, limit: number, ids?: number[]): Promise<SubjectFacts[]> {
   const rows = ids
@@ -45,18 +47,18 @@ export async function claimShipmentSubjects(tx: Sql, now: Date, limit: number, i
         select s.id as shipment_id, s.order_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by, o.amount,
                s.carrier, s.tracking_no, s.marked_shipped_at, s.collected_at, s.delivered_at, s.last_event_at,
                s.last_event_text, s.last_hub, s.status, s.status_since, s.provider_flags
-        from shipments s join orders o on o.id = s.order_id
-        where s.id = any(${tx.array(ids)}::bigint[])
-        for update of s skip locked`
+        from shipment_schedule c join shipments s on s.id = c.shipment_id join orders o on o.id = s.order_id
+        where c.shipment_id = any(${tx.array(ids)}::bigint[])
+        for update of c skip locked`
     : await tx`
         select s.id as shipment_id, s.order_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by, o.amount,
                s.carrier, s.tracking_no, s.marked_shipped_at, s.collected_at, s.delivered_at, s.last_event_at,
                s.last_event_text, s.last_hub, s.status, s.status_since, s.provider_flags
-        from shipments s join orders o on o.id = s.order_id
-        where s.next_check_at <= ${now}
-        order by s.next_check_at
+        from shipment_schedule c join shipments s on s.id = c.shipment_id join orders o on o.id = s.order_id
+        where c.next_check_at <= ${now}
+        order by c.next_check_at
         limit ${limit}
-        for update of s skip locked`;
+        for update of c skip locked`;
   return rows.map(toFacts);
 }
 
@@ -166,8 +168,8 @@ export async function setNextCheck(tx: Sql, table: 'shipments' | 'orders', items
   const ids = tx.array(items.map((i) => i.id));
   const ats = tx.array(items.map((i) => i.at?.toISOString() ?? null) as string[]);
   if (table === 'shipments') {
-    await tx`update shipments s set next_check_at = t.at from unnest(${ids}::bigint[], ${ats}::timestamptz[]) as t(id, at)
-             where s.id = t.id and s.next_check_at is distinct from t.at`;
+    await tx`update shipment_schedule c set next_check_at = t.at from unnest(${ids}::bigint[], ${ats}::timestamptz[]) as t(id, at)
+             where c.shipment_id = t.id and c.next_check_at is distinct from t.at`;
   } else {
     await tx`update orders o set next_check_at = t.at from unnest(${ids}::bigint[], ${ats}::timestamptz[]) as t(id, at)
              where o.id = t.id and o.next_check_at is distinct from t.at`;

@@ -285,8 +285,9 @@ export async function writeOrderRows(sql: Sql, p: PreparedOrderRows, now: Date):
         returning id, (xmax = 0) as inserted
       ), rejudge as (
         -- A changed order (new paid time, new type) must be re-judged, as must each of its shipments.
-        update shipments set next_check_at = ${EPOCH_ISO}::timestamptz
-        where order_id in (select id from o where not inserted)
+        update shipment_schedule c set next_check_at = ${EPOCH_ISO}::timestamptz
+        from shipments s
+        where s.id = c.shipment_id and s.order_id in (select id from o where not inserted)
       )
       select count(*)::int as changed from o`;
     const shipmentStatement = s
@@ -296,8 +297,9 @@ export async function writeOrderRows(sql: Sql, p: PreparedOrderRows, now: Date):
                                ${s.trackingNo}::text[], ${s.markedShippedAt}::timestamptz[])
             as t(platform, external_id, carrier, tracking_no, marked_shipped_at)
         ), ins as (
-          insert into shipments (order_id, carrier, tracking_no, marked_shipped_at, next_poll_at, next_check_at, created_at, updated_at)
-          select t.order_id, t.carrier, t.tracking_no, t.marked_shipped_at, ${EPOCH_ISO}::timestamptz, ${EPOCH_ISO}::timestamptz, ${nowIso}::timestamptz, ${nowIso}::timestamptz
+          -- A new parcel gets its schedule row (due at once) from the shipments_schedule_rows trigger.
+          insert into shipments (order_id, carrier, tracking_no, marked_shipped_at, created_at, updated_at)
+          select t.order_id, t.carrier, t.tracking_no, t.marked_shipped_at, ${nowIso}::timestamptz, ${nowIso}::timestamptz
           from (
             -- One index probe per parcel, whatever the planner would guess from the batch size (a hash join
             -- would read all of a large orders table).
@@ -306,10 +308,14 @@ export async function writeOrderRows(sql: Sql, p: PreparedOrderRows, now: Date):
           ) t
           where t.order_id is not null
           on conflict (carrier, tracking_no) do update set
-            marked_shipped_at = excluded.marked_shipped_at, next_check_at = excluded.next_check_at, updated_at = excluded.updated_at
+            marked_shipped_at = excluded.marked_shipped_at, updated_at = excluded.updated_at
           where shipments.marked_shipped_at is null and excluded.marked_shipped_at is not null
             and shipments.order_id = excluded.order_id
-          returning order_id, carrier, tracking_no, (xmax = 0) as inserted
+          returning id, order_id, carrier, tracking_no, (xmax = 0) as inserted
+        ), marked as (
+          -- Newly marked shipped: the fake-shipment clock starts, judge it now.
+          update shipment_schedule c set next_check_at = ${EPOCH_ISO}::timestamptz
+          from ins where not ins.inserted and c.shipment_id = ins.id
         ), unwritten as materialized (
           -- Neither added nor updated: already known, maybe on another order (a clash is never written). When
           -- every parcel was written (a fresh import), there is nothing to look for.

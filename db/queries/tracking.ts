@@ -123,26 +123,16 @@ export interface ShipmentUpdate extends ShipmentTrackState {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-/** One UPDATE … FROM unnest for the whole batch. */
+/**
+ * One statement for the whole batch: the tracked facts on `shipments`, the next poll and (when facts
+ * changed) "judge now" on `shipment_schedule`. The schedule update reads the shipments update's output, so
+ * each parcel is locked shipments row first, like every other writer of both.
+ */
 export async function applyShipmentUpdates(sql: Sql, updates: ShipmentUpdate[], now: Date): Promise<void> {
   if (updates.length === 0) return;
   await sql`
-    update shipments s set
-      status = u.status, status_since = u.status_since, collected_at = u.collected_at, delivered_at = u.delivered_at,
-      last_event_at = u.last_event_at, last_event_text = u.last_event_text, last_hub = u.last_hub,
-      provider_flags = coalesce(string_to_array(nullif(u.flags, ''), ','), '{}'::text[]),
-      next_poll_at = u.next_poll_at,
-      last_polled_at = case when u.polled then ${now}::timestamptz else s.last_polled_at end,
-      poll_count = s.poll_count + case when u.polled then 1 else 0 end,
-      recent_polls = case when u.polled
-        then array(select p from unnest(s.recent_polls) p where p > ${now}::timestamptz - interval '24 hours') || ${now}::timestamptz
-        else s.recent_polls end,
-      poll_error_kind = u.err_kind, poll_error = u.err,
-      poll_error_at = case when u.err_kind is null then null else ${now}::timestamptz end,
-      poll_error_count = case when u.err_kind is null then 0 else s.poll_error_count + 1 end,
-      next_check_at = case when u.recheck then least(coalesce(s.next_check_at, ${now}::timestamptz), ${now}::timestamptz) else s.next_check_at end,
-      updated_at = ${now}::timestamptz
-    from unnest(${sql.array(updates.map((u) => u.id))}::bigint[],
+    with u as (
+      select * from unnest(${sql.array(updates.map((u) => u.id))}::bigint[],
                 ${sql.array(updates.map((u) => u.status))}::text[],
                 ${sql.array(updates.map((u) => iso(u.statusSince)) as string[])}::timestamptz[],
                 ${sql.array(updates.map((u) => iso(u.collectedAt)) as string[])}::timestamptz[],
@@ -156,9 +146,30 @@ export async function applyShipmentUpdates(sql: Sql, updates: ShipmentUpdate[], 
                 ${sql.array(updates.map((u) => u.pollErrorKind) as string[])}::text[],
                 ${sql.array(updates.map((u) => u.pollError) as string[])}::text[],
                 ${sql.array(updates.map((u) => u.recheck))}::boolean[])
-      as u(id, status, status_since, collected_at, delivered_at, last_event_at, last_event_text, last_hub, flags,
-           next_poll_at, polled, err_kind, err, recheck)
-    where s.id = u.id`;
+        as u(id, status, status_since, collected_at, delivered_at, last_event_at, last_event_text, last_hub, flags,
+             next_poll_at, polled, err_kind, err, recheck)
+    ), facts as (
+      update shipments s set
+        status = u.status, status_since = u.status_since, collected_at = u.collected_at, delivered_at = u.delivered_at,
+        last_event_at = u.last_event_at, last_event_text = u.last_event_text, last_hub = u.last_hub,
+        provider_flags = coalesce(string_to_array(nullif(u.flags, ''), ','), '{}'::text[]),
+        last_polled_at = case when u.polled then ${now}::timestamptz else s.last_polled_at end,
+        poll_count = s.poll_count + case when u.polled then 1 else 0 end,
+        recent_polls = case when u.polled
+          then array(select p from unnest(s.recent_polls) p where p > ${now}::timestamptz - interval '24 hours') || ${now}::timestamptz
+          else s.recent_polls end,
+        poll_error_kind = u.err_kind, poll_error = u.err,
+        poll_error_at = case when u.err_kind is null then null else ${now}::timestamptz end,
+        poll_error_count = case when u.err_kind is null then 0 else s.poll_error_count + 1 end,
+        updated_at = ${now}::timestamptz
+      from u where s.id = u.id
+      returning s.id
+    )
+    update shipment_schedule c set
+      next_poll_at = u.next_poll_at,
+      next_check_at = case when u.recheck then least(coalesce(c.next_check_at, ${now}::timestamptz), ${now}::timestamptz) else c.next_check_at end
+    from facts join u on u.id = facts.id
+    where c.shipment_id = facts.id`;
 }
 
 export interface QuarantineRow {

@@ -30,8 +30,6 @@ export const shipments = pgTable(
     statusSince: tz('status_since'),
     /** Provider-reported flags (e.g. kuaidi100:202, kdniao:412): extra signals for detection. */
     providerFlags: text('provider_flags').array().notNull().default(sql`'{}'::text[]`),
-    /** Next poll; NULL = stop polling (terminal or given up). */
-    nextPollAt: tz('next_poll_at'),
     lastPolledAt: tz('last_polled_at'),
     /** Poll instants within the last 24 h (per-number caps such as Kuaidi100's 48/day survive restarts). */
     recentPolls: timestamp('recent_polls', { withTimezone: true, mode: 'date' }).array().notNull().default(sql`'{}'::timestamptz[]`),
@@ -41,8 +39,6 @@ export const shipments = pgTable(
     pollError: text('poll_error'),
     pollErrorAt: tz('poll_error_at'),
     pollErrorCount: integer('poll_error_count').notNull().default(0),
-    /** Next instant at which any rule could change its verdict (detection sweeps only read due rows). */
-    nextCheckAt: tz('next_check_at'),
     extra: jsonb('extra'),
     createdAt: tz('created_at').notNull().defaultNow(),
     updatedAt: tz('updated_at').notNull().defaultNow(),
@@ -51,7 +47,32 @@ export const shipments = pgTable(
     uniqueIndex('shipments_carrier_tracking_no_key').on(t.carrier, t.trackingNo),
     index('shipments_order_id_idx').on(t.orderId),
     index('shipments_tracking_no_idx').on(t.trackingNo),
-    index('shipments_next_poll_at_idx').on(t.nextPollAt).where(sql`${t.nextPollAt} is not null`),
-    index('shipments_next_check_at_idx').on(t.nextCheckAt).where(sql`${t.nextCheckAt} is not null`),
+  ],
+);
+
+/**
+ * When each shipment is next polled and next judged, kept apart from `shipments` on purpose: the sweeps
+ * move these two instants for every parcel they touch, and an update of an indexed column rewrites every
+ * index of its row. Here that is two small indexes; on `shipments` it was six, and the first detection
+ * sweep over a million parcels spent most of its time there. It also leaves the poll path's update of
+ * `shipments` free of indexed columns, so Postgres can do it in place (HOT).
+ *
+ * One row per shipment, made by the `shipments_schedule_rows` trigger (migration 0002) for every insert
+ * path, COPY included, due at once for both.
+ */
+export const shipmentSchedule = pgTable(
+  'shipment_schedule',
+  {
+    shipmentId: bigint('shipment_id', { mode: 'number' })
+      .primaryKey()
+      .references(() => shipments.id, { onDelete: 'cascade' }),
+    /** Next poll; NULL = stop polling (terminal or given up). */
+    nextPollAt: tz('next_poll_at'),
+    /** Next instant at which any rule could change its verdict (detection sweeps only read due rows). */
+    nextCheckAt: tz('next_check_at'),
+  },
+  (t) => [
+    index('shipment_schedule_next_poll_at_idx').on(t.nextPollAt).where(sql`${t.nextPollAt} is not null`),
+    index('shipment_schedule_next_check_at_idx').on(t.nextCheckAt).where(sql`${t.nextCheckAt} is not null`),
   ],
 );
