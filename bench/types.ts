@@ -30,7 +30,23 @@ export interface ResultRow {
 export interface ScenarioContext {
   env: BenchEnv;
   shipments: number;
+  /** Repetitions asked for; `another` decides how many run. */
   reps: number;
+  /**
+   * Whether to start repetition `rep` (0-based): the first always runs; a further one runs while `reps` allows
+   * and the scenario, at its pace so far, would still finish within the harness's repetition budget.
+   */
+  another(rep: number): boolean;
+}
+
+/** `another` for a scenario started at `startedMs`: at most `reps`, and more than one only within `budgetSeconds`. */
+export function repetitionBudget(reps: number, budgetSeconds: number, startedMs: number, nowMs: () => number): (rep: number) => boolean {
+  return (rep) => {
+    if (rep === 0) return true;
+    if (rep >= reps) return false;
+    const perRep = (nowMs() - startedMs) / 1000 / rep;
+    return perRep * (rep + 1) <= budgetSeconds;
+  };
 }
 
 export interface Scenario {

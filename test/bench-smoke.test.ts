@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runBench } from '../bench/harness.js';
+import { repetitionBudget } from '../bench/types.js';
 import { ADMIN_DATABASE_URL, TEST_REDIS_URL } from './helpers/services.js';
 
 /** The benchmark harness at a tiny size, so it cannot rot. Correctness facts only: no timing assertions. */
@@ -100,5 +101,22 @@ describe('bench harness (smoke)', () => {
     const idle = row('daemon memory: idle (nothing due)');
     expect(idle.peakRssMb).toBeGreaterThan(0);
     expect(mem.peakRssMb).toBeGreaterThanOrEqual(idle.peakRssMb!);
+  });
+});
+
+describe('bench repetition budget', () => {
+  it('always runs the first repetition, then another only while reps allow and the pace fits the budget', () => {
+    let now = 0;
+    const another = repetitionBudget(3, 300, 0, () => now);
+    expect(another(0)).toBe(true);
+    now = 100_000; // one repetition took 100 s: a second ends at 200 s
+    expect(another(1)).toBe(true);
+    now = 200_000; // a third ends at 300 s: exactly the budget
+    expect(another(2)).toBe(true);
+    expect(another(3)).toBe(false); // reps exhausted
+    now = 160_000; // one repetition took 160 s: a second would end at 320 s
+    expect(another(1)).toBe(false);
+    expect(repetitionBudget(3, 0, 0, () => 0)(1)).toBe(true); // zero-length repetitions fit any budget
+    expect(repetitionBudget(1, 10_000, 0, () => 1)(1)).toBe(false);
   });
 });

@@ -16,7 +16,7 @@ const total = (s: DetectSummary, k: 'opened' | 'escalated' | 'resolved') => Obje
 export const detectScenario: Scenario = {
   id: 'detect',
   title: '4 detection sweep',
-  async run({ env, shipments: n, reps }: ScenarioContext): Promise<ResultRow[]> {
+  async run({ env, shipments: n, another }: ScenarioContext): Promise<ResultRow[]> {
     const first: number[] = [];
     const repeat: number[] = [];
     const base: number[] = [];
@@ -28,7 +28,7 @@ export const detectScenario: Scenario = {
     const tasks: number[] = [];
     const syncSeconds: number[] = [];
     const noFollowUps = async () => {};
-    for (let rep = 0; rep < reps; rep++) {
+    for (let rep = 0; another(rep); rep++) {
       for (const side of sidesOf(rep)) {
         await freshTables(env.sql);
         await seedShipments(env.sql, n, 'detect');

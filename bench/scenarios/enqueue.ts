@@ -21,7 +21,7 @@ const QUEUE = 'poll-kuaidi100';
 export const enqueueScenario: Scenario = {
   id: 'enqueue',
   title: '5 enqueue path',
-  async run({ env, shipments: n, reps }: ScenarioContext): Promise<ResultRow[]> {
+  async run({ env, shipments: n, another }: ScenarioContext): Promise<ResultRow[]> {
     const ours: number[] = [];
     const second: number[] = [];
     const base: number[] = [];
@@ -31,7 +31,7 @@ export const enqueueScenario: Scenario = {
     const replanAdded: number[] = [];
     const slot = slotId(BENCH_NOW);
     const tag = randomBytes(4).toString('hex');
-    for (let rep = 0; rep < reps; rep++) {
+    for (let rep = 0; another(rep); rep++) {
       for (const side of sidesOf(rep)) {
         await freshTables(env.sql);
         await seedShipments(env.sql, n, 'fresh');

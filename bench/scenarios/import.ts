@@ -75,7 +75,7 @@ async function writeCopyFiles(dir: string, shipments: number): Promise<{ orders:
 export const importScenario: Scenario = {
   id: 'import',
   title: '1 order import',
-  async run({ env, shipments, reps }: ScenarioContext): Promise<ResultRow[]> {
+  async run({ env, shipments, another }: ScenarioContext): Promise<ResultRow[]> {
     const csv = join(env.tmpDir, 'orders.csv');
     await writeOrdersCsv(csv, shipments);
     const copy = await writeCopyFiles(env.tmpDir, shipments);
@@ -85,7 +85,7 @@ export const importScenario: Scenario = {
     const wall: number[] = [];
     const imported: number[] = [];
     const rejected: number[] = [];
-    for (let rep = 0; rep < reps; rep++) {
+    for (let rep = 0; another(rep); rep++) {
       for (const side of sidesOf(rep)) {
         await freshTables(env.sql);
         gc();

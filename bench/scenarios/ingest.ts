@@ -105,11 +105,11 @@ async function baselinePass(raw: Sql, n: number): Promise<Pass> {
 export const ingestScenario: Scenario = {
   id: 'ingest',
   title: '2 tracking ingestion',
-  async run({ env, shipments: n, reps }: ScenarioContext): Promise<ResultRow[]> {
+  async run({ env, shipments: n, another }: ScenarioContext): Promise<ResultRow[]> {
     const o = { fresh: [] as Pass[], replay: [] as Pass[] };
     const b = { fresh: [] as Pass[], replay: [] as Pass[] };
     const replayRowsWritten: number[] = [];
-    for (let rep = 0; rep < reps; rep++) {
+    for (let rep = 0; another(rep); rep++) {
       for (const side of sidesOf(rep)) {
         await freshTables(env.sql);
         await seedShipments(env.sql, n, 'fresh');

@@ -291,13 +291,13 @@ const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFix
 export const latencyScenario: Scenario = {
   id: 'latency',
   title: '6 hub-moved latency',
-  async run({ env, shipments, reps }: ScenarioContext): Promise<ResultRow[]> {
+  async run({ env, shipments, another }: ScenarioContext): Promise<ResultRow[]> {
     const n = Math.min(shipments, LATENCY_MAX);
     const tag = randomBytes(4).toString('hex');
     const ours: OursRun[] = [];
     const base: { seconds: number; latencies: number[] }[] = [];
     let delivered: Arrival[] | null = null;
-    for (let rep = 0; rep < reps; rep++) {
+    for (let rep = 0; another(rep); rep++) {
       // The baseline re-sends what our first run delivered, so rep 0 always starts with ours.
       for (const side of rep === 0 ? (['ours', 'baseline'] as const) : sidesOf(rep)) {
         if (side === 'ours') {

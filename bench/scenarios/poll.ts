@@ -60,7 +60,7 @@ function maxPerSecond(times: number[]): number {
 export const pollScenario: Scenario = {
   id: 'poll',
   title: '3 poll workers',
-  async run({ env, shipments, reps }: ScenarioContext): Promise<ResultRow[]> {
+  async run({ env, shipments, another }: ScenarioContext): Promise<ResultRow[]> {
     const n = Math.min(shipments, POLL_MAX);
     // What a deployment gets: the shipped default, not a number tuned for this benchmark.
     const concurrency = benchConfig(env.dbUrl, env.redisUrl, 'pwbench-poll').providers.kuaidi100.concurrency;
@@ -78,7 +78,7 @@ export const pollScenario: Scenario = {
     const tag = randomBytes(4).toString('hex');
     const slot = slotId(BENCH_NOW);
     try {
-      for (let rep = 0; rep < reps; rep++) {
+      for (let rep = 0; another(rep); rep++) {
         for (const side of sidesOf(rep)) {
           const prefix = `pwbench-${tag}-poll-${rep}-${side}`;
           gc();
