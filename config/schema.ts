@@ -176,6 +176,7 @@ export const configSchema = z.strictObject({
     syncOutreach: z.strictObject({
       schedule: cronExpr().describe('Create, update and cancel outreach tasks from open exceptions; escalate overdue tasks.'),
       batchSize: posInt().describe('Orders synced per transaction (one set-based write per kind of change).'),
+      concurrency: posInt().describe('Pages in flight at once in one sync (each holds a database connection); pages never share an order.'),
     }),
     sendNotifications: z.strictObject({
       schedule: cronExpr().describe('Release held customer messages (quiet hours ended) and end expired chases.'),

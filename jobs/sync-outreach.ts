@@ -124,9 +124,56 @@ async function agentPicker(sql: SqlOrTx, config: Config): Promise<() => string |
     const key = mode === 'least_loaded' ? (a: (typeof state)[0]) => a.active : (a: (typeof state)[0]) => a.last;
     const best = state.reduce((b, a) => (key(a) < key(b) ? a : b));
     best.active++;
-    best.last = Number.MAX_SAFE_INTEGER / 2 + seq++;
+    // After every task id (ids stay far below 2^52; integers are exact up to 2^53): newest assignment last.
+    best.last = 2 ** 52 + seq++;
     return best.agent;
   };
+}
+
+/**
+ * agentPicker made on first use, on the transaction of the page that first needs it (a pass that creates no
+ * task reads no roster load; a page waiting for its turn never needs a second connection).
+ */
+function lazyPicker(config: Config): (tx: SqlOrTx) => Promise<() => string | null> {
+  let picker: Promise<() => string | null> | undefined;
+  return (tx) => (picker ??= agentPicker(tx, config));
+}
+
+interface Turn {
+  /** Agents for `n` new tasks, once every page cut earlier has dealt; ends this page's turn. */
+  deal(tx: SqlOrTx, n: number): Promise<(string | null)[]>;
+  pass(): void;
+}
+
+/**
+ * Pages in flight at once deal agents in the order they were cut, whichever is ready first, so round robin
+ * hands out orders in id order as a one-page-at-a-time pass would. One picker serves the whole pass: pages
+ * in flight cannot see each other's uncommitted assignments in the database.
+ */
+class Dealer {
+  private last: Promise<void> = Promise.resolve();
+
+  constructor(private readonly picker: (tx: SqlOrTx) => Promise<() => string | null>) {}
+
+  turn(): Turn {
+    const previous = this.last;
+    let pass!: () => void;
+    const passed = new Promise<void>((resolve) => (pass = resolve));
+    this.last = previous.then(() => passed);
+    return {
+      deal: async (tx, n) => {
+        try {
+          await previous;
+          if (n === 0) return [];
+          const pick = await this.picker(tx);
+          return Array.from({ length: n }, () => pick());
+        } finally {
+          pass();
+        }
+      },
+      pass,
+    };
+  }
 }
 
 export const CHANNEL_NAMES = (config: Config) =>
@@ -166,13 +213,32 @@ export async function syncOutreach(deps: Pick<Deps, 'sql' | 'config' | 'clock'>,
   const s: SyncSummary = { tasksCreated: 0, tasksUpdated: 0, tasksCancelled: 0, tasksOverdue: 0 };
   // Keyset over order ids: the pass ends, and an order changed behind the cursor waits for the next run.
   // A task whose exceptions all resolved is found here too: a resolution is a change (change_seq), so no
-  // separate scan of every active task for orphans is needed.
-  for (let after = 0; ; ) {
-    const ids = await ordersToSync(sql, after, page);
-    if (ids.length === 0) break;
-    after = ids[ids.length - 1]!;
-    await enqueue(await sql.begin((tx) => syncOrders(tx, config, ids, now, s)));
-  }
+  // separate scan of every active task for orphans is needed. Pages are cut one after another (the cursor
+  // moves before the next cut), so the pages in flight never share an order.
+  let after = 0;
+  let cutting: Promise<unknown> = Promise.resolve();
+  const dealer = new Dealer(lazyPicker(config));
+  const nextPage = (): Promise<{ ids: number[]; turn: Turn }> => {
+    const cut = cutting.then(async () => {
+      const ids = await ordersToSync(sql, after, page);
+      if (ids.length) after = ids[ids.length - 1]!;
+      return { ids, turn: dealer.turn() };
+    });
+    cutting = cut.catch(() => {});
+    return cut;
+  };
+  await Promise.all(
+    Array.from({ length: config.jobs.syncOutreach.concurrency }, async () => {
+      for (let p = await nextPage(); p.ids.length; p = await nextPage()) {
+        const { ids, turn } = p;
+        try {
+          await enqueue(await sql.begin((tx) => syncOrders(tx, config, ids, now, s, turn)));
+        } finally {
+          turn.pass(); // a page that failed still lets the next one deal
+        }
+      }
+    }),
+  );
   // Overdue: past due and still open → flag once and re-notify the channel once.
   const overdue = await sql`
     update outreach_tasks set overdue_at = ${now}, version = version + 1, updated_at = ${now}
@@ -193,7 +259,7 @@ export async function syncOutreach(deps: Pick<Deps, 'sql' | 'config' | 'clock'>,
  * exceptions (id order, as the detection sweep locks them), then their active tasks; decide per order
  * in memory with the pure planTask; write each kind of change with one set-based statement.
  */
-async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now: Date, s: SyncSummary): Promise<FollowUp[]> {
+async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now: Date, s: SyncSummary, turn: Turn): Promise<FollowUp[]> {
   const orderRows = await tx`
     select id, external_id, platform, paid_at, customer_name from orders
     where id = any(${tx.array(candidates)}::bigint[]) order by id for update skip locked`;
@@ -239,15 +305,13 @@ async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now
   const update: { id: number; plan: TaskPlan; dueBy: Date }[] = [];
   const link: { excId: number; taskId: number }[] = [];
   const cancel: number[] = [];
-  let pick: (() => string | null) | undefined;
   for (const o of orderRows) {
     const order: OrderRow = { id: Number(o.id), externalId: o.external_id, platform: o.platform, paidAt: o.paid_at, customerName: o.customer_name };
     const open = openByOrder.get(order.id) ?? [];
     const task = taskByOrder.get(order.id);
     if (!task) {
       if (open.length === 0) continue;
-      pick ??= await agentPicker(tx, config);
-      create.push({ order, plan: planTask(order, open, now, config), agent: pick(), excIds: open.map((e) => e.id), seq: seqOf.get(order.id)! });
+      create.push({ order, plan: planTask(order, open, now, config), agent: null, excIds: open.map((e) => e.id), seq: seqOf.get(order.id)! });
     } else if (open.length === 0) {
       cancel.push(Number(task.id));
     } else {
@@ -261,6 +325,10 @@ async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now
       if (changed) update.push({ id: taskId, plan, dueBy });
     }
   }
+
+  // `create` is in order id order (orderRows is): deal in that order.
+  const agents = await turn.deal(tx, create.length);
+  create.forEach((c, i) => (c.agent = agents[i]!));
 
   const events: { taskId: number; event: string; version: number; orderId: number }[] = [];
   const orderOfTask = new Map(taskRows.map((t) => [Number(t.id), Number(t.order_id)]));
