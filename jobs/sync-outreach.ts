@@ -159,7 +159,11 @@ export interface SyncSummary {
  * the work instead of waiting; the partial unique index (one open|claimed task per order) is the last
  * line of defence.
  */
-export async function syncOutreach(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, enqueue: (f: FollowUp[]) => Promise<void>): Promise<SyncSummary> {
+export async function syncOutreach(
+  deps: Pick<Deps, 'sql' | 'config' | 'clock'>,
+  enqueue: (f: FollowUp[]) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<SyncSummary> {
   const { sql, config } = deps;
   const now = deps.clock.now();
   const page = config.jobs.syncOutreach.batchSize;
@@ -168,6 +172,8 @@ export async function syncOutreach(deps: Pick<Deps, 'sql' | 'config' | 'clock'>,
   // A task whose exceptions all resolved is found here too: a resolution is a change (change_seq), so no
   // separate scan of every active task for orphans is needed.
   for (let after = 0; ; ) {
+    // Stopping: each page is committed; the next run finds what is left (the keyset starts over).
+    if (signal?.aborted) return s;
     const ids = await ordersToSync(sql, after, page);
     if (ids.length === 0) break;
     after = ids[ids.length - 1]!;
@@ -340,7 +346,7 @@ export const syncOutreachJob = defineJob({
   schedule: (c) => c.jobs.syncOutreach.schedule,
   cycleOrder: 30,
   async handle(_payload, deps, ctx) {
-    const s = await syncOutreach(deps, ctx.enqueue);
+    const s = await syncOutreach(deps, ctx.enqueue, ctx.signal);
     deps.metrics.outreach.inc({ action: 'created' }, s.tasksCreated);
     deps.metrics.outreach.inc({ action: 'updated' }, s.tasksUpdated);
     deps.metrics.outreach.inc({ action: 'cancelled' }, s.tasksCancelled);
