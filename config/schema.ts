@@ -137,7 +137,13 @@ export const configSchema = z.strictObject({
   }),
   database: z.strictObject({
     url: z.string().min(1).describe('Postgres URL (env DATABASE_URL).'),
-    poolSize: posInt().describe('Max connections per process.'),
+    poolSize: posInt().describe('Max connections per process in the shared pool (API, scheduler, notifications, run-once, and any queue without a pool of its own).'),
+    pools: z
+      .strictObject({
+        polls: posInt().describe('Connections of the poll workers\' own pool (poll-<provider> queues), so sweeps can never take the connections polling needs.'),
+        sweeps: posInt().describe('Connections of the sweep pool (schedules, detection and outreach queues); also bounds how many sweep batches run at once.'),
+      })
+      .describe('Worker pools besides the shared one; only processes that run workers open them.'),
   }),
   redis: z.strictObject({
     url: z.string().min(1).describe('Redis URL, db index honoured (env REDIS_URL).'),

@@ -44,6 +44,12 @@ export interface JobContext {
   attempt: number;
   /** Hand follow-up work to the runtime, page by page (bounded memory on big sweeps). */
   enqueue(followUps: FollowUp[]): Promise<void>;
+  /**
+   * Aborted when the process is stopping. A job that loops over pages or batches stops between two of
+   * them, with what it did committed, and returns: shutdown must fit in shutdown.graceMs, and the work
+   * left is claimed again (SKIP LOCKED, idempotent) by the next run. Absent in run-once.
+   */
+  signal?: AbortSignal;
 }
 
 export type QueueName = 'schedules' | 'tracking' | 'detection' | 'outreach' | 'notifications';

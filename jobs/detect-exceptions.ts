@@ -86,8 +86,11 @@ async function judge(
   return next;
 }
 
-/** Judge due subjects (or exactly `shipmentIds`) in locked batches until none is due. */
-export async function detect(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, shipmentIds?: number[]): Promise<DetectSummary> {
+/**
+ * Judge due subjects (or exactly `shipmentIds`) in locked batches until none is due, or until `signal`
+ * aborts (daemon stopping): then it stops between batches, each committed; the next sweep goes on.
+ */
+export async function detect(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, shipmentIds?: number[], signal?: AbortSignal): Promise<DetectSummary> {
   const { sql, config } = deps;
   const now = deps.clock.now();
   const batch = config.jobs.detectExceptions.batchSize;
@@ -110,9 +113,9 @@ export async function detect(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, shipm
   // Several batches in flight: while Node judges one, Postgres claims and writes another. SKIP LOCKED
   // keeps their claims disjoint, and each locks its own exceptions in id order.
   await Promise.all(Array.from({ length: config.jobs.detectExceptions.concurrency }, async () => {
-    while ((await shipmentBatch()) === batch);
+    while ((await shipmentBatch()) === batch && !signal?.aborted);
   }));
-  for (;;) {
+  while (!signal?.aborted) {
     const n = await sql.begin(async (tx) => {
       const subjects = await claimOrderSubjects(tx, now, batch);
       if (subjects.length === 0) return 0;
@@ -137,7 +140,7 @@ export const detectExceptions = defineJob({
   schedule: (c) => c.jobs.detectExceptions.schedule,
   cycleOrder: 20,
   async handle({ shipmentIds }, deps, ctx) {
-    const s = await detect(deps, shipmentIds);
+    const s = await detect(deps, shipmentIds, ctx.signal);
     for (const [type, n] of Object.entries(s.opened)) deps.metrics.exceptions.inc({ type, action: 'opened' }, n);
     for (const [type, n] of Object.entries(s.escalated)) deps.metrics.exceptions.inc({ type, action: 'escalated' }, n);
     for (const [type, n] of Object.entries(s.resolved)) deps.metrics.exceptions.inc({ type, action: 'resolved' }, n);

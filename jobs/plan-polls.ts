@@ -71,7 +71,8 @@ export const planPolls = defineJob({
       // unhandled rejection (which stops the daemon) while the next claim is running.
       inFlight.catch(() => {});
       jobs += followUps.length;
-      if (rows.length < config.jobs.planPolls.pageSize) break;
+      // Stopping: the pages claimed so far are enqueued below; the next tick plans the rest.
+      if (rows.length < config.jobs.planPolls.pageSize || ctx.signal?.aborted) break;
     }
     await inFlight;
     return { summary: { pollsPlanned: planned, pollJobs: jobs } };

@@ -206,7 +206,11 @@ export interface SyncSummary {
  * the work instead of waiting; the partial unique index (one open|claimed task per order) is the last
  * line of defence.
  */
-export async function syncOutreach(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, enqueue: (f: FollowUp[]) => Promise<void>): Promise<SyncSummary> {
+export async function syncOutreach(
+  deps: Pick<Deps, 'sql' | 'config' | 'clock'>,
+  enqueue: (f: FollowUp[]) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<SyncSummary> {
   const { sql, config } = deps;
   const now = deps.clock.now();
   const page = config.jobs.syncOutreach.batchSize;
@@ -229,12 +233,14 @@ export async function syncOutreach(deps: Pick<Deps, 'sql' | 'config' | 'clock'>,
   };
   await Promise.all(
     Array.from({ length: config.jobs.syncOutreach.concurrency }, async () => {
-      for (let p = await nextPage(); p.ids.length; p = await nextPage()) {
-        const { ids, turn } = p;
+      for (;;) {
+        const { ids, turn } = await nextPage();
         try {
+          // Stopping: each page is committed; the next run finds what is left (the keyset starts over).
+          if (ids.length === 0 || signal?.aborted) break;
           await enqueue(await sql.begin((tx) => syncOrders(tx, config, ids, now, s, turn)));
         } finally {
-          turn.pass(); // a page that failed still lets the next one deal
+          turn.pass(); // a page that failed, or was not run, still lets the next one deal
         }
       }
     }),
@@ -408,7 +414,7 @@ export const syncOutreachJob = defineJob({
   schedule: (c) => c.jobs.syncOutreach.schedule,
   cycleOrder: 30,
   async handle(_payload, deps, ctx) {
-    const s = await syncOutreach(deps, ctx.enqueue);
+    const s = await syncOutreach(deps, ctx.enqueue, ctx.signal);
     deps.metrics.outreach.inc({ action: 'created' }, s.tasksCreated);
     deps.metrics.outreach.inc({ action: 'updated' }, s.tasksUpdated);
     deps.metrics.outreach.inc({ action: 'cancelled' }, s.tasksCancelled);

@@ -6,6 +6,7 @@ import type { Deps } from '../jobs/define-job.js';
 import { assertJobRegistry } from '../jobs/index.js';
 import { createDeps } from './deps.js';
 import { startHttp, type HttpServer } from './http.js';
+import { openWorkerPools, type WorkerPools } from './pools.js';
 import { RedisConnections } from './redis.js';
 import { QueueRuntime } from './runtime.js';
 import { startScheduler } from './scheduler.js';
@@ -17,7 +18,10 @@ export interface Daemon {
   deps: Deps;
   runtime: QueueRuntime;
   http: HttpServer | null;
-  /** Ordered, idempotent shutdown: readiness off → cron → HTTP → workers (wait in-flight) → queues → Redis → Postgres. */
+  /**
+   * Ordered, idempotent shutdown: readiness off → cron → HTTP → stop signal to jobs → workers (wait in-flight)
+   * → queues → Redis → Postgres.
+   */
   stop(): Promise<void>;
 }
 
@@ -29,9 +33,18 @@ export async function startDaemon(opts: { config: Config; clock: Clock; log: Log
     log.info('migrations applied');
   }
   const { deps, db } = await retry(log, 'connect', () => createDeps(config, clock, log));
-  const connections = new RedisConnections(config.redis.url, log);
-  const runtime = new QueueRuntime(deps, connections);
   const has = (r: Role) => role === 'all' || role === r;
+  let pools: WorkerPools | undefined;
+  if (has('worker')) {
+    try {
+      pools = await openWorkerPools(deps, config);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+  const connections = new RedisConnections(config.redis.url, log);
+  const runtime = new QueueRuntime(deps, connections, pools);
   if (has('worker')) runtime.startWorkers();
   const scheduler = has('scheduler') ? startScheduler(deps, runtime) : null;
   const http = has('api') || role === 'all' ? await startHttp(deps, connections.create('producer'), runtime.enqueue, { port: opts.port }) : null;
@@ -48,6 +61,7 @@ export async function startDaemon(opts: { config: Config; clock: Clock; log: Log
         await http?.close();
         await runtime.close();
         await connections.quitAll();
+        await pools?.close();
         await db.close();
         log.info('parcelwatch stopped');
       })()),

@@ -4,6 +4,7 @@ import { rateWindow, usefulConcurrency } from '../carriers/rate-gate.js';
 import type { Config } from '../config/schema.js';
 import type { Deps, FollowUp, JobContext, JobDefinition, JobResult } from '../jobs/define-job.js';
 import { jobByName, jobs } from '../jobs/index.js';
+import type { WorkerPools } from './pools.js';
 import type { RedisConnections } from './redis.js';
 
 /** BullMQ queue of a job: poll jobs go to one queue per provider, because BullMQ's limiter is per queue. */
@@ -31,14 +32,14 @@ export async function executeJob(
   def: JobDefinition,
   data: unknown,
   deps: Deps,
-  meta: { jobId: string; attempt: number; enqueue: JobContext['enqueue'] },
+  meta: { jobId: string; attempt: number; enqueue: JobContext['enqueue']; signal?: AbortSignal },
 ): Promise<JobResult> {
   const parsed = def.payload.safeParse(data);
   if (!parsed.success) throw new UnrecoverableError(`invalid payload for ${def.name}: ${parsed.error.message}`);
   const log = deps.log.child({ job: def.name, jobId: meta.jobId, attempt: meta.attempt });
   const end = deps.metrics.jobSeconds.startTimer({ job: def.name });
   try {
-    const result = await def.handle(parsed.data, deps, { log, jobId: meta.jobId, attempt: meta.attempt, enqueue: meta.enqueue });
+    const result = await def.handle(parsed.data, deps, { log, jobId: meta.jobId, attempt: meta.attempt, enqueue: meta.enqueue, signal: meta.signal });
     deps.metrics.jobsTotal.inc({ job: def.name, result: 'ok' });
     log.debug({ summary: result.summary }, 'job done');
     return result;
@@ -56,10 +57,14 @@ export class QueueRuntime {
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
   private closed?: Promise<void>;
+  /** Aborted by close(): long jobs stop between batches instead of holding shutdown past its grace. */
+  private readonly stopping = new AbortController();
 
+  /** `pools` gives each queue group its own Postgres pool (worker/pools.ts); without it every job uses deps.sql. */
   constructor(
     private readonly deps: Deps,
     private readonly connections: RedisConnections,
+    private readonly pools?: WorkerPools,
   ) {}
 
   private get prefix() {
@@ -116,14 +121,16 @@ export class QueueRuntime {
       // the requests themselves (they leave after the job's load, and a 17TRACK job makes two).
       const window = pcfg ? rateWindow(pcfg.qps) : undefined;
       const limiter = window ? { max: window.max, duration: window.durationMs } : undefined;
+      const deps = this.pools?.depsFor(qn) ?? this.deps;
       const worker = new Worker(
         qn,
         async (job: Job) => {
           const def = jobByName(job.name);
-          const result = await executeJob(def, job.data, this.deps, {
+          const result = await executeJob(def, job.data, deps, {
             jobId: job.id ?? job.name,
             attempt: job.attemptsMade + 1,
             enqueue: this.enqueue,
+            signal: this.stopping.signal,
           });
           return result.summary ?? {};
         },
@@ -153,9 +160,13 @@ export class QueueRuntime {
     }
   }
 
-  /** Workers first (they wait for in-flight jobs), then queues. Idempotent. */
+  /**
+   * Signal the jobs in flight to stop between batches, then workers (they wait for in-flight jobs), then
+   * queues. Idempotent.
+   */
   close(): Promise<void> {
     return (this.closed ??= (async () => {
+      this.stopping.abort();
       await Promise.all(this.workers.map((w) => w.close()));
       await Promise.all([...this.queues.values()].map((q) => q.close()));
     })());
