@@ -88,8 +88,7 @@ export async function makeDeps(dbUrl: string, redisUrl: string, prefix: string) 
 
 const DATA_TABLES = [
   'orders',
-  'shipments',
-  'shipment_schedule',
+  'shipments', // and shipment_schedule, by the shipments_schedule_truncated trigger
   'tracking_events',
   'poll_quarantine',
   'exceptions',

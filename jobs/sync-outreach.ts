@@ -224,8 +224,9 @@ export async function syncOutreach(
   const dealer = new Dealer(lazyPicker(config));
   const nextPage = (): Promise<{ ids: number[]; turn: Turn }> => {
     const cut = cutting.then(async () => {
-      const ids = await ordersToSync(sql, after, page);
-      if (ids.length) after = ids[ids.length - 1]!;
+      // The pass is over once a cut comes back empty: the other page runner must not scan again.
+      const ids = after < 0 ? [] : await ordersToSync(sql, after, page);
+      after = ids.length ? ids[ids.length - 1]! : -1;
       return { ids, turn: dealer.turn() };
     });
     cutting = cut.catch(() => {});

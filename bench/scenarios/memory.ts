@@ -190,7 +190,8 @@ interface Daemon {
 function spawnDaemon(configFile: string, env: BenchEnv): Daemon {
   const childEnv: NodeJS.ProcessEnv = { DATABASE_URL: env.dbUrl, REDIS_URL: env.redisUrl, PARCELWATCH_CONFIG: configFile };
   for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[k] !== undefined) childEnv[k] = process.env[k];
-  const child = spawn(process.execPath, [BIN, 'start', '--role', 'all'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The young-generation size the image sets (Dockerfile NODE_OPTIONS, npm start), so its RSS is measured too.
+  const child = spawn(process.execPath, ['--max-semi-space-size=64', BIN, 'start', '--role', 'all'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   let markStarted!: () => void;
   const started = new Promise<void>((resolve) => (markStarted = resolve));
