@@ -130,15 +130,6 @@ async function agentPicker(sql: SqlOrTx, config: Config): Promise<() => string |
   };
 }
 
-/**
- * agentPicker made on first use, on the transaction of the page that first needs it (a pass that creates no
- * task reads no roster load; a page waiting for its turn never needs a second connection).
- */
-function lazyPicker(config: Config): (tx: SqlOrTx) => Promise<() => string | null> {
-  let picker: Promise<() => string | null> | undefined;
-  return (tx) => (picker ??= agentPicker(tx, config));
-}
-
 interface Turn {
   /** Agents for `n` new tasks, once every page cut earlier has dealt; ends this page's turn. */
   deal(tx: SqlOrTx, n: number): Promise<(string | null)[]>;
@@ -152,8 +143,13 @@ interface Turn {
  */
 class Dealer {
   private last: Promise<void> = Promise.resolve();
+  /**
+   * Made on first use, on the transaction of the page that first needs it: a pass that creates no task reads
+   * no roster load, and a page waiting for its turn never needs a second connection.
+   */
+  private picker?: Promise<() => string | null>;
 
-  constructor(private readonly picker: (tx: SqlOrTx) => Promise<() => string | null>) {}
+  constructor(private readonly config: Config) {}
 
   turn(): Turn {
     const previous = this.last;
@@ -165,7 +161,7 @@ class Dealer {
         try {
           await previous;
           if (n === 0) return [];
-          const pick = await this.picker(tx);
+          const pick = await (this.picker ??= agentPicker(tx, this.config));
           return Array.from({ length: n }, () => pick());
         } finally {
           pass();
@@ -221,7 +217,7 @@ export async function syncOutreach(
   // moves before the next cut), so the pages in flight never share an order.
   let after = 0;
   let cutting: Promise<unknown> = Promise.resolve();
-  const dealer = new Dealer(lazyPicker(config));
+  const dealer = new Dealer(config);
   const nextPage = (): Promise<{ ids: number[]; turn: Turn }> => {
     const cut = cutting.then(async () => {
       // The pass is over once a cut comes back empty: the other page runner must not scan again.
