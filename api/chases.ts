@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { ChaseRefused, endChase, listChases, registerChases } from '../db/queries/chases.js';
+import { ChaseRefused, chasePolicy, endChase, listChases, registerChases } from '../db/queries/chases.js';
 import type { Deps } from '../jobs/define-job.js';
 import { HttpError, sendJson } from './http-kit.js';
 
@@ -14,14 +14,20 @@ export const chaseBody = z
   })
   .refine((b) => !b.orderId !== !b.trackingNo, { message: 'give exactly one of orderId or trackingNo' });
 
-const STATUS_OF: Record<ChaseRefused['kind'], number> = { not_found: 404, delivered: 409, invalid: 400 };
+const STATUS_OF: Record<ChaseRefused['kind'], number> = {
+  not_found: 404,
+  delivered: 409,
+  invalid: 400,
+  channel_disabled: 422,
+  contact_not_allowed: 403,
+};
 
 /** POST /api/chases — 201 when a chase was created, 200 when it already existed (idempotent per shipment+contact). */
 export async function postChase(deps: Deps, body: unknown, res: ServerResponse) {
   const b = chaseBody.safeParse(body);
   if (!b.success) throw new HttpError(400, b.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
   try {
-    const r = await registerChases(deps.sql, b.data, deps.config.chases.defaultChannel, deps.clock.now());
+    const r = await registerChases(deps.sql, b.data, chasePolicy(deps.config), deps.clock.now());
     sendJson(res, r.created > 0 ? 201 : 200, r);
     return r;
   } catch (err) {

@@ -38,3 +38,13 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
 export function queryParams(req: IncomingMessage): URLSearchParams {
   return new URL(req.url ?? '/', 'http://local').searchParams;
 }
+
+/**
+ * A path id as a number, or 404 when it cannot name a row: ids are bigserials read as JS numbers, so
+ * anything beyond 2^53 (and certainly beyond bigint, where Postgres would fail the query: a 500) is unknown.
+ */
+export function idParam(raw: string | undefined, what: string): number {
+  const n = raw !== undefined && /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n)) throw new HttpError(404, `${what} ${raw ?? ''} not found`);
+  return n;
+}

@@ -144,10 +144,74 @@ function crossChecks(c: Config): string[] {
   ] as const) {
     if (ch.enabled && !/^https?:\/\//.test(ch.url)) out.push(`[${path}.url] must be an http(s) URL when the channel is enabled`);
   }
+  out.push(...channelCredentialChecks(c), ...apiExposureChecks(c));
   if (c.outreach.assignment.mode !== 'pool' && c.outreach.assignment.agents.length === 0) {
     out.push(`[outreach.assignment.agents] must list at least one agent for mode ${c.outreach.assignment.mode}`);
   }
   return out;
+}
+
+/**
+ * An enabled channel without what it needs would start, then fail every delivery (or, for robots, post
+ * nowhere): refuse it at load, naming the key, like a provider without credentials.
+ */
+function channelCredentialChecks(c: Config): string[] {
+  const out: string[] = [];
+  for (const [path, ch] of [
+    ['outreach.channels.webhook', c.outreach.channels.webhook],
+    ['chases.channels.webhook', c.chases.channels.webhook],
+  ] as const) {
+    const env = path.startsWith('outreach') ? 'OUTREACH_WEBHOOK_SECRET' : 'CUSTOMER_WEBHOOK_SECRET';
+    if (ch.enabled && !ch.secret) out.push(`[${path}.secret] required when the channel is enabled (env ${env}): bodies are signed with it`);
+  }
+  const robotParam = (url: string, name: string) => {
+    try {
+      return new URL(url).searchParams.get(name) ?? '';
+    } catch {
+      return '';
+    }
+  };
+  const { wecom, dingtalk } = c.outreach.channels;
+  if (wecom.enabled && !robotParam(wecom.url, 'key')) {
+    out.push('[outreach.channels.wecom.url] must carry the robot key (…/cgi-bin/webhook/send?key=…; env WECOM_ROBOT_URL)');
+  }
+  if (dingtalk.enabled && !robotParam(dingtalk.url, 'access_token')) {
+    out.push('[outreach.channels.dingtalk.url] must carry the robot access_token (…/robot/send?access_token=…; env DINGTALK_ROBOT_URL)');
+  }
+  const sms = c.chases.channels.sms;
+  if (sms.enabled) {
+    const missing = [
+      ['accessKeyId', sms.accessKeyId, 'env ALIYUN_ACCESS_KEY_ID'],
+      ['accessKeySecret', sms.accessKeySecret, 'env ALIYUN_ACCESS_KEY_SECRET'],
+      ['signName', sms.signName, 'the approved SMS signature'],
+      ['templateCodes.hubMoved', sms.templateCodes.hubMoved, 'approved template code'],
+      ['templateCodes.outForDelivery', sms.templateCodes.outForDelivery, 'approved template code'],
+      ...(c.chases.sendDelivered ? [['templateCodes.delivered', sms.templateCodes.delivered, 'approved template code (chases.sendDelivered is on)']] : []),
+    ].filter(([, v]) => !v);
+    for (const [key, , why] of missing) out.push(`[chases.channels.sms.${key}] required when SMS is enabled (${why})`);
+    if (!/^https?:\/\//.test(sms.endpoint)) out.push('[chases.channels.sms.endpoint] must be an http(s) URL when SMS is enabled');
+  }
+  return out;
+}
+
+/** Whether an address only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * The API serves customer phone numbers and registers chases that send SMS: open to the network it must
+ * have a token. No token is generated behind the operator's back (it would land in logs and differ per
+ * replica); start refuses instead, naming the two ways out.
+ */
+function apiExposureChecks(c: Config): string[] {
+  const { host, apiToken } = c.http;
+  if (apiToken && apiToken.length < 16) return ['[http.apiToken] must be at least 16 characters (e.g. openssl rand -hex 32)'];
+  if (!apiToken && !isLoopbackHost(host)) {
+    return [`[http.apiToken] required when http.host (${host}) is not loopback: set env PARCELWATCH_API_TOKEN (e.g. openssl rand -hex 32), or bind http.host to 127.0.0.1`];
+  }
+  return [];
 }
 
 /** The late-shipment policy of a platform: the default with that platform's overrides. */

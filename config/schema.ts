@@ -128,6 +128,9 @@ const robotChannel = z.strictObject({
   url: z.string().describe('Robot webhook URL (contains the robot key; treated as a secret).'),
   secret: z.string().describe('DingTalk: the signing secret for signed-URL mode (empty = keyword/IP mode). WeCom: unused.'),
   timeoutMs: posInt().describe('HTTP timeout per delivery.'),
+  showPhone: z
+    .boolean()
+    .describe('Show customer phone numbers in full in this group chat; false masks them (138****1234), since everyone in the group reads them.'),
 });
 
 export const configSchema = z.strictObject({
@@ -151,8 +154,10 @@ export const configSchema = z.strictObject({
   }),
   http: z.strictObject({
     port: z.number().int().min(0).max(65535).describe('HTTP port (env PORT).'),
-    host: z.string().describe('Listen address.'),
-    apiToken: z.string().describe('Bearer token required on /api/* when set (env PARCELWATCH_API_TOKEN).'),
+    host: z.string().min(1).describe('Listen address (env PARCELWATCH_HTTP_HOST). Anything but loopback requires apiToken.'),
+    apiToken: z
+      .string()
+      .describe('Bearer token required on /api/* (env PARCELWATCH_API_TOKEN). Required unless host is loopback; at least 16 characters when set.'),
     bodyLimitBytes: posInt().describe('Largest accepted request body; larger answers 413.'),
     maxOrdersPerRequest: posInt().describe('Most orders in one POST /api/orders.'),
   }),
@@ -312,6 +317,9 @@ export const configSchema = z.strictObject({
   }),
   chases: z.strictObject({
     defaultChannel: z.enum(['webhook', 'sms']).describe('Channel used when a chase names none.'),
+    allowOtherContacts: z
+      .boolean()
+      .describe("Allow a chase's contact to differ from the order's customer phone/handle (API, CLI, import). Off: anyone who can call the API could otherwise send SMS to any number."),
     maxAgeDays: pos().describe('A chase ends after this many days.'),
     sendDelivered: z.boolean().describe('Send a final delivered message when a chased parcel is signed for.'),
     quietHours: z.strictObject({
@@ -342,6 +350,12 @@ export const configSchema = z.strictObject({
         timeoutMs: posInt().describe('HTTP timeout.'),
       }),
     }),
+  }),
+  replay: z.strictObject({
+    maxSkewMinutes: nonNeg().describe(
+      '`run-once --now` further than this from wall time (either way) is refused while a daemon runs against the database, unless --force.',
+    ),
+    heartbeatSeconds: posInt().describe('How often scheduler/worker daemons record their heartbeat; one seen within 3 intervals counts as running.'),
   }),
   demo: z.strictObject({
     orders: posInt().describe('Orders `parcelwatch demo` seeds.'),
@@ -374,6 +388,7 @@ export const ENV_OVERRIDES: Record<string, { path: string; type: 'string' | 'int
   REDIS_URL: { path: 'redis.url', type: 'string' },
   PORT: { path: 'http.port', type: 'int' },
   PARCELWATCH_API_TOKEN: { path: 'http.apiToken', type: 'string' },
+  PARCELWATCH_HTTP_HOST: { path: 'http.host', type: 'string' },
   PARCELWATCH_QUEUE_PREFIX: { path: 'redis.prefix', type: 'string' },
   LOG_LEVEL: { path: 'log.level', type: 'string' },
   KUAIDI100_KEY: { path: 'providers.kuaidi100.key', type: 'string' },

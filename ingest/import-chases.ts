@@ -1,6 +1,6 @@
 import { chaseBody } from '../api/chases.js';
 import type { Sql } from '../db/client.js';
-import { ChaseRefused, registerChases, type ChaseChannel } from '../db/queries/chases.js';
+import { ChaseRefused, registerChases, type ChasePolicy } from '../db/queries/chases.js';
 import type { Clock } from '../domain/clock.js';
 import { detectFormat, ErrorReport, readRows } from './read-rows.js';
 
@@ -18,7 +18,8 @@ export interface ChaseImportOptions {
   sql: Sql;
   clock: Clock;
   file: string;
-  defaultChannel: ChaseChannel;
+  /** chasePolicy(config): default and enabled channels, whether other contacts are allowed. */
+  policy: ChasePolicy;
   format?: 'csv' | 'ndjson';
   /** Where bad rows go (line, orderId, trackingNo, reason); default FILE.errors.csv. */
   errorReport?: string;
@@ -54,7 +55,7 @@ export async function importChases(opts: ChaseImportOptions): Promise<ChaseImpor
       continue;
     }
     try {
-      const r = await registerChases(opts.sql, b.data, opts.defaultChannel, opts.clock.now());
+      const r = await registerChases(opts.sql, b.data, opts.policy, opts.clock.now());
       summary.chasesCreated += r.created;
       summary.alreadyRegistered += r.items.length - r.created;
     } catch (err) {

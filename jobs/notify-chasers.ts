@@ -29,16 +29,18 @@ interface Candidate {
 }
 
 /**
- * What the events seen since each active chase's registration call for, one row per dedupe key:
+ * What the events stored since each active chase's registration call for, one row per dedupe key:
  * the first event at each hub that is neither the baseline nor the hub last notified, the first
- * out-for-delivery, the first delivered, and whether the parcel is going back. Keyed on seen_at (when
- * we learned of it), so a late scan with an old carrier timestamp still counts, and history the
- * provider re-sends is not new (the event row already exists with its first seen_at).
+ * out-for-delivery, the first delivered, and whether the parcel is going back. "Since" is storage order
+ * (event id above the chase's registered_after_event_id watermark), not a comparison of clocks: a chase
+ * registered through the API at wall time hears of events a replay stores at an earlier `--now`, and
+ * replicas' clock skew cannot hide an event. A late scan with an old carrier timestamp still counts,
+ * and history the provider re-sends is not new (the event row already exists with its first id).
  */
 async function candidates(sql: SqlOrTx, shipmentIds: number[]): Promise<Candidate[]> {
   const rows = await sql`
     with c as (
-      select c.id, c.shipment_id, c.contact, c.channel, c.baseline_hub, c.last_notified_hub, c.registered_at,
+      select c.id, c.shipment_id, c.contact, c.channel, c.baseline_hub, c.last_notified_hub, c.registered_after_event_id,
              s.carrier, s.tracking_no, o.external_id, o.customer_name
       from chases c join shipments s on s.id = c.shipment_id join orders o on o.id = s.order_id
       where c.status = 'active' and c.shipment_id = any(${sql.array(shipmentIds)}::bigint[])
@@ -49,7 +51,7 @@ async function candidates(sql: SqlOrTx, shipmentIds: number[]): Promise<Candidat
                   when e.status = 'out_for_delivery' then 'out_for_delivery'
                   when e.status = 'delivered' then 'delivered'
                   when e.status = any(${sql.array(RETURN_STATUSES)}::text[]) then 'returned' end as kind
-      from c join tracking_events e on e.shipment_id = c.shipment_id and e.seen_at >= c.registered_at
+      from c join tracking_events e on e.shipment_id = c.shipment_id and e.id > c.registered_after_event_id
     )
     select distinct on (id, kind, case when kind = 'hub_moved' then hub end)
            id, kind, hub, occurred_at, contact, channel, external_id, customer_name, carrier, tracking_no, ev_status

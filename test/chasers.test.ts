@@ -15,6 +15,7 @@ import { runOnce } from '../worker/run-once.js';
 import { startChannelSink, type ChannelSink } from './fakes/channel-sink.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { importChases } from '../ingest/import-chases.js';
+import { chasePolicy } from '../db/queries/chases.js';
 
 const SECRET = 'chase-secret';
 const TRACKING = 'ZT900000001';
@@ -207,7 +208,8 @@ describe('chasers', () => {
 
   it('enforces the daily cap per contact, and DELETE ends a chase', async () => {
     sink.requests.length = 0;
-    const { app, carrier } = await setup(sink, { chases: { dailyCapPerContact: 1 } });
+    // A second contact (a relative's number) needs the explicit override; without it the API answers 403 (chase-policy test).
+    const { app, carrier } = await setup(sink, { chases: { dailyCapPerContact: 1, allowOtherContacts: true } });
     const http = await startHttp(app.deps, null as unknown as Redis, async () => {}, { port: 0 });
     try {
       await app.addOrders([order('D1', 'ZT900000002'), order('D2', 'ZT900000003')]);
@@ -253,7 +255,7 @@ describe('chasers', () => {
       await app.addOrders([order('F1', 'ZT900000005')]);
       app.clock.set('2026-11-12T09:00:00+08:00');
       const { registerChases } = await import('../db/queries/chases.js');
-      await registerChases(app.deps.sql, { orderId: 'F1' }, 'webhook', app.clock.now());
+      await registerChases(app.deps.sql, { orderId: 'F1' }, chasePolicy(app.config), app.clock.now());
       carrier.add('ZT900000005', '2026-11-12T09:30:00+08:00', 'arrived_at_hub', '杭州转运中心', '快件已到达【杭州转运中心】');
       // Both the send right after the poll and the sweep's retry in the same cycle fail.
       sink.failNext(2, 503);
@@ -282,16 +284,18 @@ describe('chasers', () => {
       await app.addOrders([order('I1', 'ZT900000006'), order('I2', 'ZT900000007')]);
       const csv = join(dir, 'chases.csv');
       writeFileSync(csv, 'orderId,trackingNo,contact,channel,note\nI1,,,,催了三次\nNOPE,,,,\n,ZT900000007,13900139000,fax,\nI1,,,,\n');
-      const s = await importChases({ sql: app.deps.sql, clock: app.clock, file: csv, defaultChannel: 'webhook' });
+      const s = await importChases({ sql: app.deps.sql, clock: app.clock, file: csv, policy: chasePolicy(app.config) });
       expect(s).toMatchObject({ rows: 4, chasesCreated: 1, alreadyRegistered: 1, rejectedRows: 2 });
       const report = readFileSync(s.errorReport!, 'utf8').trim().split('\n');
       expect(report.slice(1).map((l) => l.split(',')[0])).toEqual(['3', '4']);
       const nd = join(dir, 'chases.ndjson');
-      writeFileSync(nd, '{"trackingNo":"ZT900000007","channel":"sms"}\nnot json\n');
-      const s2 = await importChases({ sql: app.deps.sql, clock: app.clock, file: nd, defaultChannel: 'webhook' });
-      expect(s2).toMatchObject({ rows: 2, chasesCreated: 1, rejectedRows: 1 });
+      // SMS is not enabled in this config: that row is refused with the reason, the others go on.
+      writeFileSync(nd, '{"trackingNo":"ZT900000007","channel":"sms"}\nnot json\n{"trackingNo":"ZT900000007"}\n');
+      const s2 = await importChases({ sql: app.deps.sql, clock: app.clock, file: nd, policy: chasePolicy(app.config) });
+      expect(s2).toMatchObject({ rows: 3, chasesCreated: 1, rejectedRows: 2 });
+      expect(readFileSync(s2.errorReport!, 'utf8')).toMatch(/^1,,ZT900000007,.*channel sms is not enabled/m);
       const rows = await app.deps.sql`select channel, note from chases order by id`;
-      expect(rows.map((r) => [r.channel, r.note])).toEqual([['webhook', '催了三次'], ['sms', null]]);
+      expect(rows.map((r) => [r.channel, r.note])).toEqual([['webhook', '催了三次'], ['webhook', null]]);
     } finally {
       await app.close();
     }
@@ -312,7 +316,7 @@ describe('chasers', () => {
     try {
       await app.addOrders([order('R1', 'ZT900000004')]);
       const { registerChases } = await import('../db/queries/chases.js');
-      await registerChases(app.deps.sql, { orderId: 'R1' }, 'webhook', new Date('2026-11-12T09:00:00+08:00'));
+      await registerChases(app.deps.sql, { orderId: 'R1' }, chasePolicy(app.config), new Date('2026-11-12T09:00:00+08:00'));
       carrier.add('ZT900000004', '2026-11-12T09:30:00+08:00', 'arrived_at_hub', '杭州转运中心', '快件已到达【杭州转运中心】');
       await race('2026-11-12T10:00:00+08:00');
       carrier.add('ZT900000004', '2026-11-12T11:30:00+08:00', 'arrived_at_hub', '上海转运中心', '快件已到达【上海转运中心】');

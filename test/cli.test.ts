@@ -1,38 +1,16 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, type TestDb } from './helpers/db.js';
-import { dropPrefix, uniquePrefix } from './helpers/redis.js';
-import { TEST_REDIS_URL } from './helpers/services.js';
-
-const run = promisify(execFile);
-const BIN = new URL('../bin/parcelwatch.mjs', import.meta.url).pathname;
-
-async function cli(args: string[], env: Record<string, string> = {}) {
-  try {
-    const r = await run(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { cli, cliDatabase } from './helpers/cli.js';
 
 describe('parcelwatch CLI', () => {
-  let db: TestDb;
-  const prefix = uniquePrefix();
   let env: Record<string, string>;
+  let drop: () => Promise<void>;
   beforeAll(async () => {
-    db = await createTestDb();
-    env = { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, PARCELWATCH_QUEUE_PREFIX: prefix, PARCELWATCH_CONFIG: '' };
+    ({ env, drop } = await cliDatabase());
   });
-  afterAll(async () => {
-    await db.drop();
-    await dropPrefix(prefix);
-  });
+  afterAll(() => drop());
 
   it('config check prints the effective config with secrets redacted', async () => {
     const r = await cli(['config', 'check'], { ...env, KUAIDI100_KEY: 'very-secret' });

@@ -182,7 +182,13 @@ describe('createCustomerChannels', () => {
         chases: {
           channels: {
             webhook: { enabled: true, url: 'http://127.0.0.1:1/c', secret: 's' },
-            sms: { enabled: true, accessKeyId: 'id', accessKeySecret: 'sec', signName: '店' },
+            sms: {
+              enabled: true,
+              accessKeyId: 'id',
+              accessKeySecret: 'sec',
+              signName: '店',
+              templateCodes: { hubMoved: 'SMS_1', outForDelivery: 'SMS_2', delivered: 'SMS_3' },
+            },
           },
         },
       },

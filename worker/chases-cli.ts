@@ -1,9 +1,9 @@
-import { parseArgs } from 'node:util';
 import type { Config } from '../config/schema.js';
-import { createDb } from '../db/client.js';
-import { ChaseRefused, endChase, listChases, registerChases, type ChaseView } from '../db/queries/chases.js';
+import { createDb, type Sql } from '../db/client.js';
+import { ChaseRefused, chasePolicy, endChase, listChases, registerChases, type ChaseView } from '../db/queries/chases.js';
 import { systemClock } from '../domain/clock.js';
 import { importChases } from '../ingest/import-chases.js';
+import { choice, int, parseCommand, text, truncatedNote, UsageError } from './cli-args.js';
 
 export const CHASES_USAGE = `  chases add --order X | --tracking Y [--contact C] [--channel webhook|sms] [--note N]
   chases list [--status active|ended] [--order X] [--format table|json]
@@ -11,51 +11,35 @@ export const CHASES_USAGE = `  chases add --order X | --tracking Y [--contact C]
   import chases FILE [--format csv|ndjson] [--errors FILE]   CSV columns orderId,trackingNo,contact,channel,note
 `;
 
-/** A command-line mistake: main.ts prints it with the usage and exits 64. */
-export class ChasesUsageError extends Error {}
-
-function table(items: ChaseView[]): string {
+function table(items: ChaseView[], cut: string | null = null): string {
   const cols = ['id', 'orderId', 'trackingNo', 'contact', 'channel', 'status', 'endReason', 'lastHub', 'lastNotifiedHub', 'sent', 'registeredAt'];
   const rows = items.map((i) =>
     [i.id, i.orderId, i.trackingNo, i.contact, i.channel, i.status, i.endReason ?? '', i.lastHub ?? '', i.lastNotifiedHub ?? '', i.notificationsSent, i.registeredAt].map(String),
   );
   const widths = cols.map((c, k) => Math.min(40, Math.max(c.length, ...rows.map((r) => r[k]!.length))));
   const line = (r: string[]) => r.map((v, k) => v.slice(0, widths[k]).padEnd(widths[k]!)).join('  ');
-  return `${line(cols)}\n${rows.map(line).join('\n')}${rows.length ? '\n' : ''}${items.length} chases\n`;
+  return `${line(cols)}\n${rows.map(line).join('\n')}${rows.length ? '\n' : ''}${cut ?? `${items.length} chases`}\n`;
 }
 
-/** `parcelwatch chases add|list|remove`; returns the exit code. */
-export async function chasesCommand(cfg: Config, args: string[]): Promise<number> {
+const CHANNELS = ['webhook', 'sms'] as const;
+
+/** `parcelwatch chases add|list|remove`; arguments are checked before config or database are touched. Returns the exit code. */
+export async function chasesCommand(loadConfig: () => Config, args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      order: { type: 'string' },
-      tracking: { type: 'string' },
-      contact: { type: 'string' },
-      channel: { type: 'string' },
-      note: { type: 'string' },
-      status: { type: 'string' },
-      format: { type: 'string', default: 'table' },
-      limit: { type: 'string', default: '500' },
-    },
-  });
-  if (sub === 'add' && !values.order === !values.tracking) throw new ChasesUsageError('chases add needs --order X or --tracking Y');
-  if (values.channel && values.channel !== 'webhook' && values.channel !== 'sms') throw new ChasesUsageError('--channel must be webhook or sms');
-  if (values.status && values.status !== 'active' && values.status !== 'ended') throw new ChasesUsageError('--status must be active or ended');
-  if (sub === 'remove' && !/^\d+$/.test(positionals[0] ?? '')) throw new ChasesUsageError('chases remove ID');
-  if (sub !== 'add' && sub !== 'list' && sub !== 'remove') throw new ChasesUsageError('chases add|list|remove');
-  const db = await createDb({ url: cfg.database.url, poolSize: 1 });
-  try {
-    const now = systemClock.now();
-    if (sub === 'add') {
+  if (sub === 'add') {
+    const { values } = parseCommand(
+      { command: 'chases add', options: { order: text(), tracking: text(), contact: text(), channel: choice(CHANNELS), note: text() } },
+      rest,
+    );
+    if (!values.order === !values.tracking) throw new UsageError('chases add needs --order X or --tracking Y');
+    const cfg = loadConfig();
+    return withDb(cfg, async (sql) => {
       try {
         const r = await registerChases(
-          db.sql,
-          { orderId: values.order, trackingNo: values.tracking, contact: values.contact, channel: values.channel as 'webhook' | 'sms' | undefined, note: values.note },
-          cfg.chases.defaultChannel,
-          now,
+          sql,
+          { orderId: values.order, trackingNo: values.tracking, contact: values.contact, channel: values.channel, note: values.note },
+          chasePolicy(cfg),
+          systemClock.now(),
         );
         process.stdout.write(`${r.created} chase(s) registered, ${r.items.length - r.created} already active\n${table(r.items)}`);
         return 0;
@@ -64,19 +48,48 @@ export async function chasesCommand(cfg: Config, args: string[]): Promise<number
         process.stderr.write(`${err.message}\n`);
         return err.kind === 'invalid' ? 64 : 1;
       }
-    }
-    if (sub === 'list') {
-      const items = await listChases(db.sql, { status: values.status as 'active' | 'ended' | undefined, orderId: values.order, limit: Number(values.limit) });
-      process.stdout.write(values.format === 'json' ? `${JSON.stringify(items, null, 2)}\n` : table(items));
+    });
+  }
+  if (sub === 'list') {
+    const { values } = parseCommand(
+      {
+        command: 'chases list',
+        options: { status: choice(['active', 'ended']), order: text(), format: choice(['table', 'json'], 'table'), limit: int(1, 10_000, 500) },
+      },
+      rest,
+    );
+    return withDb(loadConfig(), async (sql) => {
+      const rows = await listChases(sql, { status: values.status, orderId: values.order, limit: values.limit + 1 });
+      const items = rows.slice(0, values.limit);
+      const cut = rows.length > values.limit ? truncatedNote(items.length, 'chases') : null;
+      if (values.format === 'json') {
+        if (cut) process.stderr.write(`${cut}\n`);
+        process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+      } else process.stdout.write(table(items, cut));
       return 0;
-    }
-    const v = await endChase(db.sql, Number(positionals[0]), 'removed', now);
-    if (!v) {
-      process.stderr.write(`chase ${positionals[0]} not found\n`);
-      return 1;
-    }
-    process.stdout.write(`chase ${v.id} ended (${v.endReason})\n`);
-    return 0;
+    });
+  }
+  if (sub === 'remove') {
+    const { positionals } = parseCommand({ command: 'chases remove', options: {}, positionals: ['ID'] }, rest);
+    const id = positionals[0]!;
+    if (!/^[1-9]\d{0,15}$/.test(id)) throw new UsageError(`chases remove: ID must be a chase id (got ${JSON.stringify(id)})`);
+    return withDb(loadConfig(), async (sql) => {
+      const v = await endChase(sql, Number(id), 'removed', systemClock.now());
+      if (!v) {
+        process.stderr.write(`chase ${id} not found\n`);
+        return 1;
+      }
+      process.stdout.write(`chase ${v.id} ended (${v.endReason})\n`);
+      return 0;
+    });
+  }
+  throw new UsageError('chases add|list|remove');
+}
+
+async function withDb<T>(cfg: Config, fn: (sql: Sql) => Promise<T>): Promise<T> {
+  const db = await createDb({ url: cfg.database.url, poolSize: 1 });
+  try {
+    return await fn(db.sql);
   } finally {
     await db.close();
   }
@@ -90,7 +103,7 @@ export async function importChasesCommand(cfg: Config, file: string, opts: { for
       sql: db.sql,
       clock: systemClock,
       file,
-      defaultChannel: cfg.chases.defaultChannel,
+      policy: chasePolicy(cfg),
       format: opts.format as 'csv' | 'ndjson' | undefined,
       errorReport: opts.errors,
     });

@@ -4,7 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { deleteChase, getChases, postChase } from '../api/chases.js';
 import { getExceptions } from '../api/exceptions.js';
-import { HttpError, queryParams, readJson, sendJson } from '../api/http-kit.js';
+import { HttpError, idParam, queryParams, readJson, sendJson } from '../api/http-kit.js';
 import { postOrders } from '../api/orders.js';
 import { listOutreach, transition } from '../api/outreach.js';
 import type { Deps, FollowUp } from '../jobs/define-job.js';
@@ -17,24 +17,34 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse, deps: Deps, enqueue: (f: FollowUp[]) => Promise<void>) => Promise<unknown>;
+type Handler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: Deps,
+  enqueue: (f: FollowUp[]) => Promise<void>,
+  params: Record<string, string>,
+) => Promise<unknown>;
 
+/**
+ * Routes match on the path; named groups become `params`. An `:id` is a bigint key: `idParam` answers 404
+ * for anything that cannot be one (too many digits, beyond bigint), so Postgres never sees it (a 500 before).
+ */
 const routes: { method: string; path: RegExp; handler: Handler }[] = [
   { method: 'POST', path: /^\/api\/orders$/, handler: async (req, _res, deps) => postOrders(deps, await readJson(req, deps.config.http.bodyLimitBytes)) },
   { method: 'GET', path: /^\/api\/exceptions$/, handler: async (req, _res, deps) => getExceptions(deps, queryParams(req)) },
   { method: 'GET', path: /^\/api\/outreach$/, handler: async (req, _res, deps) => listOutreach(deps, queryParams(req)) },
   {
     method: 'POST',
-    path: /^\/api\/outreach\/\d+\/(claim|complete|release)$/,
-    handler: async (req, _res, deps, enqueue) => {
-      const [, , , id, action] = (req.url ?? '').split('?')[0]!.split('/');
+    path: /^\/api\/outreach\/(?<id>\d+)\/(?<action>claim|complete|release)$/,
+    handler: async (req, _res, deps, enqueue, p) => {
+      const id = idParam(p.id, 'outreach task');
       const body = req.headers['content-length'] === '0' ? {} : await readJson(req, deps.config.http.bodyLimitBytes).catch(() => ({}));
-      return transition(deps, Number(id), action!, body, enqueue);
+      return transition(deps, id, p.action!, body, enqueue);
     },
   },
   { method: 'POST', path: /^\/api\/chases$/, handler: async (req, res, deps) => postChase(deps, await readJson(req, deps.config.http.bodyLimitBytes), res) },
   { method: 'GET', path: /^\/api\/chases$/, handler: async (req, _res, deps) => getChases(deps, queryParams(req)) },
-  { method: 'DELETE', path: /^\/api\/chases\/\d+$/, handler: async (req, _res, deps) => deleteChase(deps, Number((req.url ?? '').split('?')[0]!.split('/')[3])) },
+  { method: 'DELETE', path: /^\/api\/chases\/(?<id>\d+)$/, handler: async (_req, _res, deps, _e, p) => deleteChase(deps, idParam(p.id, 'chase')) },
 ];
 
 function authorized(req: IncomingMessage, token: string): boolean {
@@ -74,7 +84,7 @@ export async function startHttp(deps: Deps, redis: Redis, enqueue: (f: FollowUp[
         const other = routes.some((r) => r.path.test(path));
         return sendJson(res, other ? 405 : 404, { error: other ? 'method not allowed' : 'not found' });
       }
-      const body = await route.handler(req, res, deps, enqueue);
+      const body = await route.handler(req, res, deps, enqueue, { ...route.path.exec(path)!.groups });
       if (!res.headersSent) sendJson(res, 200, body);
     } catch (err) {
       if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message, ...err.body });

@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
+import pino from 'pino';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig, redactConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import { EXCEPTION_TYPES, SEVERITIES, type Config } from '../config/schema.js';
 import { createDb } from '../db/client.js';
 import { listExceptions } from '../db/queries/exception-list.js';
 import { runMigrations } from '../db/migrate.js';
@@ -14,21 +14,22 @@ import { createDeps } from './deps.js';
 import { createLogger } from './logger.js';
 import { runOnce } from './run-once.js';
 import { renderConfigDocs } from '../config/docs.js';
-import { CHASES_USAGE, ChasesUsageError, chasesCommand, importChasesCommand } from './chases-cli.js';
+import { CHASES_USAGE, chasesCommand, importChasesCommand } from './chases-cli.js';
+import { choice, flag, instant, int, parseCommand, text, truncatedNote, UsageError } from './cli-args.js';
 
 const USAGE = `parcelwatch <command>
 
   start [--role all|scheduler|worker|api]   run the daemon (migrates first)
   demo                                      seed a post-Double-11 order book on the sandbox carrier and run the daemon
-  run-once --now <ISO-8601> [--json]        run one full cycle at that instant, print a summary, exit
+  run-once --now <ISO-8601> [--json] [--force]
+                                            run one full cycle at that instant, print a summary, exit
+                                            (--json: only the JSON summary on stdout, logs on stderr)
   migrate                                   apply database migrations
   config check                              validate config, print the effective config (secrets redacted)
   config docs                               print the config reference (markdown)
   import orders FILE [--format csv|ndjson] [--errors FILE]
-  exceptions [--status open|resolved] [--type T] [--format table|csv|json] [--limit N]
+  exceptions [--status open|resolved] [--type T] [--severity S] [--format table|csv|json] [--limit N (1-10000)]
 ${CHASES_USAGE}`;
-
-class UsageError extends Error {}
 
 function die(err: unknown): never {
   if (err instanceof ConfigError) {
@@ -79,8 +80,7 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'start':
     case 'demo': {
-      const { values } = parseArgs({ args: rest, options: { role: { type: 'string', default: 'all' } } });
-      if (!ROLES.includes(values.role as Role)) throw new UsageError(`--role must be one of ${ROLES.join('|')}`);
+      const { values } = parseCommand({ command, options: { role: choice(ROLES, 'all') } }, rest);
       const cfg = config();
       const log = createLogger(cfg.log.level);
       process.on('uncaughtException', (err) => {
@@ -102,12 +102,12 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'run-once': {
-      const { values } = parseArgs({ args: rest, options: { now: { type: 'string' }, json: { type: 'boolean', default: false } } });
-      if (!values.now) throw new UsageError('run-once needs --now <ISO-8601>');
-      const at = new Date(values.now);
-      if (Number.isNaN(at.getTime())) throw new UsageError(`--now ${values.now} is not an ISO-8601 instant`);
+      const { values } = parseCommand({ command, options: { now: instant(), json: flag(), force: flag() } }, rest);
+      const at = values.now;
+      if (!at) throw new UsageError('run-once needs --now <ISO-8601>');
       const cfg = config();
-      const log = createLogger(values.json ? 'warn' : cfg.log.level, { pretty: false });
+      // stdout carries the summary only (JSON with --json); logs go to stderr.
+      const log = createLogger(cfg.log.level, { pretty: false, destination: pino.destination({ dest: 2, sync: true }) });
       assertJobRegistry();
       await runMigrations(cfg.database.url);
       const { deps, db } = await createDeps(cfg, fixedClock(at), log);
@@ -126,31 +126,33 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'migrate': {
+      parseCommand({ command, options: {} }, rest);
       const cfg = config();
       await runMigrations(cfg.database.url);
       process.stdout.write('migrations applied\n');
       return;
     }
     case 'config': {
+      const { positionals } = parseCommand({ command, options: {}, positionals: ['check|docs'] }, rest);
+      if (positionals[0] !== 'check' && positionals[0] !== 'docs') throw new UsageError('config check|docs');
       const cfg = config();
-      if (rest[0] === 'check') process.stdout.write(`# config OK\n${stringify(redactConfig(cfg))}`);
-      else if (rest[0] === 'docs') process.stdout.write(renderConfigDocs());
-      else throw new UsageError('config check|docs');
+      if (positionals[0] === 'check') process.stdout.write(`# config OK\n${stringify(redactConfig(cfg))}`);
+      else process.stdout.write(renderConfigDocs());
       return;
     }
     case 'import': {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        allowPositionals: true,
-        options: { format: { type: 'string' }, errors: { type: 'string' } },
-      });
-      if (positionals[0] === 'chases' && positionals[1]) {
+      const { values, positionals } = parseCommand(
+        { command, options: { format: choice(['csv', 'ndjson']), errors: text() }, positionals: ['orders|chases', 'FILE'] },
+        rest,
+      );
+      const [kind, file] = positionals as [string, string];
+      if (kind === 'chases') {
         const cfg = config();
         await runMigrations(cfg.database.url);
-        process.exitCode = await importChasesCommand(cfg, positionals[1], values);
+        process.exitCode = await importChasesCommand(cfg, file, values);
         return;
       }
-      if (positionals[0] !== 'orders' || !positionals[1]) throw new UsageError('import orders|chases FILE');
+      if (kind !== 'orders') throw new UsageError('import orders|chases FILE');
       const cfg = config();
       await runMigrations(cfg.database.url);
       const db = await createDb({ url: cfg.database.url, poolSize: 2 });
@@ -159,8 +161,8 @@ async function main(argv: string[]): Promise<void> {
         const s = await importOrders({
           sql: db.sql,
           clock: systemClock,
-          file: positionals[1],
-          format: values.format as 'csv' | 'ndjson' | undefined,
+          file,
+          format: values.format,
           errorReport: values.errors,
           onProgress: tty ? (rows) => process.stderr.write(`\r  ${rows.toLocaleString('en-US')} rows…`) : undefined,
         });
@@ -176,23 +178,30 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'exceptions': {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          status: { type: 'string', default: 'open' },
-          type: { type: 'string' },
-          format: { type: 'string', default: 'table' },
-          limit: { type: 'string', default: '500' },
+      const { values } = parseCommand(
+        {
+          command,
+          options: {
+            status: choice(['open', 'resolved'], 'open'),
+            type: choice(EXCEPTION_TYPES),
+            severity: choice(SEVERITIES),
+            format: choice(['table', 'csv', 'json'], 'table'),
+            limit: int(1, 10_000, 500),
+          },
         },
-      });
+        rest,
+      );
       const cfg = config();
       const db = await createDb({ url: cfg.database.url, poolSize: 1 });
       try {
-        const { items } = await listExceptions(
+        const { items, nextCursor } = await listExceptions(
           db.sql,
-          { status: values.status as 'open' | 'resolved', type: values.type, limit: Number(values.limit) },
+          { status: values.status, type: values.type, severity: values.severity, limit: values.limit },
           systemClock.now(),
         );
+        const cut = nextCursor !== null ? truncatedNote(items.length, 'exceptions') : null;
+        // csv/json keep stdout machine-readable: the cut is said on stderr.
+        if (cut && values.format !== 'table') process.stderr.write(`${cut}\n`);
         if (values.format === 'json') process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
         else {
           const cols = ['orderId', 'type', 'severity', 'carrier', 'trackingNo', 'customer', 'lastHub', 'lastEvent', 'ageHours', 'hoursToDeadline', 'penaltyYuan'];
@@ -203,7 +212,7 @@ async function main(argv: string[]): Promise<void> {
           } else {
             const widths = cols.map((c, i) => Math.min(40, Math.max(c.length, ...rows.map((r) => r[i]!.length))));
             const line = (r: string[]) => r.map((v, i) => v.slice(0, widths[i]).padEnd(widths[i]!)).join('  ');
-            process.stdout.write(`${line(cols)}\n${rows.map(line).join('\n')}\n${items.length} exceptions\n`);
+            process.stdout.write(`${line(cols)}\n${rows.map(line).join('\n')}\n${cut ?? `${items.length} exceptions`}\n`);
           }
         }
       } finally {
@@ -212,13 +221,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'chases': {
-      const cfg = config();
-      try {
-        process.exitCode = await chasesCommand(cfg, rest);
-      } catch (err) {
-        if (err instanceof ChasesUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError((err as Error).message);
-        throw err;
-      }
+      process.exitCode = await chasesCommand(config, rest);
       return;
     }
     case undefined:

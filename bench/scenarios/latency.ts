@@ -30,6 +30,7 @@ import { parseKuaidi100Reply } from '../../carriers/kuaidi100/parse.js';
 import { loadShipmentsForPoll } from '../../db/queries/tracking.js';
 import { fixedClock, HOUR_MS, MINUTE_MS } from '../../domain/clock.js';
 import { importChases } from '../../ingest/import-chases.js';
+import { chasePolicy } from '../../db/queries/chases.js';
 import { planPolls } from '../../jobs/plan-polls.js';
 import { ingestResults, type IngestItem } from '../../jobs/poll-tracking.js';
 import { quietUntil } from '../../notify/quiet-hours.js';
@@ -167,7 +168,7 @@ async function oursRun(env: BenchEnv, n: number, prefix: string): Promise<OursRu
       return file;
     });
     const imported = await Promise.all(
-      files.map((file) => importChases({ sql: env.sql, clock: fixedClock(REGISTER_AT), file, defaultChannel: config.chases.defaultChannel, format: 'csv' })),
+      files.map((file) => importChases({ sql: env.sql, clock: fixedClock(REGISTER_AT), file, policy: chasePolicy(config), format: 'csv' })),
     );
     const created = imported.reduce((a, r) => a + r.chasesCreated, 0);
     if (created !== n) throw new Error(`latency scenario: ${created} chases created for ${n} parcels (${imported.reduce((a, r) => a + r.rejectedRows, 0)} rejected)`);

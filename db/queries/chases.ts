@@ -1,6 +1,32 @@
+import type { Config } from '../../config/schema.js';
 import type { Sql, SqlOrTx } from '../client.js';
 
 export type ChaseChannel = 'webhook' | 'sms';
+
+/** What registration allows, from config (one place for the API, the CLI and the importer). */
+export interface ChasePolicy {
+  defaultChannel: ChaseChannel;
+  /** Channels that can deliver: a chase on another would never notify, so it is refused up front. */
+  enabledChannels: readonly ChaseChannel[];
+  /** Contacts other than the order's customer (phone or handle) are refused unless set: SMS costs money and reaches strangers. */
+  allowOtherContacts: boolean;
+}
+
+export function chasePolicy(cfg: Pick<Config, 'chases'>): ChasePolicy {
+  const ch = cfg.chases.channels;
+  return {
+    defaultChannel: cfg.chases.defaultChannel,
+    enabledChannels: (['webhook', 'sms'] as const).filter((c) => ch[c].enabled),
+    allowOtherContacts: cfg.chases.allowOtherContacts,
+  };
+}
+
+/** Phone numbers compared without spaces, dashes or the +86 country code. */
+function sameContact(a: string, b: string | null): boolean {
+  if (!b) return false;
+  const norm = (v: string) => v.replace(/[\s-]/g, '').replace(/^(?:\+?86)(1\d{10})$/, '$1');
+  return norm(a) === norm(b);
+}
 
 export interface RegisterChaseInput {
   orderId?: string | undefined;
@@ -34,7 +60,7 @@ export interface ChaseView {
 /** Why a registration was refused; the API maps `kind` to a status code, the CLI/import to a message. */
 export class ChaseRefused extends Error {
   constructor(
-    readonly kind: 'not_found' | 'delivered' | 'invalid',
+    readonly kind: 'not_found' | 'delivered' | 'invalid' | 'channel_disabled' | 'contact_not_allowed',
     message: string,
   ) {
     super(message);
@@ -76,18 +102,28 @@ const FINISHED = ['delivered', 'returned', 'cancelled'];
  * Register a chase on each undelivered parcel of an order (or on one tracking number). Idempotent per
  * (shipment, contact): the partial unique index on active chases turns a repeat into a no-op, and the
  * existing chase is returned. Baseline = the hub known now, so only hubs learned later notify.
+ *
+ * "Later" is a watermark, not a clock: the tracking_events id sequence value at registration. Events
+ * stored after it carry larger ids, whatever instant a replay judges (`run-once --now` in the past) and
+ * whatever the clocks of the replica that stored them say. (An event whose insert is still in flight
+ * while the chase registers may hold a smaller id and count as already known; the next move notifies.)
  */
 export async function registerChases(
   sql: Sql,
   input: RegisterChaseInput,
-  defaultChannel: ChaseChannel,
+  policy: ChasePolicy,
   now: Date,
 ): Promise<{ items: ChaseView[]; created: number }> {
   if (!input.orderId === !input.trackingNo) throw new ChaseRefused('invalid', 'give exactly one of orderId or trackingNo');
+  const channel = input.channel ?? policy.defaultChannel;
+  if (!policy.enabledChannels.includes(channel)) {
+    const on = policy.enabledChannels.length ? `enabled: ${policy.enabledChannels.join(', ')}` : 'no customer channel is enabled';
+    throw new ChaseRefused('channel_disabled', `channel ${channel} is not enabled (chases.channels.${channel}.enabled is false; ${on}): the chase could never notify`);
+  }
   const rows = input.orderId
-    ? await sql`select s.id, s.status, s.delivered_at, s.last_hub, s.tracking_no, o.customer_phone
+    ? await sql`select s.id, s.status, s.delivered_at, s.last_hub, s.tracking_no, o.customer_phone, o.customer_handle
                 from orders o join shipments s on s.order_id = o.id where o.external_id = ${input.orderId} order by s.id`
-    : await sql`select s.id, s.status, s.delivered_at, s.last_hub, s.tracking_no, o.customer_phone
+    : await sql`select s.id, s.status, s.delivered_at, s.last_hub, s.tracking_no, o.customer_phone, o.customer_handle
                 from shipments s join orders o on o.id = s.order_id where s.tracking_no = ${input.trackingNo!} order by s.id`;
   if (rows.length === 0) {
     if (input.trackingNo) throw new ChaseRefused('not_found', `tracking number ${input.trackingNo} not found`);
@@ -101,15 +137,25 @@ export async function registerChases(
       .join('; ');
     throw new ChaseRefused('delivered', `${rows.some((r) => r.delivered_at) ? 'already delivered' : 'nothing left to chase'}: ${what}`);
   }
-  const channel = input.channel ?? defaultChannel;
-  const contacts = open.map((r) => input.contact?.trim() || r.customer_phone);
+  const given = input.contact?.trim();
+  if (given && !policy.allowOtherContacts) {
+    const foreign = open.find((r) => !sameContact(given, r.customer_phone) && given !== r.customer_handle);
+    if (foreign) {
+      throw new ChaseRefused(
+        'contact_not_allowed',
+        `contact ${given} is not the customer of the order of ${foreign.tracking_no}: chases notify the order's customer only (set chases.allowOtherContacts to allow other contacts)`,
+      );
+    }
+  }
+  const contacts = open.map((r) => given || r.customer_phone);
   if (contacts.some((c) => !c)) throw new ChaseRefused('invalid', 'contact is required: the order has no customer phone');
   const ids = open.map((r) => Number(r.id));
   const inserted = await sql`
-    insert into chases (shipment_id, contact, channel, note, baseline_hub, registered_at)
-    select u.sid, u.contact, ${channel}, ${input.note ?? null}, s.last_hub, ${now}::timestamptz
+    insert into chases (shipment_id, contact, channel, note, baseline_hub, registered_at, registered_after_event_id)
+    select u.sid, u.contact, ${channel}, ${input.note ?? null}, s.last_hub, ${now}::timestamptz, w.last_id
     from unnest(${sql.array(ids)}::bigint[], ${sql.array(contacts as string[])}::text[]) as u(sid, contact)
     join shipments s on s.id = u.sid
+    cross join (select case when is_called then last_value else 0 end as last_id from tracking_events_id_seq) w
     on conflict (shipment_id, contact) where status = 'active' do nothing
     returning id`;
   const items = await sql`

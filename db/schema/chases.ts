@@ -23,6 +23,8 @@ export const chases = pgTable(
     baselineHub: text('baseline_hub'),
     lastNotifiedHub: text('last_notified_hub'),
     registeredAt: tz('registered_at').notNull(),
+    /** tracking_events id sequence value at registration: events with a larger id are news to this chase (storage order, not clocks). */
+    registeredAfterEventId: bigint('registered_after_event_id', { mode: 'number' }).notNull(),
     endedAt: tz('ended_at'),
   },
   (t) => [

@@ -28,3 +28,14 @@ export const alerts = pgTable(
   },
   (t) => [uniqueIndex('alerts_open_key').on(t.key).where(sql`${t.resolvedAt} is null`)],
 );
+
+/** Running daemons that schedule or work jobs (one row per process, refreshed with the database's now()). */
+export const daemonHeartbeats = pgTable('daemon_heartbeats', {
+  instanceId: text('instance_id').primaryKey(),
+  /** scheduler | worker | all */
+  role: text('role').notNull(),
+  host: text('host').notNull(),
+  pid: integer('pid').notNull(),
+  startedAt: tz('started_at').notNull(),
+  seenAt: tz('seen_at').notNull(),
+});
