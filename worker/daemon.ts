@@ -10,6 +10,7 @@ import { openWorkerPools, type WorkerPools } from './pools.js';
 import { RedisConnections } from './redis.js';
 import { QueueRuntime } from './runtime.js';
 import { startScheduler } from './scheduler.js';
+import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 
 export const ROLES = ['all', 'scheduler', 'worker', 'api'] as const;
 export type Role = (typeof ROLES)[number];
@@ -43,6 +44,17 @@ export async function startDaemon(opts: { config: Config; clock: Clock; log: Log
       throw err;
     }
   }
+  // Processes that run cycles announce themselves, so a far-off `run-once --now` can refuse (worker/heartbeat.ts).
+  let heartbeat: Heartbeat | undefined;
+  if (has('scheduler') || has('worker')) {
+    try {
+      heartbeat = await startHeartbeat(deps.sql, { role, intervalSeconds: config.replay.heartbeatSeconds, log });
+    } catch (err) {
+      await pools?.close();
+      await db.close();
+      throw err;
+    }
+  }
   const connections = new RedisConnections(config.redis.url, log);
   const runtime = new QueueRuntime(deps, connections, pools);
   if (has('worker')) runtime.startWorkers();
@@ -62,6 +74,7 @@ export async function startDaemon(opts: { config: Config; clock: Clock; log: Log
         await runtime.close();
         await connections.quitAll();
         await pools?.close();
+        await heartbeat?.stop();
         await db.close();
         log.info('parcelwatch stopped');
       })()),

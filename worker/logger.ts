@@ -39,8 +39,4 @@ export function createLogger(level: string, opts: { pretty?: boolean; destinatio
   return pino(options);
 }
 
-/** Mask a phone for places where a hint is useful (138****5678). */
-export function maskPhone(phone: string | null | undefined): string | null {
-  if (!phone) return null;
-  return phone.length >= 7 ? `${phone.slice(0, 3)}****${phone.slice(-4)}` : '****';
-}
+export { maskPhone } from '../domain/phone.js';

@@ -13,6 +13,7 @@ import { ROLES, startDaemon, type Role } from './daemon.js';
 import { createDeps } from './deps.js';
 import { createLogger } from './logger.js';
 import { runOnce } from './run-once.js';
+import { replayRefusal } from './heartbeat.js';
 import { renderConfigDocs } from '../config/docs.js';
 import { CHASES_USAGE, chasesCommand, importChasesCommand } from './chases-cli.js';
 import { choice, flag, instant, int, parseCommand, text, truncatedNote, UsageError } from './cli-args.js';
@@ -112,6 +113,12 @@ async function main(argv: string[]): Promise<void> {
       await runMigrations(cfg.database.url);
       const { deps, db } = await createDeps(cfg, fixedClock(at), log);
       try {
+        const refusal = values.force ? null : await replayRefusal(db.sql, at, cfg.replay);
+        if (refusal) {
+          process.stderr.write(`refused: ${refusal}\n`);
+          process.exitCode = 4;
+          return;
+        }
         const s = await runOnce(deps);
         if (values.json) process.stdout.write(`${JSON.stringify(s)}\n`);
         else {

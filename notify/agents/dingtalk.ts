@@ -28,15 +28,16 @@ export function dingtalkUrl(url: string, secret: string, timestampMs: number): s
   return `${url}${sep}timestamp=${timestampMs}&sign=${dingtalkSign(secret, timestampMs)}`;
 }
 
-export function dingtalkMarkdown(event: OutreachEvent, task: OutreachTaskView, timeZone: string): { title: string; text: string } {
+export function dingtalkMarkdown(event: OutreachEvent, task: OutreachTaskView, timeZone: string, showPhone = false): { title: string; text: string } {
   // DingTalk markdown needs a blank line between lines to render line breaks.
-  const text = [`### ${EVENT_TITLES[event]} 订单 ${task.orderId}`, ...agentLines(event, task, timeZone)].join('\n\n');
+  const text = [`### ${EVENT_TITLES[event]} 订单 ${task.orderId}`, ...agentLines(event, task, timeZone, { showPhone })].join('\n\n');
   return { title: agentTitle(event, task), text: truncateUtf8(text, DINGTALK_MAX_BYTES) };
 }
 
 /**
  * DingTalk (钉钉) custom robot: POST {"msgtype":"markdown","markdown":{"title","text"}}; reply errcode 0.
- * In signed mode the timestamp comes from the injected clock (DingTalk accepts ±1 h of skew).
+ * In signed mode the timestamp is transport time: `clock` is wall time in production (worker/deps.ts),
+ * because DingTalk checks it against its own clock (±1 h) and answers 310000 "sign not match" otherwise.
  */
 export class DingtalkChannel implements AgentChannel {
   readonly name = 'dingtalk' as const;
@@ -49,7 +50,7 @@ export class DingtalkChannel implements AgentChannel {
 
   async send(event: OutreachEvent, task: OutreachTaskView, _idempotencyKey: string): Promise<void> {
     const nowMs = this.clock.now().getTime();
-    const raw = JSON.stringify({ msgtype: 'markdown', markdown: dingtalkMarkdown(event, task, this.timeZone) });
+    const raw = JSON.stringify({ msgtype: 'markdown', markdown: dingtalkMarkdown(event, task, this.timeZone, this.cfg.showPhone) });
     const reply = await httpCall({
       channel: this.name,
       method: 'POST',

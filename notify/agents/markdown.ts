@@ -1,6 +1,7 @@
 import type { ExceptionType, Severity } from '../../config/schema.js';
 import { formatLocal } from '../../domain/local-time.js';
 import type { OutreachEvent, OutreachTaskView } from '../../domain/outreach.js';
+import { maskPhone } from '../../domain/phone.js';
 
 export const EVENT_TITLES: Record<OutreachEvent, string> = {
   'outreach.created': '新外呼任务',
@@ -49,10 +50,20 @@ export function agentTitle(event: OutreachEvent, task: OutreachTaskView): string
 }
 
 /**
- * The zh-CN lines of an agent message (no heading). Full phone is fine here: this goes to the
- * shop's own agents, who need it to call the customer.
+ * The zh-CN lines of an agent message (no heading), for the group robots. The customer's phone is masked
+ * (138****1234) unless `showPhone`: a group chat is read by everyone in it, not only the agent who calls;
+ * agents find the full number on the task (API, console, signed webhook). The number is masked wherever
+ * it appears (a handle or a note may repeat it).
  */
-export function agentLines(event: OutreachEvent, task: OutreachTaskView, timeZone: string): string[] {
+export function agentLines(event: OutreachEvent, task: OutreachTaskView, timeZone: string, opts: { showPhone?: boolean } = {}): string[] {
+  const lines = buildLines(event, task, timeZone);
+  const phone = task.customer.phone?.trim();
+  if (opts.showPhone || !phone) return lines;
+  const masked = maskPhone(phone)!;
+  return lines.map((l) => l.split(phone).join(masked));
+}
+
+function buildLines(event: OutreachEvent, task: OutreachTaskView, timeZone: string): string[] {
   const c = task.customer;
   const customer = [c.name, c.phone, c.handle ? `（${c.handle}）` : null].filter((x) => x && x.trim() !== '').join(' ');
   const lastEvent = task.lastEvent ? oneLine(task.lastEvent) + (task.lastHub ? `（${task.lastHub}）` : '') : orDash(task.lastHub);

@@ -9,6 +9,8 @@ export interface RobotChannelConfig {
   url: string;
   secret: string;
   timeoutMs: number;
+  /** Full customer phones in the group chat; default masked (everyone in the group reads them). */
+  showPhone?: boolean;
 }
 
 /** WeCom group robot markdown content is limited to 4096 bytes (UTF-8). */
@@ -25,9 +27,9 @@ const TITLE_COLOR: Record<OutreachEvent, string> = {
 };
 
 /** The markdown content WeCom shows (font colors are WeCom's markdown extension). */
-export function wecomContent(event: OutreachEvent, task: OutreachTaskView, timeZone: string): string {
+export function wecomContent(event: OutreachEvent, task: OutreachTaskView, timeZone: string, showPhone = false): string {
   const head = `### <font color="${TITLE_COLOR[event]}">${EVENT_TITLES[event]}</font> 订单 ${task.orderId}`;
-  const lines = agentLines(event, task, timeZone).map((l) => `> ${l}`);
+  const lines = agentLines(event, task, timeZone, { showPhone }).map((l) => `> ${l}`);
   return truncateUtf8([head, ...lines].join('\n'), WECOM_MAX_BYTES);
 }
 
@@ -47,7 +49,7 @@ export class WecomChannel implements AgentChannel {
 
   async send(event: OutreachEvent, task: OutreachTaskView, _idempotencyKey: string): Promise<void> {
     const nowMs = this.clock.now().getTime();
-    const raw = JSON.stringify({ msgtype: 'markdown', markdown: { content: wecomContent(event, task, this.timeZone) } });
+    const raw = JSON.stringify({ msgtype: 'markdown', markdown: { content: wecomContent(event, task, this.timeZone, this.cfg.showPhone) } });
     const reply = await httpCall({
       channel: this.name,
       method: 'POST',
