@@ -7,6 +7,7 @@ import {
   AgentWebhookChannel,
   createAgentChannels,
   DingtalkChannel,
+  dingtalkMarkdown,
   WECOM_MAX_BYTES,
   WecomChannel,
   wecomContent,
@@ -136,7 +137,7 @@ describe('WeCom group robot', () => {
   const clock = fixedClock(NOW);
   const channel = () => new WecomChannel({ url: `${sink.url}/cgi-bin/webhook/send?key=abc`, secret: '', timeoutMs: 2000 }, clock, TZ);
 
-  it('POSTs markdown with the order, script, customer phone and local due time', async () => {
+  it('POSTs markdown with the order, script, masked customer phone and local due time', async () => {
     await channel().send('outreach.created', task(), 'k');
     const req = sink.requests[0]!;
     expect(req.method).toBe('POST');
@@ -148,10 +149,23 @@ describe('WeCom group robot', () => {
     expect(content).toContain('订单');
     expect(content).toContain('TB20261111001');
     expect(content).toContain(task().script);
-    expect(content).toContain('13800138000');
+    expect(content).toContain('张三 138****8000');
+    expect(content).not.toContain('13800138000');
     expect(content).toContain('ZT1234567890');
     expect(content).toContain('快件已到达【杭州转运中心】');
     expect(content).toContain('2026-11-12 12:30'); // dueBy in Asia/Shanghai
+  });
+
+  it('shows the phone in full only when showPhone is set, and masks it wherever it appears', async () => {
+    const full = new WecomChannel({ url: `${sink.url}/cgi-bin/webhook/send?key=abc`, secret: '', timeoutMs: 2000, showPhone: true }, clock, TZ);
+    await full.send('outreach.created', task(), 'k');
+    expect(sink.requests[0]!.json.markdown.content).toContain('张三 13800138000');
+    // A handle or reason repeating the number is masked too.
+    const repeated = wecomContent('outreach.created', task({ reason: '客户 13800138000 来电催发货', customer: { name: '张三', phone: '13800138000', handle: '13800138000' } }), TZ);
+    expect(repeated).not.toContain('13800138000');
+    expect(repeated.match(/138\*\*\*\*8000/g)).toHaveLength(3);
+    expect(dingtalkMarkdown('outreach.created', task(), TZ).text).toContain('138****8000');
+    expect(dingtalkMarkdown('outreach.created', task(), TZ, true).text).toContain('13800138000');
   });
 
   it('titles follow the event', async () => {
