@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { ChaseRefused, chasePolicy, endChase, listChases, registerChases } from '../db/queries/chases.js';
 import type { Deps } from '../jobs/define-job.js';
-import { HttpError, sendJson } from './http-kit.js';
+import { HttpError, isSafeIntText, sendJson } from './http-kit.js';
 
 export const chaseBody = z
   .object({
@@ -39,7 +39,7 @@ export async function postChase(deps: Deps, body: unknown, res: ServerResponse) 
 const listQuery = z.object({
   status: z.enum(['active', 'ended']).optional(),
   orderId: z.string().min(1).optional(),
-  cursor: z.string().regex(/^\d+$/).optional(),
+  cursor: z.string().regex(/^\d+$/).refine(isSafeIntText, 'is not a chase id').optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 

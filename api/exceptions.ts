@@ -10,7 +10,7 @@ const query = z.object({
   severity: z.enum(SEVERITIES).optional(),
   carrier: z.string().optional(),
   since: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
-  cursor: z.coerce.number().int().positive().optional(),
+  cursor: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 

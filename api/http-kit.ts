@@ -39,6 +39,10 @@ export function queryParams(req: IncomingMessage): URLSearchParams {
   return new URL(req.url ?? '/', 'http://local').searchParams;
 }
 
+/** A keyset cursor part: digits that fit a JS safe integer (beyond it no row matches and Postgres may reject it). */
+export const SAFE_DIGITS = /^-?\d{1,16}$/;
+export const isSafeIntText = (v: string) => SAFE_DIGITS.test(v) && Number.isSafeInteger(Number(v));
+
 /**
  * A path id as a number, or 404 when it cannot name a row: ids are bigserials read as JS numbers, so
  * anything beyond 2^53 (and certainly beyond bigint, where Postgres would fail the query: a 500) is unknown.

@@ -3,13 +3,17 @@ import { EXCEPTION_TYPES } from '../config/schema.js';
 import { loadTaskViews } from '../db/queries/outreach.js';
 import { queueDeliveries } from '../jobs/sync-outreach.js';
 import type { Deps, FollowUp } from '../jobs/define-job.js';
-import { HttpError } from './http-kit.js';
+import { HttpError, isSafeIntText } from './http-kit.js';
 
 const listQuery = z.object({
   status: z.enum(['open', 'claimed', 'done', 'cancelled']).optional(),
   agent: z.string().optional(),
   type: z.enum(EXCEPTION_TYPES).optional(),
-  cursor: z.string().regex(/^-?\d+_\d+_\d+$/).optional(),
+  cursor: z
+    .string()
+    .regex(/^-?\d+_\d+_\d+$/)
+    .refine((c) => c.split('_').every(isSafeIntText), 'has a part beyond a safe integer')
+    .optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 

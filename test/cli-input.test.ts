@@ -93,6 +93,11 @@ describe('ids beyond bigint answer 404', () => {
           expect(((await res.json()) as { error: string }).error).toMatch(/not found/);
         }
       }
+      // Keyset cursors with such numbers are bad requests, not 500s.
+      for (const q of ['/api/chases?cursor=', '/api/exceptions?cursor=', '/api/outreach?cursor=1_1_']) {
+        const res = await fetch(`http://127.0.0.1:${http.port}${q}${huge[0]}`);
+        expect(res.status, q).toBe(400);
+      }
     } finally {
       await http.close();
       await app.close();
