@@ -45,16 +45,8 @@ export async function startDaemon(opts: { config: Config; clock: Clock; log: Log
     }
   }
   // Processes that run cycles announce themselves, so a far-off `run-once --now` can refuse (worker/heartbeat.ts).
-  let heartbeat: Heartbeat | undefined;
-  if (has('scheduler') || has('worker')) {
-    try {
-      heartbeat = await startHeartbeat(deps.sql, { role, intervalSeconds: config.replay.heartbeatSeconds, log });
-    } catch (err) {
-      await pools?.close();
-      await db.close();
-      throw err;
-    }
-  }
+  const heartbeat: Heartbeat | undefined =
+    has('scheduler') || has('worker') ? await startHeartbeat(deps.sql, { role, intervalSeconds: config.replay.heartbeatSeconds, log }) : undefined;
   const connections = new RedisConnections(config.redis.url, log);
   const runtime = new QueueRuntime(deps, connections, pools);
   if (has('worker')) runtime.startWorkers();

@@ -21,10 +21,10 @@ export async function startHeartbeat(sql: Sql, opts: { role: string; intervalSec
     insert into daemon_heartbeats (instance_id, role, host, pid, started_at, seen_at)
     values (${instanceId}, ${opts.role}, ${hostname()}, ${process.pid}, now(), now())
     on conflict (instance_id) do update set seen_at = now()`;
-  await beat();
-  const timer = setInterval(() => {
-    beat().catch((err: Error) => opts.log.warn({ err: { message: err.message } }, 'heartbeat not recorded; next interval retries'));
-  }, opts.intervalSeconds * 1000);
+  // A beat that fails (Postgres blipping) must not stop the daemon: the next interval retries.
+  const tryBeat = () => beat().catch((err: Error) => opts.log.warn({ err: { message: err.message } }, 'heartbeat not recorded; next interval retries'));
+  await tryBeat();
+  const timer = setInterval(() => void tryBeat(), opts.intervalSeconds * 1000);
   timer.unref();
   return {
     instanceId,
