@@ -25,7 +25,7 @@ describe('order ingest', () => {
   let daemon: Daemon;
   let base: string;
   const prefix = uniquePrefix();
-  const token = 'test-token';
+  const token = 'test-token-0123456789abcdef';
 
   beforeAll(async () => {
     db = await createTestDb();

@@ -229,8 +229,9 @@ async function seedBook(sql: Sql, n: number, shiftMs: number): Promise<void> {
     await tx`update shipment_schedule set next_poll_at = now() - (shipment_id % 60) * interval '1 minute'`;
     // Every eleventh parcel chased by its customer, registered an hour ago with no hub known yet. 11 is prime to
     // the 60 next_poll_at groups above, so chased parcels come up all through the cycle, also before a time cap.
-    await tx`insert into chases (shipment_id, contact, channel, baseline_hub, registered_at)
-             select s.id, o.customer_phone, 'webhook', null, now() - interval '1 hour'
+    // No event is stored yet, so each chase hears about every event from the first (watermark 0).
+    await tx`insert into chases (shipment_id, contact, channel, baseline_hub, registered_at, registered_after_event_id)
+             select s.id, o.customer_phone, 'webhook', null, now() - interval '1 hour', 0
              from shipments s join orders o on o.id = s.order_id where s.id % 11 = 0`;
   });
 }
