@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NormalizedEvent, TrackingProvider, TrackRequest, TrackResult } from '../carriers/carrier.js';
 import type { Config } from '../config/schema.js';
@@ -86,7 +85,7 @@ describe('chasers', () => {
   it('tells a chased customer once per hub, holds quiet hours, then sends the delivered message and closes the chase', async () => {
     sink.requests.length = 0;
     const { app, carrier } = await setup(sink);
-    const http = await startHttp(app.deps, null as unknown as Redis, async () => {}, { port: 0 });
+    const http = await startHttp(app.deps, { check: async () => "ok" }, async () => {}, { port: 0 });
     const sent = () => sink.requests.filter((r) => r.url === '/customer');
     try {
       await app.addOrders([order('C1', TRACKING)]);
@@ -208,7 +207,7 @@ describe('chasers', () => {
   it('enforces the daily cap per contact, and DELETE ends a chase', async () => {
     sink.requests.length = 0;
     const { app, carrier } = await setup(sink, { chases: { dailyCapPerContact: 1 } });
-    const http = await startHttp(app.deps, null as unknown as Redis, async () => {}, { port: 0 });
+    const http = await startHttp(app.deps, { check: async () => "ok" }, async () => {}, { port: 0 });
     try {
       await app.addOrders([order('D1', 'ZT900000002'), order('D2', 'ZT900000003')]);
       app.clock.set('2026-11-12T09:00:00+08:00');

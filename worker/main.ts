@@ -91,8 +91,26 @@ async function main(argv: string[]): Promise<void> {
         log.fatal({ err }, 'unhandled rejection');
         process.exit(1);
       });
-      const daemon = await startDaemon({ config: cfg, clock: systemClock, log, role: values.role as Role });
-      onSignals(daemon.stop, cfg.shutdown.graceMs, log);
+      // Signals during the start (still waiting for Postgres or Redis) abort it, and the process exits 0 once
+      // what was opened is closed; after the start they stop the daemon.
+      const starting = new AbortController();
+      const started = startDaemon({ config: cfg, clock: systemClock, log, role: values.role as Role, signal: starting.signal });
+      let stop: () => Promise<void> = () => {
+        starting.abort();
+        return started.then(
+          (d) => d.stop(),
+          () => log.info('start aborted by signal; parcelwatch stopped'),
+        );
+      };
+      onSignals(() => stop(), cfg.shutdown.graceMs, log);
+      let daemon: Awaited<typeof started>;
+      try {
+        daemon = await started;
+      } catch (err) {
+        if (starting.signal.aborted) return; // the signal handler exits
+        throw err;
+      }
+      stop = daemon.stop;
       if (command === 'demo') {
         const seeded = await seedDemoOrders(daemon.deps);
         log.info(seeded, 'demo order book seeded (sandbox carrier); running a first cycle now, then on the cron schedule');
