@@ -138,6 +138,7 @@ export const configSchema = z.strictObject({
   database: z.strictObject({
     url: z.string().min(1).describe('Postgres URL (env DATABASE_URL).'),
     poolSize: posInt().describe('Max connections per process in the shared pool (API, scheduler, notifications, run-once, and any queue without a pool of its own).'),
+    statementTimeoutMs: posInt().describe('Server-side statement_timeout of the daemon\'s connections (ms): a stuck statement fails and its job is retried. Not applied to migrations and imports.'),
     pools: z
       .strictObject({
         polls: posInt().describe('Connections of the poll workers\' own pool (poll-<provider> queues), so sweeps can never take the connections polling needs.'),

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { assertDatabaseUrl, DatabaseUrlError, explainDatabaseError } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
 import type { Clock } from '../domain/clock.js';
 import type { Deps } from '../jobs/define-job.js';
@@ -38,7 +39,8 @@ export async function startDaemon(opts: {
   const { config, clock, log, role, signal } = opts;
   assertJobRegistry();
   if (opts.migrate !== false) {
-    await retry(log, 'migrate', () => runMigrations(config.database.url), signal);
+    assertDatabaseUrl(config.database.url);
+    await retry(log, 'migrate', () => runMigrations(config.database.url).catch((err) => Promise.reject(explainDatabaseError(config.database.url, err).error)), signal);
     log.info('migrations applied');
   }
   const { deps, db } = await retry(log, 'connect', () => createDeps(config, clock, log), signal);
@@ -95,7 +97,7 @@ async function retry<T>(log: Logger, what: string, fn: () => Promise<T>, signal?
     try {
       return await fn();
     } catch (err) {
-      if (i >= attempts) throw err;
+      if (i >= attempts || err instanceof DatabaseUrlError) throw err;
       const delay = Math.min(500 * 2 ** i, 15_000);
       log.warn({ err: { message: (err as Error).message }, attempt: i, delay }, `${what} failed, retrying`);
       await new Promise((r) => setTimeout(r, delay));

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig, redactConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { createDb } from '../db/client.js';
+import { createDb, DatabaseUrlError } from '../db/client.js';
 import { listExceptions } from '../db/queries/exception-list.js';
 import { runMigrations } from '../db/migrate.js';
 import { fixedClock, systemClock } from '../domain/clock.js';
@@ -31,7 +31,7 @@ ${CHASES_USAGE}`;
 class UsageError extends Error {}
 
 function die(err: unknown): never {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof DatabaseUrlError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }
