@@ -1,5 +1,4 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, DatabaseUrlError } from '../db/client.js';
 import { fixedClock } from '../domain/clock.js';
@@ -7,6 +6,7 @@ import { startDaemon } from '../worker/daemon.js';
 import { createDeps } from '../worker/deps.js';
 import { createLogger } from '../worker/logger.js';
 import { testConfig } from './helpers/config.js';
+import { captureLog } from './helpers/log.js';
 import { createTestDb, type TestDb } from './helpers/db.js';
 import { databaseUrl } from './helpers/services.js';
 import { uniquePrefix } from './helpers/redis.js';
@@ -17,17 +17,6 @@ import { uniquePrefix } from './helpers/redis.js';
  * accepts connections and never answers hits the connect timeout and says so; a statement that runs past
  * database.statementTimeoutMs fails instead of holding its connection.
  */
-
-function captureLog() {
-  const lines: Record<string, unknown>[] = [];
-  const dest = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  return { lines, log: createLogger('info', { pretty: false, destination: dest }) };
-}
 
 async function startWith(url: string) {
   const { lines, log } = captureLog();

@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../domain/clock.js';
 import { startDaemon, type Daemon } from '../worker/daemon.js';
@@ -8,6 +7,7 @@ import { createLogger } from '../worker/logger.js';
 import { RedisConnections } from '../worker/redis.js';
 import { QueueRuntime } from '../worker/runtime.js';
 import { testConfig } from './helpers/config.js';
+import { captureLog } from './helpers/log.js';
 import { createTestDb, type TestDb } from './helpers/db.js';
 import { freePort, startRedisServer, waitFor, type RedisServer } from './helpers/processes.js';
 import { uniquePrefix } from './helpers/redis.js';
@@ -22,17 +22,6 @@ import { uniquePrefix } from './helpers/redis.js';
 /** A promise that must settle: a hang becomes a failure naming what hung (not a timing assertion). */
 function settles<T>(what: string, p: Promise<T>, ms = 8000): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} never settled`)), ms).unref())]);
-}
-
-function captureLog() {
-  const lines: Record<string, unknown>[] = [];
-  const dest = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  return { lines, log: createLogger('info', { pretty: false, destination: dest }) };
 }
 
 async function readyz(port: number): Promise<{ status: number; body: Record<string, string> }> {
