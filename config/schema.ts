@@ -321,6 +321,10 @@ export const configSchema = z.strictObject({
       end: hhmm().describe('Quiet hours end (business time zone).'),
     }),
     dailyCapPerContact: posInt().describe('Most messages one contact receives per business day.'),
+    delivery: z.strictObject({
+      attempts: posInt().describe('Send attempts per customer message (one retry chain per message); then it is failed.'),
+      backoffMs: posInt().describe('First retry delay of a customer message, doubling, with jitter.'),
+    }),
     coalesceSeconds: nonNeg().describe('Moves within this window are merged into one message (the latest).'),
     templates: z.strictObject({
       hubMoved: template(CUSTOMER_PLACEHOLDERS).describe('Sent when a chased parcel reaches the next hub.'),

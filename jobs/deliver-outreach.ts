@@ -17,8 +17,8 @@ export const deliverOutreach = defineJob({
   name: 'deliver-outreach',
   queue: 'outreach',
   payload: z.object({ deliveryId: z.number().int().positive() }),
-  attempts: 6,
-  backoffMs: 5000,
+  attempts: (c) => c.outreach.delivery.attempts,
+  backoffMs: (c) => c.outreach.delivery.backoffMs,
   async handle({ deliveryId }, deps, ctx) {
     const { sql, clock, config } = deps;
     const now = clock.now();

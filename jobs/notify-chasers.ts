@@ -172,7 +172,7 @@ export const notifyChasersJob = defineJob({
   name: 'notify-chasers',
   queue: 'notifications',
   payload: z.object({ shipmentIds: z.array(z.number().int().positive()).min(1) }),
-  attempts: 5,
+  attempts: () => 5,
   async handle({ shipmentIds }, deps, ctx) {
     const { summary, followUps } = await notifyChasers(deps, shipmentIds);
     await ctx.enqueue(followUps);

@@ -8,8 +8,6 @@ import type { CustomerChannelName } from '../notify/customers/channel.js';
 import { businessDayStart } from '../notify/quiet-hours.js';
 import { defineJob } from './define-job.js';
 
-const ATTEMPTS = 6;
-
 type Outcome = { result: 'sent' | 'skipped' | 'held' | 'superseded' | 'capped' } | { result: 'error'; err: Error; permanent: boolean };
 
 /**
@@ -24,8 +22,8 @@ export const sendCustomerMessage = defineJob({
   name: 'send-customer-message',
   queue: 'notifications',
   payload: z.object({ notificationId: z.number().int().positive() }),
-  attempts: ATTEMPTS,
-  backoffMs: 5000,
+  attempts: (c) => c.chases.delivery.attempts,
+  backoffMs: (c) => c.chases.delivery.backoffMs,
   async handle({ notificationId }, deps, ctx) {
     const { sql, clock, config } = deps;
     const now = clock.now();
@@ -87,7 +85,7 @@ export const sendCustomerMessage = defineJob({
         await channel.send(msg);
       } catch (err) {
         const permanent = err instanceof ChannelError && err.kind === 'permanent';
-        const last = permanent || ctx.attempt >= ATTEMPTS;
+        const last = permanent || ctx.attempt >= config.chases.delivery.attempts;
         await tx`update notifications set attempts = attempts + 1, last_error = ${(err as Error).message}, status = ${last ? 'failed' : 'pending'} where id = ${n.id}`;
         return { result: 'error', err: err as Error, permanent };
       }

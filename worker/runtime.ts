@@ -1,4 +1,4 @@
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job, type MinimalJob } from 'bullmq';
 import { ProviderError, type ProviderName } from '../carriers/carrier.js';
 import { rateWindow, usefulConcurrency } from '../carriers/rate-gate.js';
 import type { Config } from '../config/schema.js';
@@ -96,8 +96,8 @@ export class QueueRuntime {
     return {
       jobId,
       ...(delayMs && delayMs > 0 ? { delay: delayMs } : {}),
-      attempts: def.attempts ?? this.deps.config.providers.retry.attempts,
-      backoff: { type: 'provider-aware', delay: def.backoffMs ?? this.deps.config.providers.retry.backoffMs },
+      attempts: def.attempts?.(this.deps.config) ?? this.deps.config.providers.retry.attempts,
+      backoff: { type: 'provider-aware', delay: def.backoffMs?.(this.deps.config) ?? this.deps.config.providers.retry.backoffMs },
       removeOnComplete: { age: q.keepCompletedSeconds },
       removeOnFail: { age: q.keepFailedSeconds },
     };
@@ -159,8 +159,10 @@ export class QueueRuntime {
           drainDelay: 1,
           limiter,
           settings: {
-            backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => {
-              const base = config.providers.retry.backoffMs * 2 ** Math.max(0, attemptsMade - 1);
+            backoffStrategy: (attemptsMade: number, _type?: string, err?: Error, job?: MinimalJob) => {
+              // The job's own first delay (jobOptions: its definition's, e.g. outreach.delivery.backoffMs), doubling.
+              const first = (job?.opts.backoff as { delay?: number } | undefined)?.delay ?? config.providers.retry.backoffMs;
+              const base = first * 2 ** Math.max(0, attemptsMade - 1);
               const jittered = base / 2 + Math.random() * (base / 2);
               if (err instanceof ProviderError && err.opts.retryAfterMs) return Math.max(err.opts.retryAfterMs, jittered);
               return jittered;
