@@ -166,7 +166,8 @@ export const configSchema = z.strictObject({
     concurrency: z.strictObject({
       schedules: posInt().describe('Jobs at once per process on the schedules queue (plan-polls, sweeps).'),
       detection: posInt().describe('Jobs at once per process on the detection queue.'),
-      outreach: posInt().describe('Jobs at once per process on the outreach queue (sync, agent deliveries).'),
+      outreach: posInt().describe('Jobs at once per process on the outreach queue (task sync).'),
+      deliveries: posInt().describe('Agent deliveries at once per process, on their own queue: a slow agent endpoint holds these slots only, never a sweep\'s (no transaction is held across the call).'),
       notifications: posInt().describe('Jobs at once per process on the notifications queue (chasers, customer messages).'),
     }),
   }),

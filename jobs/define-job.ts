@@ -52,7 +52,7 @@ export interface JobContext {
   signal?: AbortSignal;
 }
 
-export type QueueName = 'schedules' | 'tracking' | 'detection' | 'outreach' | 'notifications';
+export type QueueName = 'schedules' | 'tracking' | 'detection' | 'outreach' | 'deliveries' | 'notifications';
 
 export interface JobDefinition<P extends z.ZodType = z.ZodType> {
   /** verb-noun, kebab-case */

@@ -7,7 +7,11 @@ import { HttpError, queryParams, readJson, sendJson } from '../api/http-kit.js';
 import { postOrders } from '../api/orders.js';
 import { listOutreach, transition } from '../api/outreach.js';
 import type { Deps, FollowUp } from '../jobs/define-job.js';
+import { z } from 'zod';
+import { retryDeliveries } from '../jobs/deliver-outreach.js';
 import type { RedisConnections } from './redis.js';
+
+const deliveryRetryBody = z.object({ ids: z.array(z.number().int().positive()).max(10_000).optional(), failed: z.boolean().optional() });
 
 /** /readyz never waits longer than this for a check (a frozen Postgres or Redis answers 503, not a hang). */
 const READY_CHECK_TIMEOUT_MS = 3000;
@@ -45,6 +49,18 @@ const routes: { method: string; path: RegExp; handler: Handler }[] = [
       const [, , , id, action] = (req.url ?? '').split('?')[0]!.split('/');
       const body = req.headers['content-length'] === '0' ? {} : await readJson(req, deps.config.http.bodyLimitBytes).catch(() => ({}));
       return transition(deps, Number(id), action!, body, enqueue);
+    },
+  },
+  {
+    method: 'POST',
+    path: /^\/api\/deliveries\/retry$/,
+    handler: async (req, _res, deps, enqueue) => {
+      const b = deliveryRetryBody.safeParse(await readJson(req, deps.config.http.bodyLimitBytes));
+      if (!b.success || (!b.data.ids?.length && !b.data.failed)) throw new HttpError(400, 'body must be {"ids":[…]} and/or {"failed":true}');
+      const followUps = await retryDeliveries(deps.sql, b.data);
+      // Rows are re-armed first: if Redis is down now, the next sync run hands them to the queue.
+      await enqueue(followUps);
+      return { requeued: followUps.length, ids: followUps.map((f) => (f.payload as { deliveryId: number }).deliveryId) };
     },
   },
   { method: 'POST', path: /^\/api\/chases$/, handler: async (req, res, deps) => postChase(deps, await readJson(req, deps.config.http.bodyLimitBytes), res) },

@@ -13,6 +13,9 @@ import { ROLES, startDaemon, type Role } from './daemon.js';
 import { createDeps } from './deps.js';
 import { createLogger } from './logger.js';
 import { runOnce } from './run-once.js';
+import { retryDeliveries } from '../jobs/deliver-outreach.js';
+import { RedisConnections } from './redis.js';
+import { QueueRuntime } from './runtime.js';
 import { renderConfigDocs } from '../config/docs.js';
 import { CHASES_USAGE, ChasesUsageError, chasesCommand, importChasesCommand } from './chases-cli.js';
 
@@ -26,6 +29,7 @@ const USAGE = `parcelwatch <command>
   config docs                               print the config reference (markdown)
   import orders FILE [--format csv|ndjson] [--errors FILE]
   exceptions [--status open|resolved] [--type T] [--format table|csv|json] [--limit N]
+  deliveries retry [--failed] [ID…]         send failed agent deliveries again (new attempt budget)
 ${CHASES_USAGE}`;
 
 class UsageError extends Error {}
@@ -225,6 +229,34 @@ async function main(argv: string[]): Promise<void> {
           }
         }
       } finally {
+        await db.close();
+      }
+      return;
+    }
+    case 'deliveries': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { failed: { type: 'boolean', default: false } } });
+      const ids = positionals.slice(1).map(Number);
+      if (positionals[0] !== 'retry' || ids.some((n) => !Number.isInteger(n) || n <= 0) || (!ids.length && !values.failed)) {
+        throw new UsageError('deliveries retry [--failed] [ID…]');
+      }
+      const cfg = config();
+      const log = createLogger('warn', { pretty: false });
+      const { deps, db } = await createDeps(cfg, systemClock, log);
+      const connections = new RedisConnections(cfg.redis.url, log);
+      const runtime = new QueueRuntime(deps, connections);
+      try {
+        const followUps = await retryDeliveries(deps.sql, { ids, failed: values.failed });
+        let queued = true;
+        try {
+          await runtime.enqueue(followUps);
+        } catch (err) {
+          queued = false; // re-armed in the database: the next sync-outreach run queues them
+          process.stderr.write(`could not queue now (${(err as Error).message}); the next sync run sends them\n`);
+        }
+        process.stdout.write(`${followUps.length} deliveries re-armed${queued ? ' and queued' : ''}: ${followUps.map((f) => (f.payload as { deliveryId: number }).deliveryId).join(' ')}\n`);
+      } finally {
+        await runtime.close();
+        await connections.quitAll();
         await db.close();
       }
       return;
