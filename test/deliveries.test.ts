@@ -2,12 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { deliverOutreach, requeueDeliveries } from '../jobs/deliver-outreach.js';
 import { startHttp } from '../worker/http.js';
 import { createLogger } from '../worker/logger.js';
-import { RedisConnections } from '../worker/redis.js';
-import { QueueRuntime } from '../worker/runtime.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { startChannelSink, type ChannelSink } from './fakes/channel-sink.js';
 import { waitFor } from './helpers/processes.js';
-import { TEST_REDIS_URL } from './helpers/services.js';
+import { startTestWorkers } from './helpers/workers.js';
 
 /*
  * Agent deliveries: claim, send, record — no transaction or row lock held while the endpoint answers; a
@@ -65,14 +63,12 @@ describe('agent deliveries', () => {
     const sink = await startChannelSink();
     cleanup.push(() => sink.close());
     const { app, deliveryId } = await appWithTask(sink, { attempts: 2, backoffMs: 20 });
-    const connections = new RedisConnections(TEST_REDIS_URL, silent);
-    const runtime = new QueueRuntime(app.deps, connections);
-    runtime.startWorkers();
-    const http = await startHttp(app.deps, connections, runtime.enqueue, { port: 0 });
+    const workers = startTestWorkers(app.deps);
+    const { runtime } = workers;
+    const http = await startHttp(app.deps, workers.connections, runtime.enqueue, { port: 0 });
     cleanup.push(async () => {
       await http.close();
-      await runtime.close();
-      await connections.quitAll();
+      await workers.close();
     });
     sink.failNext(2, 500);
     await runtime.enqueue(await requeueDeliveries(app.deps.sql, app.clock.now()));
@@ -114,5 +110,42 @@ describe('agent deliveries', () => {
     expect((await deliverOutreach.handle({ deliveryId, chain: 0 }, app.deps, ctx())).summary).toEqual({ deliveriesSkipped: 1 });
     expect((await deliverOutreach.handle({ deliveryId, chain: 1 }, app.deps, ctx())).summary).toEqual({ delivered: 1 });
     expect(sink.requests).toHaveLength(1);
+  });
+});
+
+describe('customer messages', () => {
+  it('one bounded retry chain per message through an outage, however often the release sweep runs', async () => {
+    const sink = await startChannelSink();
+    cleanup.push(() => sink.close());
+    const app = await createTestApp({
+      chases: { delivery: { attempts: 3, backoffMs: 200 }, channels: { webhook: { enabled: true, url: `${sink.url}/customer`, secret: 's', timeoutMs: 2000 } } },
+    });
+    cleanup.push(() => app.close());
+    await app.addOrders([
+      { orderId: 'C1', paidAt: '2026-11-11T00:05:00+08:00', customer: { phone: '13800138000' }, shipments: [{ carrier: 'ZTO', trackingNo: 'ZT900000071' }] },
+    ]);
+    const now = app.clock.now();
+    const [c] = await app.deps.sql`
+      insert into chases (shipment_id, contact, channel, registered_at) select id, '13800138000', 'webhook', ${now} from shipments returning id`;
+    const [n] = await app.deps.sql`
+      insert into notifications (chase_id, dedupe_key, kind, hub, occurred_at, contact, channel, message, send_after, created_at)
+      values (${c!.id}, 'k1', 'hub_moved', '杭州转运中心', ${now}, '13800138000', 'webhook', '到达杭州', ${now}, ${now}) returning id`;
+    const workers = startTestWorkers(app.deps);
+    const { runtime } = workers;
+    cleanup.push(() => workers.close());
+    sink.failNext(100, 503); // the customer endpoint is down throughout
+    const { sendNotifications } = await import('../jobs/send-notifications.js');
+    const release = () => sendNotifications.handle({}, app.deps, { ...ctx(), enqueue: runtime.enqueue });
+    await release();
+    // The sweep runs again and again while the chain retries: it must not start chains of its own.
+    const final = await waitFor('message failed for good', async () => {
+      await release();
+      const [r] = await app.deps.sql`select status, attempts from notifications where id = ${n!.id}`;
+      return r!.status === 'failed' ? r : undefined;
+    }, 20_000, 50);
+    for (let i = 0; i < 5; i++) await release();
+    expect(final.attempts).toBe(3);
+    expect(sink.requests).toHaveLength(3);
+    expect(new Set(sink.requests.map((r) => r.headers['idempotency-key']))).toEqual(new Set([`pw-notif-${n!.id}`]));
   });
 });

@@ -1,12 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProviderError, type TrackingProvider } from '../carriers/carrier.js';
-import { createLogger } from '../worker/logger.js';
-import { RedisConnections } from '../worker/redis.js';
-import { QueueRuntime } from '../worker/runtime.js';
+import type { QueueRuntime } from '../worker/runtime.js';
+import { startTestWorkers } from './helpers/workers.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { startChannelSink, type ChannelSink } from './fakes/channel-sink.js';
 import { waitFor } from './helpers/processes.js';
-import { TEST_REDIS_URL } from './helpers/services.js';
 
 /*
  * Documented retry settings take effect on the real queues (BullMQ workers on Redis): the job's
@@ -14,7 +12,6 @@ import { TEST_REDIS_URL } from './helpers/services.js';
  * poll default. Every case would hang (or count other attempts) with the hard-coded values it replaces.
  */
 
-const silent = createLogger('silent', { pretty: false });
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanup.reverse()) await c();
@@ -22,14 +19,9 @@ afterEach(async () => {
 });
 
 async function workersFor(app: TestApp): Promise<QueueRuntime> {
-  const connections = new RedisConnections(TEST_REDIS_URL, silent);
-  const runtime = new QueueRuntime(app.deps, connections);
-  runtime.startWorkers();
-  cleanup.push(async () => {
-    await runtime.close();
-    await connections.quitAll();
-  });
-  return runtime;
+  const w = startTestWorkers(app.deps);
+  cleanup.push(() => w.close());
+  return w.runtime;
 }
 
 describe('retry settings', () => {
