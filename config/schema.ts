@@ -141,6 +141,7 @@ export const configSchema = z.strictObject({
   database: z.strictObject({
     url: z.string().min(1).describe('Postgres URL (env DATABASE_URL).'),
     poolSize: posInt().describe('Max connections per process in the shared pool (API, scheduler, notifications, run-once, and any queue without a pool of its own).'),
+    statementTimeoutMs: posInt().describe('Server-side statement_timeout of the daemon\'s connections (ms): a stuck statement fails and its job is retried. Not applied to migrations and imports.'),
     pools: z
       .strictObject({
         polls: posInt().describe('Connections of the poll workers\' own pool (poll-<provider> queues), so sweeps can never take the connections polling needs.'),
@@ -170,7 +171,8 @@ export const configSchema = z.strictObject({
     concurrency: z.strictObject({
       schedules: posInt().describe('Jobs at once per process on the schedules queue (plan-polls, sweeps).'),
       detection: posInt().describe('Jobs at once per process on the detection queue.'),
-      outreach: posInt().describe('Jobs at once per process on the outreach queue (sync, agent deliveries).'),
+      outreach: posInt().describe('Jobs at once per process on the outreach queue (task sync).'),
+      deliveries: posInt().describe('Agent deliveries at once per process, on their own queue: a slow agent endpoint holds these slots only, never a sweep\'s (no transaction is held across the call).'),
       notifications: posInt().describe('Jobs at once per process on the notifications queue (chasers, customer messages).'),
     }),
   }),
@@ -328,6 +330,10 @@ export const configSchema = z.strictObject({
       end: hhmm().describe('Quiet hours end (business time zone).'),
     }),
     dailyCapPerContact: posInt().describe('Most messages one contact receives per business day.'),
+    delivery: z.strictObject({
+      attempts: posInt().describe('Send attempts per customer message (one retry chain per message); then it is failed.'),
+      backoffMs: posInt().describe('First retry delay of a customer message, doubling, with jitter.'),
+    }),
     coalesceSeconds: nonNeg().describe('Moves within this window are merged into one message (the latest).'),
     templates: z.strictObject({
       hubMoved: template(CUSTOMER_PLACEHOLDERS).describe('Sent when a chased parcel reaches the next hub.'),

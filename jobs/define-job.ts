@@ -52,7 +52,7 @@ export interface JobContext {
   signal?: AbortSignal;
 }
 
-export type QueueName = 'schedules' | 'tracking' | 'detection' | 'outreach' | 'notifications';
+export type QueueName = 'schedules' | 'tracking' | 'detection' | 'outreach' | 'deliveries' | 'notifications';
 
 export interface JobDefinition<P extends z.ZodType = z.ZodType> {
   /** verb-noun, kebab-case */
@@ -63,8 +63,9 @@ export interface JobDefinition<P extends z.ZodType = z.ZodType> {
   schedule?: (config: Config) => string;
   /** Order of the job in a run-once cycle (lower first); only scheduled jobs. */
   cycleOrder?: number;
-  attempts?: number;
-  backoffMs?: number;
+  /** BullMQ attempts and first retry delay (doubling, jittered); default providers.retry.*. From config, so the documented keys take effect. */
+  attempts?: (config: Config) => number;
+  backoffMs?: (config: Config) => number;
   handle(payload: z.infer<P>, deps: Deps, ctx: JobContext): Promise<JobResult>;
 }
 

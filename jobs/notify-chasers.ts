@@ -5,6 +5,7 @@ import type { SqlOrTx } from '../db/client.js';
 import { formatLocal } from '../domain/local-time.js';
 import { quietUntil } from '../notify/quiet-hours.js';
 import { renderTemplate } from '../notify/render.js';
+import { messageFollowUp } from './send-customer-message.js';
 import { defineJob, type FollowUp } from './define-job.js';
 
 export type NotificationKind = 'hub_moved' | 'out_for_delivery' | 'delivered';
@@ -161,12 +162,7 @@ export async function notifyChasers(
     ended = r.length;
   }
   const delayMs = Math.max(0, after.getTime() - now.getTime());
-  const followUps: FollowUp[] = inserted.map((r) => ({
-    job: 'send-customer-message',
-    payload: { notificationId: Number(r.id) },
-    jobId: `notif-${r.id}`,
-    ...(delayMs > 0 ? { delayMs } : {}),
-  }));
+  const followUps: FollowUp[] = inserted.map((r) => messageFollowUp(Number(r.id), 0, delayMs));
   return { summary: { notificationsQueued: inserted.length, chasesEnded: ended }, followUps };
 }
 
@@ -174,7 +170,7 @@ export const notifyChasersJob = defineJob({
   name: 'notify-chasers',
   queue: 'notifications',
   payload: z.object({ shipmentIds: z.array(z.number().int().positive()).min(1) }),
-  attempts: 5,
+  attempts: () => 5,
   async handle({ shipmentIds }, deps, ctx) {
     const { summary, followUps } = await notifyChasers(deps, shipmentIds);
     await ctx.enqueue(followUps);

@@ -392,7 +392,7 @@ export const pollTracking = defineJob({
   name: 'poll-tracking',
   queue: 'tracking',
   payload: z.object({ provider: z.enum(PROVIDERS), shipmentIds: z.array(z.number().int().positive()).min(1).max(100) }),
-  attempts: 5,
+  // attempts and backoff: providers.retry (the runtime's default)
   async handle({ provider: providerName, shipmentIds }, deps, ctx) {
     const { sql, clock, config, providers, log } = deps;
     const now = clock.now();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineJob, slotId, type FollowUp } from './define-job.js';
+import { defineJob } from './define-job.js';
+import { releaseMessages } from './send-customer-message.js';
 import { notifyChasers } from './notify-chasers.js';
 
 const PAGE = 1000;
@@ -10,10 +11,10 @@ const PAGE = 1000;
  * - safety net for notify-chasers: chased shipments with events seen in the last day are judged again,
  *   so a trigger lost with a failed poll attempt or a crashed worker is made up (dedupe keys make this a
  *   no-op when nothing was missed);
- * - hand every pending notification whose send_after has come to send-customer-message (messages held by
- *   quiet hours or coalescing, retries after a failed cycle). The send job re-checks the row under lock,
- *   so a row enqueued twice is still sent once; the slot in the job id keeps a completed earlier job with
- *   the same row from swallowing the release.
+ * - hand every pending notification whose send_after has come and that no live retry chain owns to
+ *   send-customer-message (messages held by quiet hours or coalescing, chains that died). One chain per
+ *   message: a chain retrying with backoff holds a lease, so this sweep does not start another; the job
+ *   id carries the chain number, so a new chain is never swallowed by an old job.
  */
 export const sendNotifications = defineJob({
   name: 'send-notifications',
@@ -21,10 +22,9 @@ export const sendNotifications = defineJob({
   payload: z.object({ slot: z.string().optional() }),
   schedule: (c) => c.jobs.sendNotifications.schedule,
   cycleOrder: 40,
-  async handle(payload, deps, ctx) {
+  async handle(_payload, deps, ctx) {
     const { sql, clock, config } = deps;
     const now = clock.now();
-    const slot = payload.slot ?? slotId(now);
     const expired = await sql`
       update chases set status = 'ended', end_reason = 'expired', ended_at = ${now}
       where status = 'active' and registered_at <= ${now}::timestamptz - ${config.chases.maxAgeDays} * interval '1 day'
@@ -45,13 +45,10 @@ export const sendNotifications = defineJob({
     let released = 0;
     let afterId = 0;
     for (;;) {
-      const rows = await sql`
-        select id from notifications where status = 'pending' and send_after <= ${now} and id > ${afterId}
-        order by id limit ${PAGE}`;
-      if (!rows.length) break;
-      afterId = Number(rows.at(-1)!.id);
-      released += rows.length;
-      const followUps: FollowUp[] = rows.map((r) => ({ job: 'send-customer-message', payload: { notificationId: Number(r.id) }, jobId: `notif-${r.id}-${slot}` }));
+      const { followUps, lastId } = await releaseMessages(sql, now, afterId, PAGE);
+      if (lastId === null) break;
+      afterId = lastId;
+      released += followUps.length;
       await ctx.enqueue(followUps);
     }
     return { summary: { notificationsReleased: released, notificationsMadeUp: madeUp, chasesExpired: expired.length } };

@@ -5,6 +5,7 @@ import type { SqlOrTx } from '../db/client.js';
 import { MINUTE_MS } from '../domain/clock.js';
 import { formatLocal } from '../domain/local-time.js';
 import { renderTemplate } from '../notify/render.js';
+import { deliveryFollowUp, requeueDeliveries } from './deliver-outreach.js';
 import { defineJob, type Deps, type FollowUp } from './define-job.js';
 
 const SEVERITY_BASE: Record<Severity, number> = { info: 0, warning: 100, critical: 200, breach: 300 };
@@ -186,7 +187,7 @@ export async function queueDeliveries(sql: SqlOrTx, config: Config, items: { tas
                          ${sql.array(rows.map((r) => r.event))}::text[], ${sql.array(rows.map((r) => r.version))}::int[])
     on conflict (task_id, channel, event, version) do nothing
     returning id`;
-  return inserted.map((r) => ({ job: 'deliver-outreach', payload: { deliveryId: Number(r.id) }, jobId: `outreach-delivery-${r.id}` }));
+  return inserted.map((r) => deliveryFollowUp(Number(r.id), 0));
 }
 
 export interface SyncSummary {
@@ -249,11 +250,10 @@ export async function syncOutreach(
     returning id, version`;
   s.tasksOverdue = overdue.length;
   await enqueue(await queueDeliveries(sql, config, overdue.map((o) => ({ taskId: Number(o.id), event: 'outreach.overdue', version: o.version })), now));
-  // Deliveries still pending (a transient channel failure in run-once, which runs each job once; a crash
-  // between commit and enqueue; a row recorded by the API process): hand them to the dispatcher again.
-  // The jobId is the row's, so on BullMQ a job still waiting or retrying is not duplicated.
-  const pending = await sql`select id from outreach_deliveries where status = 'pending' order by id limit 1000`;
-  await enqueue(pending.map((r) => ({ job: 'deliver-outreach', payload: { deliveryId: Number(r.id) }, jobId: `outreach-delivery-${r.id}` })));
+  // Deliveries no live chain owns (a transient failure in run-once, which runs each job once; a crash
+  // between commit and enqueue or mid-send; a job lost with Redis): hand them to the dispatcher again, on
+  // a new chain when the old one's lease ran out (see requeueDeliveries).
+  await enqueue(await requeueDeliveries(sql, now));
   return s;
 }
 

@@ -1,7 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttp } from '../worker/http.js';
 import { createTestApp } from './helpers/app.js';
@@ -73,7 +72,7 @@ describe('CLI argument validation', () => {
 describe('ids beyond bigint answer 404', () => {
   it('on every /api/...:id route', async () => {
     const app = await createTestApp();
-    const http = await startHttp(app.deps, null as unknown as Redis, async () => {}, { port: 0 });
+    const http = await startHttp(app.deps, { check: async () => 'ok' as const }, async () => {}, { port: 0 });
     try {
       const huge = ['99999999999999999999', '9223372036854775808', '9007199254740993'];
       const routes = (id: string): [string, string, unknown][] => [

@@ -1,7 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/load.js';
@@ -73,7 +72,7 @@ describe('chase registration policy', () => {
         shipments: [{ carrier: 'ZTO', trackingNo: 'ZT800000001', markedShippedAt: '2026-11-11T10:00:00+08:00' }],
       },
     ]);
-    const http = await startHttp(app.deps, null as unknown as Redis, async () => {}, { port: 0 });
+    const http = await startHttp(app.deps, { check: async () => 'ok' as const }, async () => {}, { port: 0 });
     base = `http://127.0.0.1:${http.port}`;
     close = async () => {
       await http.close();
@@ -104,7 +103,7 @@ describe('chase registration policy', () => {
     expect((await post({ trackingNo: 'ZT800000001', contact: 'wangfang88' })).status).toBe(201);
 
     const open = await createDeps(testConfig({ databaseUrl: app.db.url, prefix: app.prefix, overrides: { ...app.config, chases: { ...app.config.chases, allowOtherContacts: true } } }), app.clock, silent());
-    const http = await startHttp(open.deps, null as unknown as Redis, async () => {}, { port: 0 });
+    const http = await startHttp(open.deps, { check: async () => 'ok' as const }, async () => {}, { port: 0 });
     try {
       const res = await fetch(`http://127.0.0.1:${http.port}/api/chases`, {
         method: 'POST',

@@ -47,7 +47,7 @@ export interface CommandSpec<O extends Record<string, Spec>> {
   /** Shown in messages: "exceptions", "chases list". */
   command: string;
   options: O;
-  /** Names of the positionals, in order; `?` marks an optional one ("FILE", "ID?"). More are refused. */
+  /** Names of the positionals, in order; `?` marks an optional one ("FILE", "ID?"), a last name with `…` takes any number ("ID…?"). More are refused. */
   positionals?: readonly string[];
 }
 
@@ -78,7 +78,8 @@ export function parseCommand<O extends Record<string, Spec>>(spec: CommandSpec<O
   const names = spec.positionals ?? [];
   const required = names.filter((n) => !n.endsWith('?')).length;
   if (parsed.positionals.length < required) throw new UsageError(`${spec.command}: missing ${names.slice(parsed.positionals.length).filter((n) => !n.endsWith('?')).join(' ')}`);
-  if (parsed.positionals.length > names.length) throw new UsageError(`${spec.command}: unexpected argument ${JSON.stringify(parsed.positionals[names.length])}`);
+  const variadic = names.at(-1)?.includes('…') ?? false;
+  if (!variadic && parsed.positionals.length > names.length) throw new UsageError(`${spec.command}: unexpected argument ${JSON.stringify(parsed.positionals[names.length])}`);
 
   const values: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(spec.options)) {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { assertDatabaseUrl, DatabaseUrlError, explainDatabaseError } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
 import type { Clock } from '../domain/clock.js';
 import type { Deps } from '../jobs/define-job.js';
@@ -7,7 +8,7 @@ import { assertJobRegistry } from '../jobs/index.js';
 import { createDeps } from './deps.js';
 import { startHttp, type HttpServer } from './http.js';
 import { openWorkerPools, type WorkerPools } from './pools.js';
-import { RedisConnections } from './redis.js';
+import { RedisConnections, redactUrl } from './redis.js';
 import { QueueRuntime } from './runtime.js';
 import { startScheduler } from './scheduler.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
@@ -26,60 +27,82 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-export async function startDaemon(opts: { config: Config; clock: Clock; log: Logger; role: Role; port?: number; migrate?: boolean }): Promise<Daemon> {
-  const { config, clock, log, role } = opts;
+export async function startDaemon(opts: {
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  role: Role;
+  port?: number;
+  migrate?: boolean;
+  /** Aborting it ends a start still waiting for Postgres or Redis (SIGTERM during start): rejects with AbortError. */
+  signal?: AbortSignal;
+}): Promise<Daemon> {
+  const { config, clock, log, role, signal } = opts;
   assertJobRegistry();
   if (opts.migrate !== false) {
-    await retry(log, 'migrate', () => runMigrations(config.database.url));
+    assertDatabaseUrl(config.database.url);
+    await retry(log, 'migrate', () => runMigrations(config.database.url).catch((err) => Promise.reject(explainDatabaseError(config.database.url, err).error)), signal);
     log.info('migrations applied');
   }
-  const { deps, db } = await retry(log, 'connect', () => createDeps(config, clock, log));
+  const { deps, db } = await retry(log, 'connect', () => createDeps(config, clock, log), signal);
   const has = (r: Role) => role === 'all' || role === r;
   let pools: WorkerPools | undefined;
-  if (has('worker')) {
-    try {
-      pools = await openWorkerPools(deps, config);
-    } catch (err) {
-      await db.close();
-      throw err;
-    }
-  }
-  // Processes that run cycles announce themselves, so a far-off `run-once --now` can refuse (worker/heartbeat.ts).
-  const heartbeat: Heartbeat | undefined =
-    has('scheduler') || has('worker') ? await startHeartbeat(deps.sql, { role, intervalSeconds: config.replay.heartbeatSeconds, log }) : undefined;
   const connections = new RedisConnections(config.redis.url, log);
-  const runtime = new QueueRuntime(deps, connections, pools);
-  if (has('worker')) runtime.startWorkers();
-  const scheduler = has('scheduler') ? startScheduler(deps, runtime) : null;
-  const http = has('api') || role === 'all' ? await startHttp(deps, connections.create('producer'), runtime.enqueue, { port: opts.port }) : null;
+  let runtime: QueueRuntime | undefined;
+  let http: HttpServer | null = null;
+  let heartbeat: Heartbeat | undefined;
+  const closeAll = async () => {
+    await http?.close();
+    await runtime?.close();
+    await connections.quitAll();
+    await pools?.close();
+    await heartbeat?.stop();
+    await db.close();
+  };
+  try {
+    if (has('worker')) pools = await openWorkerPools(deps, config);
+    // Processes that run cycles announce themselves, so a far-off `run-once --now` can refuse (worker/heartbeat.ts).
+    if (has('scheduler') || has('worker')) heartbeat = await startHeartbeat(deps.sql, { role, intervalSeconds: config.replay.heartbeatSeconds, log });
+    runtime = new QueueRuntime(deps, connections, pools);
+    // HTTP first, so /readyz says why we are not ready while Redis is still down.
+    if (has('api')) http = await startHttp(deps, connections, runtime.enqueue, { port: opts.port });
+    if ((await connections.check()) !== 'ok') {
+      log.warn({ redis: redactUrl(config.redis.url) }, 'waiting for Redis before starting workers and the scheduler (not ready)');
+      await connections.waitReady(signal);
+    }
+    signal?.throwIfAborted();
+  } catch (err) {
+    http?.setDraining();
+    await closeAll();
+    throw err;
+  }
+  const rt = runtime;
+  if (has('worker')) rt.startWorkers();
+  const scheduler = has('scheduler') ? startScheduler(deps, rt) : null;
   log.info({ role, port: http?.port, prefix: config.redis.prefix, providers: [...deps.providers.keys()] }, 'parcelwatch started');
   let stopped: Promise<void> | undefined;
   return {
     deps,
-    runtime,
+    runtime: rt,
     http,
     stop: () =>
       (stopped ??= (async () => {
         http?.setDraining();
         scheduler?.stop();
-        await http?.close();
-        await runtime.close();
-        await connections.quitAll();
-        await pools?.close();
-        await heartbeat?.stop();
-        await db.close();
+        await closeAll();
         log.info('parcelwatch stopped');
       })()),
   };
 }
 
 /** Postgres may still be starting (compose, CI): retry with backoff instead of dying. */
-async function retry<T>(log: Logger, what: string, fn: () => Promise<T>, attempts = 8): Promise<T> {
+async function retry<T>(log: Logger, what: string, fn: () => Promise<T>, signal?: AbortSignal, attempts = 8): Promise<T> {
   for (let i = 1; ; i++) {
+    signal?.throwIfAborted();
     try {
       return await fn();
     } catch (err) {
-      if (i >= attempts) throw err;
+      if (i >= attempts || err instanceof DatabaseUrlError) throw err;
       const delay = Math.min(500 * 2 ** i, 15_000);
       log.warn({ err: { message: (err as Error).message }, attempt: i, delay }, `${what} failed, retrying`);
       await new Promise((r) => setTimeout(r, delay));

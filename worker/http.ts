@@ -1,13 +1,32 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { deleteChase, getChases, postChase } from '../api/chases.js';
 import { getExceptions } from '../api/exceptions.js';
 import { HttpError, idParam, queryParams, readJson, sendJson } from '../api/http-kit.js';
 import { postOrders } from '../api/orders.js';
 import { listOutreach, transition } from '../api/outreach.js';
 import type { Deps, FollowUp } from '../jobs/define-job.js';
+import { z } from 'zod';
+import { retryDeliveries } from '../jobs/deliver-outreach.js';
+import type { RedisConnections } from './redis.js';
+
+const deliveryRetryBody = z.object({ ids: z.array(z.number().int().positive()).max(10_000).optional(), failed: z.boolean().optional() });
+
+/** /readyz never waits longer than this for a check (a frozen Postgres or Redis answers 503, not a hang). */
+const READY_CHECK_TIMEOUT_MS = 3000;
+
+async function withinTimeout(check: Promise<unknown>): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([check, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${READY_CHECK_TIMEOUT_MS} ms`)), READY_CHECK_TIMEOUT_MS)))]);
+    return 'ok';
+  } catch (err) {
+    return `down: ${(err as Error).message}`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export interface HttpServer {
   server: Server;
@@ -42,6 +61,18 @@ const routes: { method: string; path: RegExp; handler: Handler }[] = [
       return transition(deps, id, p.action!, body, enqueue);
     },
   },
+  {
+    method: 'POST',
+    path: /^\/api\/deliveries\/retry$/,
+    handler: async (req, _res, deps, enqueue) => {
+      const b = deliveryRetryBody.safeParse(await readJson(req, deps.config.http.bodyLimitBytes));
+      if (!b.success || (!b.data.ids?.length && !b.data.failed)) throw new HttpError(400, 'body must be {"ids":[…]} and/or {"failed":true}');
+      const followUps = await retryDeliveries(deps.sql, b.data);
+      // Rows are re-armed first: if Redis is down now, the next sync run hands them to the queue.
+      await enqueue(followUps);
+      return { requeued: followUps.length, ids: followUps.map((f) => (f.payload as { deliveryId: number }).deliveryId) };
+    },
+  },
   { method: 'POST', path: /^\/api\/chases$/, handler: async (req, res, deps) => postChase(deps, await readJson(req, deps.config.http.bodyLimitBytes), res) },
   { method: 'GET', path: /^\/api\/chases$/, handler: async (req, _res, deps) => getChases(deps, queryParams(req)) },
   { method: 'DELETE', path: /^\/api\/chases\/(?<id>\d+)$/, handler: async (_req, _res, deps, _e, p) => deleteChase(deps, idParam(p.id, 'chase')) },
@@ -55,7 +86,7 @@ function authorized(req: IncomingMessage, token: string): boolean {
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
-export async function startHttp(deps: Deps, redis: Redis, enqueue: (f: FollowUp[]) => Promise<void>, opts: { port?: number } = {}): Promise<HttpServer> {
+export async function startHttp(deps: Deps, redis: Pick<RedisConnections, 'check'>, enqueue: (f: FollowUp[]) => Promise<void>, opts: { port?: number } = {}): Promise<HttpServer> {
   let draining = false;
   const server = createServer(async (req, res) => {
     const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID();
@@ -66,8 +97,7 @@ export async function startHttp(deps: Deps, redis: Redis, enqueue: (f: FollowUp[
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {
         if (draining) return sendJson(res, 503, { status: 'draining' });
-        const checks = await Promise.allSettled([deps.sql`select 1`, redis.ping()]);
-        const [pg, rd] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : `down: ${(c.reason as Error).message}`));
+        const [pg, rd] = await Promise.all([withinTimeout(deps.sql`select 1`.execute()), withinTimeout(redis.check().then((r) => (r === 'ok' ? r : Promise.reject(new Error(r.replace(/^down: /, ''))))))]);
         const ok = pg === 'ok' && rd === 'ok';
         return sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', postgres: pg, redis: rd });
       }

@@ -2,7 +2,7 @@ import pino from 'pino';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig, redactConfig } from '../config/load.js';
 import { EXCEPTION_TYPES, SEVERITIES, type Config } from '../config/schema.js';
-import { createDb } from '../db/client.js';
+import { createDb, DatabaseUrlError } from '../db/client.js';
 import { listExceptions } from '../db/queries/exception-list.js';
 import { runMigrations } from '../db/migrate.js';
 import { fixedClock, systemClock } from '../domain/clock.js';
@@ -14,6 +14,9 @@ import { createDeps } from './deps.js';
 import { createLogger } from './logger.js';
 import { runOnce } from './run-once.js';
 import { replayRefusal } from './heartbeat.js';
+import { retryDeliveries } from '../jobs/deliver-outreach.js';
+import { RedisConnections } from './redis.js';
+import { QueueRuntime } from './runtime.js';
 import { renderConfigDocs } from '../config/docs.js';
 import { CHASES_USAGE, chasesCommand, importChasesCommand } from './chases-cli.js';
 import { choice, flag, instant, int, parseCommand, text, truncatedNote, UsageError } from './cli-args.js';
@@ -30,10 +33,11 @@ const USAGE = `parcelwatch <command>
   config docs                               print the config reference (markdown)
   import orders FILE [--format csv|ndjson] [--errors FILE]
   exceptions [--status open|resolved] [--type T] [--severity S] [--format table|csv|json] [--limit N (1-10000)]
+  deliveries retry [--failed] [ID…]         send failed agent deliveries again (new attempt budget)
 ${CHASES_USAGE}`;
 
 function die(err: unknown): never {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof DatabaseUrlError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }
@@ -92,8 +96,26 @@ async function main(argv: string[]): Promise<void> {
         log.fatal({ err }, 'unhandled rejection');
         process.exit(1);
       });
-      const daemon = await startDaemon({ config: cfg, clock: systemClock, log, role: values.role as Role });
-      onSignals(daemon.stop, cfg.shutdown.graceMs, log);
+      // Signals during the start (still waiting for Postgres or Redis) abort it, and the process exits 0 once
+      // what was opened is closed; after the start they stop the daemon.
+      const starting = new AbortController();
+      const started = startDaemon({ config: cfg, clock: systemClock, log, role: values.role as Role, signal: starting.signal });
+      let stop: () => Promise<void> = () => {
+        starting.abort();
+        return started.then(
+          (d) => d.stop(),
+          () => log.info('start aborted by signal; parcelwatch stopped'),
+        );
+      };
+      onSignals(() => stop(), cfg.shutdown.graceMs, log);
+      let daemon: Awaited<typeof started>;
+      try {
+        daemon = await started;
+      } catch (err) {
+        if (starting.signal.aborted) return; // the signal handler exits
+        throw err;
+      }
+      stop = daemon.stop;
       if (command === 'demo') {
         const seeded = await seedDemoOrders(daemon.deps);
         log.info(seeded, 'demo order book seeded (sandbox carrier); running a first cycle now, then on the cron schedule');
@@ -223,6 +245,34 @@ async function main(argv: string[]): Promise<void> {
           }
         }
       } finally {
+        await db.close();
+      }
+      return;
+    }
+    case 'deliveries': {
+      const { values, positionals } = parseCommand({ command: 'deliveries', options: { failed: flag() }, positionals: ['retry', 'ID…?'] }, rest);
+      const ids = positionals.slice(1).map((p) => (/^\d{1,15}$/.test(p) ? Number(p) : NaN));
+      if (positionals[0] !== 'retry' || ids.some((n) => !Number.isSafeInteger(n) || n <= 0) || (!ids.length && !values.failed)) {
+        throw new UsageError('deliveries retry [--failed] [ID…]: give delivery ids or --failed');
+      }
+      const cfg = config();
+      const log = createLogger('warn', { pretty: false });
+      const { deps, db } = await createDeps(cfg, systemClock, log);
+      const connections = new RedisConnections(cfg.redis.url, log);
+      const runtime = new QueueRuntime(deps, connections);
+      try {
+        const followUps = await retryDeliveries(deps.sql, { ids, failed: values.failed });
+        let queued = true;
+        try {
+          await runtime.enqueue(followUps);
+        } catch (err) {
+          queued = false; // re-armed in the database: the next sync-outreach run queues them
+          process.stderr.write(`could not queue now (${(err as Error).message}); the next sync run sends them\n`);
+        }
+        process.stdout.write(`${followUps.length} deliveries re-armed${queued ? ' and queued' : ''}: ${followUps.map((f) => (f.payload as { deliveryId: number }).deliveryId).join(' ')}\n`);
+      } finally {
+        await runtime.close();
+        await connections.quitAll();
         await db.close();
       }
       return;

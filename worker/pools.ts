@@ -32,7 +32,7 @@ export interface WorkerPools {
 export async function openWorkerPools(deps: Deps, config: Config): Promise<WorkerPools> {
   const handles: DbHandle[] = [];
   const open = async (max: number) => {
-    const h = await createDb({ url: config.database.url, poolSize: max });
+    const h = await createDb({ url: config.database.url, poolSize: max, statementTimeoutMs: config.database.statementTimeoutMs });
     handles.push(h);
     return h;
   };

@@ -1,11 +1,14 @@
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job, type MinimalJob } from 'bullmq';
 import { ProviderError, type ProviderName } from '../carriers/carrier.js';
 import { rateWindow, usefulConcurrency } from '../carriers/rate-gate.js';
 import type { Config } from '../config/schema.js';
 import type { Deps, FollowUp, JobContext, JobDefinition, JobResult } from '../jobs/define-job.js';
 import { jobByName, jobs } from '../jobs/index.js';
 import type { WorkerPools } from './pools.js';
+import type { Redis } from 'ioredis';
 import type { RedisConnections } from './redis.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** BullMQ queue of a job: poll jobs go to one queue per provider, because BullMQ's limiter is per queue. */
 export function queueNameFor(def: JobDefinition, followUpQueue?: string): string {
@@ -54,8 +57,10 @@ export async function executeJob(
 
 /** BullMQ queues and workers of one process. */
 export class QueueRuntime {
-  private readonly queues = new Map<string, Queue>();
+  private readonly queues = new Map<string, { queue: Queue; conn: Redis }>();
   private readonly workers: Worker[] = [];
+  /** Jobs whose handler is running in this process (shutdown with Redis down waits for these only). */
+  private active = 0;
   private closed?: Promise<void>;
   /** Aborted by close(): long jobs stop between batches instead of holding shutdown past its grace. */
   private readonly stopping = new AbortController();
@@ -72,11 +77,16 @@ export class QueueRuntime {
   }
 
   queue(name: string): Queue {
+    return this.producer(name).queue;
+  }
+
+  private producer(name: string): { queue: Queue; conn: Redis } {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.connections.create('producer'), prefix: this.prefix });
-      q.on('error', (err) => this.deps.log.warn({ err: { message: err.message }, queue: name }, 'queue error'));
-      this.queues.set(name, q);
+      const conn = this.connections.create('producer');
+      const queue = new Queue(name, { connection: conn, prefix: this.prefix });
+      queue.on('error', (err) => this.connections.reportError(err, { queue: name }));
+      this.queues.set(name, (q = { queue, conn }));
     }
     return q;
   }
@@ -86,8 +96,8 @@ export class QueueRuntime {
     return {
       jobId,
       ...(delayMs && delayMs > 0 ? { delay: delayMs } : {}),
-      attempts: def.attempts ?? this.deps.config.providers.retry.attempts,
-      backoff: { type: 'provider-aware', delay: def.backoffMs ?? this.deps.config.providers.retry.backoffMs },
+      attempts: def.attempts?.(this.deps.config) ?? this.deps.config.providers.retry.attempts,
+      backoff: { type: 'provider-aware', delay: def.backoffMs?.(this.deps.config) ?? this.deps.config.providers.retry.backoffMs },
       removeOnComplete: { age: q.keepCompletedSeconds },
       removeOnFail: { age: q.keepFailedSeconds },
     };
@@ -106,7 +116,10 @@ export class QueueRuntime {
       list.push({ name: def.name, data: f.payload, opts: this.jobOptions(def, f.jobId, f.delayMs) });
     }
     for (const [qn, list] of byQueue) {
-      for (let i = 0; i < list.length; i += 1000) await this.queue(qn).addBulk(list.slice(i, i + 1000));
+      const { queue, conn } = this.producer(qn);
+      // Fail fast while Redis is down (producer posture): BullMQ would otherwise wait for a first connect forever.
+      await this.connections.usable(conn);
+      for (let i = 0; i < list.length; i += 1000) await queue.addBulk(list.slice(i, i + 1000));
     }
   };
 
@@ -126,13 +139,18 @@ export class QueueRuntime {
         qn,
         async (job: Job) => {
           const def = jobByName(job.name);
-          const result = await executeJob(def, job.data, deps, {
-            jobId: job.id ?? job.name,
-            attempt: job.attemptsMade + 1,
-            enqueue: this.enqueue,
-            signal: this.stopping.signal,
-          });
-          return result.summary ?? {};
+          this.active++;
+          try {
+            const result = await executeJob(def, job.data, deps, {
+              jobId: job.id ?? job.name,
+              attempt: job.attemptsMade + 1,
+              enqueue: this.enqueue,
+              signal: this.stopping.signal,
+            });
+            return result.summary ?? {};
+          } finally {
+            this.active--;
+          }
         },
         {
           connection: this.connections.create('worker'),
@@ -141,8 +159,10 @@ export class QueueRuntime {
           drainDelay: 1,
           limiter,
           settings: {
-            backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => {
-              const base = config.providers.retry.backoffMs * 2 ** Math.max(0, attemptsMade - 1);
+            backoffStrategy: (attemptsMade: number, _type?: string, err?: Error, job?: MinimalJob) => {
+              // The job's own first delay (jobOptions: its definition's, e.g. outreach.delivery.backoffMs), doubling.
+              const first = (job?.opts.backoff as { delay?: number } | undefined)?.delay ?? config.providers.retry.backoffMs;
+              const base = first * 2 ** Math.max(0, attemptsMade - 1);
               const jittered = base / 2 + Math.random() * (base / 2);
               if (err instanceof ProviderError && err.opts.retryAfterMs) return Math.max(err.opts.retryAfterMs, jittered);
               return jittered;
@@ -150,7 +170,7 @@ export class QueueRuntime {
           },
         },
       );
-      worker.on('error', (err) => this.deps.log.warn({ err: { message: err.message }, queue: qn }, 'worker error'));
+      worker.on('error', (err) => this.connections.reportError(err, { queue: qn }));
       worker.on('failed', (job, err) => {
         if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
           this.deps.log.error({ job: job.name, jobId: job.id, err }, 'job failed after all attempts');
@@ -167,8 +187,23 @@ export class QueueRuntime {
   close(): Promise<void> {
     return (this.closed ??= (async () => {
       this.stopping.abort();
-      await Promise.all(this.workers.map((w) => w.close()));
-      await Promise.all([...this.queues.values()].map((q) => q.close()));
+      const closing = Promise.all(this.workers.map((w) => w.close())).catch(() => {});
+      // With Redis down, BullMQ's close waits to report the last jobs and to QUIT, which it cannot do until
+      // Redis is back (and ioredis never settles a QUIT queued on a connection that is reconnecting). Once
+      // our handlers are done there is nothing left worth waiting for: what was not reported is retried (its
+      // lock expires and the job is stalled back), so the connections are dropped and the close abandoned.
+      let closed = false;
+      void closing.then(() => (closed = true));
+      const droppedWhileDown = (async () => {
+        while (!closed && !(this.active === 0 && this.connections.isDown)) await sleep(200);
+        if (closed) return;
+        this.deps.log.warn('redis down at shutdown: dropping its connections without waiting for it');
+        this.connections.disconnectAll();
+        // The workers' blocking connections are BullMQ's own duplicates: drop those too (not awaited: see above).
+        for (const w of this.workers) void w.disconnect().catch(() => {});
+      })();
+      await Promise.race([closing, droppedWhileDown]);
+      await Promise.all([...this.queues.values()].map(({ queue }) => queue.close().catch(() => {})));
     })());
   }
 }

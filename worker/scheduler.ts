@@ -2,6 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Deps, JobDefinition } from '../jobs/define-job.js';
 import { slotId } from '../jobs/define-job.js';
 import { scheduledJobs } from '../jobs/index.js';
+import { RedisUnavailableError } from './redis.js';
 import type { QueueRuntime } from './runtime.js';
 
 /**
@@ -26,7 +27,9 @@ export function startScheduler(deps: Deps, runtime: QueueRuntime): { stop(): voi
           const jobId = await triggerSlot(def, runtime, deps.clock.now());
           deps.log.debug({ job: def.name, jobId }, 'cron tick enqueued');
         } catch (err) {
-          deps.log.warn({ err, job: def.name }, 'cron tick could not enqueue (Redis down?); next tick retries');
+          // A Redis outage is logged once by the connections; each missed tick is made up by the next one.
+          if (err instanceof RedisUnavailableError) deps.log.debug({ job: def.name }, 'cron tick skipped: Redis unavailable');
+          else deps.log.warn({ err, job: def.name }, 'cron tick could not enqueue; next tick retries');
         }
       },
       { timezone: deps.config.timezone, noOverlap: true, name: def.name },

@@ -56,6 +56,10 @@ export const notifications = pgTable(
     lastError: text('last_error'),
     createdAt: tz('created_at').notNull(),
     sentAt: tz('sent_at'),
+    /** Owned until then by a send in flight or its retry chain's backoff. */
+    leaseUntil: tz('lease_until'),
+    /** Retry chain number (job id part): one bounded chain per message, a new one only on an explicit re-send. */
+    chain: integer('chain').notNull().default(0),
   },
   (t) => [
     uniqueIndex('notifications_dedupe_key').on(t.dedupeKey),

@@ -66,6 +66,13 @@ export const outreachDeliveries = pgTable(
     lastError: text('last_error'),
     createdAt: tz('created_at').notNull(),
     sentAt: tz('sent_at'),
+    /** Owned until then by a send in flight or a retry chain in its backoff (no transaction across the call). */
+    leaseUntil: tz('lease_until'),
+    /** Retry chain number: part of the job id, bumped on every re-queue so no old job id swallows it. */
+    chain: integer('chain').notNull().default(0),
   },
-  (t) => [uniqueIndex('outreach_deliveries_key').on(t.taskId, t.channel, t.event, t.version)],
+  (t) => [
+    uniqueIndex('outreach_deliveries_key').on(t.taskId, t.channel, t.event, t.version),
+    index('outreach_deliveries_unsent_idx').on(t.id).where(sql`${t.status} <> 'sent'`),
+  ],
 );

@@ -1,0 +1,32 @@
+// Module load hook: a 4-line repair of postgres.js 3.4.x (porsager/postgres#1154, #1208, PRs #1168/#1176,
+// unreleased upstream). When Postgres restarts, a transaction whose statement was in flight is rolled back
+// by postgres.js itself on the connection that just closed: execute() queues the write behind a
+// setImmediate, and nextWrite() then calls write on the nulled socket — an uncaught TypeError outside any
+// promise, which killed the daemon (exit 1) in 4 of 5 fault trials. The teardown also leaves the write
+// timer and buffer set, so the connection's next startup message was never flushed.
+// Repaired here: a statement for a connection without a socket fails with CONNECTION_CLOSED (a normal,
+// catchable error: the job is retried), teardown resets the write buffer and timer, and nextWrite never
+// touches a missing socket. Applied to the ESM source when it is loaded; a version whose source no longer
+// matches (fixed upstream) is left alone. test/postgres-fix.test.ts proves the crash and the repair.
+const TARGET = /\/node_modules\/postgres\/src\/connection\.js$/;
+
+export const REPAIRS = [
+  [
+    "function execute(q) {\n    if (terminated)\n      return queryError(q, Errors.connection('CONNECTION_DESTROYED', options))\n",
+    "function execute(q) {\n    if (terminated)\n      return queryError(q, Errors.connection('CONNECTION_DESTROYED', options))\n    if (!socket)\n      return queryError(q, Errors.connection('CONNECTION_CLOSED', options))\n",
+  ],
+  ['  function nextWrite(fn) {\n', '  function nextWrite(fn) {\n    if (!socket)\n      return (chunk = nextWriteTimer = null, false)\n'],
+  ['    clearImmediate(nextWriteTimer)\n    if (socket) {', '    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null\n    if (socket) {'],
+  ['    clearImmediate(nextWriteTimer)\n    socket.removeListener', '    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null\n    socket.removeListener'],
+];
+
+export function repair(source) {
+  if (!REPAIRS.every(([from]) => source.includes(from))) return source;
+  return REPAIRS.reduce((s, [from, to]) => s.replace(from, to), source);
+}
+
+export async function load(url, context, nextLoad) {
+  const result = await nextLoad(url, context);
+  if (!TARGET.test(url) || result.source == null) return result;
+  return { ...result, source: repair(String(result.source)) };
+}

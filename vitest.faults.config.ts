@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The fault-injection suite (`npm run test:faults`): each test starts its own Postgres cluster and Redis
+ * server, runs the daemon as a child process and kills, stops or freezes them. Serial: the faults are
+ * timed against real processes, and two suites restarting servers at once on 2 cores would only measure
+ * each other.
+ */
+export default defineConfig({
+  test: {
+    include: ['test/faults/**/*.test.ts'],
+    env: { TZ: 'UTC' },
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    maxWorkers: 1,
+    fileParallelism: false,
+  },
+});
