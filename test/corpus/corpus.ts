@@ -13,6 +13,7 @@ import { parseKdniaoReply } from '../../carriers/kdniao/parse.js';
 import { parseKuaidi100Reply } from '../../carriers/kuaidi100/parse.js';
 import { parseAcceptedItem } from '../../carriers/seventeen-track/parse.js';
 import { foldEvents, type ShipmentTrackState } from '../../domain/fold-events.js';
+import { parseCarrierTime } from '../../domain/local-time.js';
 import { isStatus, type Status } from '../../domain/status.js';
 
 export const CORPUS_DIR = dirname(fileURLToPath(import.meta.url));
@@ -35,6 +36,11 @@ export interface CorpusSample {
   expect: {
     finalStatus: Status;
     collected: boolean;
+    /**
+     * When the carrier's own collection scan happened (Beijing time, as the carrier writes it), where
+     * events before it (seller warehouse steps, a courier being assigned) could be mistaken for it.
+     */
+    collectedAt?: string;
     hubs: ExpectedHub[];
     /** What the reply is as a whole, when it is not plain data (ok): not_found, rejected, error. */
     outcome?: Outcome;
@@ -49,6 +55,7 @@ export interface CorpusRun {
   outcome: Outcome;
   finalStatus: Status;
   collected: boolean;
+  collectedAt: Date | null;
   hubs: string[];
   /** Provider error kind / rejection code / malformed reason, for the verdict line. */
   detail: string | null;
@@ -121,11 +128,11 @@ export function runSample(sample: CorpusSample): CorpusRun {
     result = parseReply(sample, readSample(sample));
   } catch (err) {
     if (!(err instanceof ProviderError)) throw err;
-    return { outcome: 'error', finalStatus: 'pending', collected: false, hubs: [], detail: `${err.kind}: ${err.message}`, events: [] };
+    return { outcome: 'error', finalStatus: 'pending', collected: false, collectedAt: null, hubs: [], detail: `${err.kind}: ${err.message}`, events: [] };
   }
   if (result.kind !== 'ok') {
     const detail = result.kind === 'not_found' ? result.message : result.kind === 'rejected' ? `${result.code}: ${result.message}` : result.error;
-    return { outcome: result.kind, finalStatus: 'pending', collected: false, hubs: [], detail, events: [] };
+    return { outcome: result.kind, finalStatus: 'pending', collected: false, collectedAt: null, hubs: [], detail, events: [] };
   }
   const state = foldEvents(freshShipment(), result.events);
   const hubs: string[] = [];
@@ -136,6 +143,7 @@ export function runSample(sample: CorpusSample): CorpusRun {
     outcome: 'ok',
     finalStatus: state.status,
     collected: state.collectedAt !== null,
+    collectedAt: state.collectedAt,
     hubs,
     detail: null,
     events: result.events.map((e) => ({ at: e.occurredAt.toISOString(), status: e.status, hub: e.hub, text: e.text })),
@@ -153,11 +161,19 @@ export function judge(sample: CorpusSample): Verdict {
     sample,
     run,
     state: run.finalStatus === e.finalStatus && run.outcome === (e.outcome ?? 'ok'),
-    collected: run.collected === e.collected,
+    collected: run.collected === e.collected && (e.collectedAt === undefined || run.collectedAt?.getTime() === parseCarrierTime(e.collectedAt, TIME_ZONE)?.getTime()),
     hubs: hubsMatch(e.hubs, run.hubs),
   };
 }
 
 export function formatHubs(hubs: ExpectedHub[]): string {
   return hubs.map((h) => (Array.isArray(h) ? h.join('|') : h)).join(' → ') || '(none)';
+}
+
+/** `true at 2017-10-08 18:24:34` (Beijing time) / `false`, for failure messages. */
+export function collectedText(collected: boolean, at?: string | Date | null): string {
+  if (!collected) return 'false';
+  if (at === undefined || at === null) return 'true';
+  const local = typeof at === 'string' ? at : new Date(at.getTime() + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
+  return `true at ${local}`;
 }
