@@ -29,7 +29,7 @@ export function parseKdniaoReply(body: unknown, trackingNo: string, timeZone: st
       occurredAt,
       status: decided.status,
       rule: decided.rule,
-      hub: extractHub(text) ?? location,
+      hub: extractHub(text, location),
       location,
       text,
       providerCode: action,

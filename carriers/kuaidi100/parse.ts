@@ -27,7 +27,8 @@ export function parseKuaidi100Reply(body: unknown, trackingNo: string, timeZone:
       occurredAt,
       status: decided.status,
       rule: decided.rule,
-      hub: extractHub(text) ?? cityOf(item.location) ?? cityOf(item.areaName),
+      // areaName is Kuaidi100's own geocoding of the text to a region (北京,北京,东城区,天坛), not a site: no hub.
+      hub: extractHub(text, cityOf(item.location)),
       location: nonEmpty(item.location) ?? nonEmpty(item.areaName),
       text,
       providerCode: code,

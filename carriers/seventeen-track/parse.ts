@@ -40,7 +40,7 @@ export function parseAcceptedItem(item: Record<string, unknown>, trackingNo: str
         occurredAt,
         status: decided.status,
         rule: decided.rule,
-        hub: extractHub(text) ?? location,
+        hub: extractHub(text, location),
         location,
         text,
         providerCode: sub ?? stage,
