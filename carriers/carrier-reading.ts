@@ -106,3 +106,13 @@ export function isPlaceName(name: string): boolean {
   if (/[\u4e00-\u9fa5]/.test(name) === false && COUNTRY_ONLY.test(name)) return false;
   return true;
 }
+
+/**
+ * Texts some carriers send as the only "event" when they know nothing (全峰 `查无结果` under state 3):
+ * not an event at all. A reply made only of these is not_found.
+ */
+export const PLACEHOLDER_TEXT = /^(?:查无结果|查询无结果|暂无结果|暂无轨迹(?:信息)?|暂无物流(?:信息)?|此单(?:号)?(?:暂)?无(?:物流)?(?:信息|记录)|没有物流信息|无轨迹|单号不存在|no (?:tracking )?information|not found)[。.!！]?$/i;
+
+export function isPlaceholderText(text: string): boolean {
+  return PLACEHOLDER_TEXT.test(text.trim());
+}

@@ -120,3 +120,40 @@ describe('parseKuaidi100Reply', () => {
     }
   });
 });
+
+/** Issue 11 class 6: envelope robustness. */
+describe('parseKuaidi100Reply: envelope robustness', () => {
+  it('result:false beside a full data[] (as the official Java SDK relays it) is data', () => {
+    const r = parseKuaidi100Reply(
+      { result: false, message: 'ok', state: '3', data: [{ ftime: '2021-06-14 17:31:57', context: '已签收，签收人凭取货码签收。' }] },
+      'N',
+      TZ,
+    );
+    expect(r).toMatchObject({ kind: 'ok', events: [{ status: 'delivered' }] });
+    expect(parseKuaidi100Reply({ result: false, returnCode: '500', message: '查询无结果', data: [] }, 'N', TZ).kind).toBe('not_found');
+  });
+
+  it('one trace with an unparseable time is dropped with its reason; the rest of the reply counts', () => {
+    const r = parseKuaidi100Reply(
+      {
+        state: '0',
+        data: [
+          { time: '2019-07-25 16:32:162', ftime: '2019-07-25 16:32:162', context: '快件已到达【杭州转运中心】' },
+          { ftime: '2019-07-25 10:00:00', context: '【杭州仓前】 已揽收' },
+        ],
+      },
+      'N',
+      TZ,
+    );
+    if (r.kind !== 'ok') throw new Error(r.kind);
+    expect(r.events.map((e) => e.status)).toEqual(['collected']);
+    expect(r.dropped).toHaveLength(1);
+    expect(r.dropped![0]).toMatchObject({ where: 'data[0]', error: expect.stringContaining('16:32:162') });
+  });
+
+  it('every trace unparseable → malformed naming the first; a placeholder only (查无结果) → not_found', () => {
+    const bad = parseKuaidi100Reply({ data: [{ ftime: 'never', context: 'x' }] }, 'N', TZ);
+    expect(bad).toMatchObject({ kind: 'malformed', error: expect.stringContaining('data[0]') });
+    expect(parseKuaidi100Reply({ state: '3', ischeck: '1', data: [{ ftime: '2020-08-14 16:15:45', context: '查无结果' }] }, 'N', TZ).kind).toBe('not_found');
+  });
+});
