@@ -116,3 +116,25 @@ export const PLACEHOLDER_TEXT = /^(?:查无结果|查询无结果|暂无结果|�
 export function isPlaceholderText(text: string): boolean {
   return PLACEHOLDER_TEXT.test(text.trim());
 }
+
+/** The key two spellings of one site share within one reply: `浙江省温州市平阳县公司` and `浙江省温州市平阳县`. */
+function spellingKey(hub: string): string {
+  return hub.replace(/\s+/g, '').replace(/(?:分)?公司$/, '');
+}
+
+/**
+ * Within one reply, a site the carrier spells two ways (with and without a trailing 公司) gets the
+ * spelling it had first, so it counts once. Done per reply, not globally: `福建福清市公司` on its own
+ * keeps its name, and two carriers' similar names are never merged.
+ */
+export function unifyHubSpellings<E extends { hub: string | null }>(events: E[]): E[] {
+  const first = new Map<string, string>();
+  for (const e of events) {
+    if (!e.hub) continue;
+    const key = spellingKey(e.hub);
+    const seen = first.get(key);
+    if (seen === undefined) first.set(key, e.hub);
+    else e.hub = seen;
+  }
+  return events;
+}

@@ -10,23 +10,24 @@ import { isPlaceName, isRegionOnly, leadingScanTag, normaliseHub, SCAN_TAGS } fr
  * marker (请联系, 电话, 电联) is cut (phone numbers and a site's own hotline are not where the parcel is).
  *
  * Readers, tried in order (the first that yields a place name wins):
- * 1. a pickup station: `快件已由X菜鸟驿站代收`, `快件已到达X驿站`, `签收人: X菜鸟驿站签收`, `伟业百世邻里`;
+ * 1. a pickup station: `快件已由X菜鸟驿站代收`, `快件已到达X驿站`, `签收人: X菜鸟驿站签收`, `伟业百世邻里`, `由X店代收`;
  * 2. the first `【…】` that is not a destination (`发往【Y】`, `下一站 【Y】` are the NEXT hub) and not a
  *    tag, courier, signer, reason or phone: `快件离开【广州转运中心】已发往【杭州转运中心】` → 广州转运中心;
- * 3. Yunda `[site]` first, Yunda/Kdniao `到达：site …`;
+ * 3. Yunda/Kdniao `到达：site …` (Yunda's `[site]` and ZTO's `[深圳市] [深圳公明]` are read as 【】 in 2);
  * 4. STO dash style `已到达-江苏南京转运中心`, `江苏常州钟楼永红分部-永红十五-派件中`;
  * 5. SF `快件在 深圳集散中心 ,…`, `快件由X发往Y`, `X的<person>…` (天天), `X已收件` / `X安排投递` (EMS);
  * 6. YTO web style `北京六和塔 已收入`;
  * 7. unbracketed `到达 X处理中心` / `离开 X` (a bare city is not a hub: EMS `离开深圳市 发往广州市`);
- * 8. a trailing SF city tag `[深圳 市]` → 深圳市;
- * 9. otherwise the provider's structured location field (not a bare country), else null.
+ * 8. otherwise the provider's structured location field (not a bare country), else null.
  */
 
 /** Sites a parcel waits in for the customer. */
 const PICKUP_SITE = String.raw`(?:菜鸟驿站|驿站|快递柜|智能柜|自提柜|自提点|代收点|代理点|寄存点|服务站|快递超市|丰巢柜|百世邻里)`;
-const PICKUP_TOKEN_RE = new RegExp(String.raw`[^\s，,。；;！!【】\[\]:：()（）]*?${PICKUP_SITE}`, 'g');
+const PICKUP_TOKEN_RE = new RegExp(String.raw`[^\s，,。；;！!【】\[\]:：()（）]*?${PICKUP_SITE}(?:[0-9一二三四五六七八九十]+号[柜店站]?)?`, 'g');
 /** Words before a station name inside one token (`快件已到达X驿站`, `已由X代收`): everything up to the last one goes. */
 const PICKUP_LEAD_RE = /^.*(?:暂存至|暂存于|存放至|存放于|放入|存入|投递至|投入|到达|已到|送达|已从|从|已由|由|被|签收人是|签收人为|签收人)/;
+
+const PROXY_HOLDER_RE = /(?:已由|由|被)\s*【?([^，,。；;【】\s]+?)】?\s*(?:代收|代签)/;
 
 /** Words announcing the next hub rather than the current one. */
 const NEXT_MARK = String.raw`(?:发往|送往|下一站|前往|转往|目的地|上级站点)`;
@@ -39,7 +40,6 @@ const SITE_SUFFIX = /(?:中心|中转部|中转场|转运场|营业部|营业厅
 
 const LEADING_CITY_RE = /^\s*【([^】]{1,10})】\s*/;
 const CONTACT_RE = /(?:请联系|联系电话|联系方式|请电联|电联|电话[:：]|如有疑问|投诉电话).*$/s;
-const YUNDA_SITE_RE = /^\[([^\]]+)\]/;
 const YUNDA_KDN_RE = /^到达[:：]\s*([^\s，,。；;]+)/;
 const STO_ARRIVED_RE = /^(?:已到达|到达|已收入)[-－]([^-－\s，,。；;]+)/;
 const STO_SITE_FIRST_RE = /^([^-－\s，,。；;【】\[]+)[-－](?:[^-－，,。；;]+[-－])?(?:已|派件|派送|正在)/;
@@ -51,7 +51,6 @@ const SITE_VERB_RE =
 const LEADING_SITE_RE = /^([^\s,，。；;【】\[\]:：]+)\s+(?:已发出|已收入|已到达|已揽收|已收件|已发往|已装袋|已打包|已拆包|已装车|已发车|已签收)/;
 const ARRIVE_RE = /(?:已到达|到达|快件到达)[\s:：]*([^\s，,。；;【】\[\]()（）]+)/;
 const LEAVE_RE = /离开[\s:：]*([^\s，,。；;【】\[\]()（）]+?)(?=[\s，,。；;(（]|已?发往|$)/;
-const CITY_TAG_RE = /\[([^\[\]]+)\]\s*$/;
 
 const NEXT_RE = new RegExp(
   String.raw`${NEXT_MARK}(?:下一站)?[\s:：\-－]*(?:【([^】]+)】|([^\s，,。；;【】\[\]\-－]+))`,
@@ -76,6 +75,10 @@ function prepare(text: string): string {
   const city = LEADING_CITY_RE.exec(t);
   if (city && (!place(city[1]) || isRegionOnly(normaliseHub(city[1])!))) t = t.slice(city[0].length);
   t = t.replace(CONTACT_RE, '');
+  // ZTO/Yunda also write [深圳市] [深圳公明]…: square brackets read like 【】 (a city alone is dropped below as well).
+  t = t.replace(/\[([^\[\]]*)\]/g, '【$1】');
+  const city2 = LEADING_CITY_RE.exec(t);
+  if (city2 && isRegionOnly(normaliseHub(city2[1]) ?? '')) t = t.slice(city2[0].length);
   return t.replace(/(?<=[\u4e00-\u9fa5])\s+(?=(?:处理中心|转运中心|分拨中心|集散中心|中心|揽投部|营业部)(?:[\s，,。；;（(]|$))/g, '');
 }
 
@@ -84,7 +87,8 @@ function pickupStation(t: string): string | null {
     const name = place(m[0].replace(PICKUP_LEAD_RE, ''));
     if (name) return name;
   }
-  return null;
+  // `快件已由济南历城区翡翠雅郡北区西门店代收`: whoever holds it for the customer, named or not as a station.
+  return place(PROXY_HOLDER_RE.exec(t)?.[1]);
 }
 
 function bracketed(t: string): string | null {
@@ -107,7 +111,6 @@ export function extractHub(text: string, structured?: string | null): string | n
   return (
     pickupStation(t) ??
     bracketed(t) ??
-    place(YUNDA_SITE_RE.exec(t)?.[1]) ??
     place(YUNDA_KDN_RE.exec(t)?.[1]) ??
     place(STO_ARRIVED_RE.exec(t)?.[1]) ??
     place(STO_SITE_FIRST_RE.exec(t)?.[1]) ??
@@ -118,7 +121,6 @@ export function extractHub(text: string, structured?: string | null): string | n
     place(LEADING_SITE_RE.exec(t)?.[1]) ??
     site(ARRIVE_RE.exec(t)?.[1]) ??
     site(LEAVE_RE.exec(t)?.[1]) ??
-    place(CITY_TAG_RE.exec(text.trim())?.[1]?.replace(/\s+/g, '')) ??
     place(structured)
   );
 }

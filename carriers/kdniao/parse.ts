@@ -1,6 +1,6 @@
 import { parseCarrierTime } from '../../domain/local-time.js';
 import { ProviderError, type DroppedEvent, type NormalizedEvent, type TrackResult } from '../carrier.js';
-import { isPlaceholderText } from '../carrier-reading.js';
+import { isPlaceholderText, unifyHubSpellings } from '../carrier-reading.js';
 import { extractHub } from '../hub.js';
 import { clip, codeString, isRecord, sortAscending, textOf } from '../http.js';
 import { decideStatus, type Decision } from '../decide-status.js';
@@ -46,7 +46,7 @@ export function parseKdniaoReply(body: unknown, trackingNo: string, timeZone: st
     if (dropped.length) return { kind: 'malformed', trackingNo, error: `every trace dropped: ${dropped[0]!.where} ${dropped[0]!.error}`, raw: clip(raw) };
     return { kind: 'not_found', trackingNo, message: textOf(body.Reason) || 'only placeholder traces' };
   }
-  const sorted = sortAscending(events);
+  const sorted = unifyHubSpellings(sortAscending(events));
   const stateEx = codeString(body.StateEx);
   const state = codeString(body.State);
   // The newest trace usually decides; the summary codes fill in for 1002 replies without per-trace codes.
@@ -77,7 +77,10 @@ function eventStatus(action: string | null, text: string): Decision {
  * for everyone); everything else is a per-number rejection carrying the reason.
  */
 export function classifyFailure(reason: string, trackingNo: string, raw: string): TrackResult {
-  const message = reason || 'Success:false without Reason';
+  // Success:false with no Reason at all is how Kdniao answers a number it has no traces for yet (corpus
+  // sf-failure-no-reason): not a verdict on the number, so keep polling it.
+  if (!reason.trim()) return { kind: 'not_found', trackingNo, message: 'Success:false without Reason' };
+  const message = reason;
   if (/签名|DataSign|EBusinessID|AppKey|密钥|未授权|没有权限|无权限|账号|帐号|用户不存在|认证|未开通/i.test(message)) {
     throw new ProviderError('kdniao', 'auth', message, { raw: clip(raw) });
   }

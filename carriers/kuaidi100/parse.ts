@@ -1,6 +1,6 @@
 import { parseCarrierTime } from '../../domain/local-time.js';
 import { ProviderError, type DroppedEvent, type NormalizedEvent, type TrackResult } from '../carrier.js';
-import { isPlaceholderText } from '../carrier-reading.js';
+import { isPlaceholderText, unifyHubSpellings } from '../carrier-reading.js';
 import { extractHub } from '../hub.js';
 import { clip, codeString, isRecord, sortAscending, textOf } from '../http.js';
 import { decideStatus, type Decision } from '../decide-status.js';
@@ -48,7 +48,7 @@ export function parseKuaidi100Reply(body: unknown, trackingNo: string, timeZone:
     // A success envelope with no events (or only a placeholder such as 查无结果): the carrier has nothing yet.
     return { kind: 'not_found', trackingNo, message: textOf(body.message) || 'no events' };
   }
-  const sorted = sortAscending(events);
+  const sorted = unifyHubSpellings(sortAscending(events));
   const newest = sorted[sorted.length - 1]!;
   // Without a per-event code (basic replies), the top-level state still tells us what the newest event is;
   // it says nothing about older ones.

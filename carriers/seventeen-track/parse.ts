@@ -1,5 +1,6 @@
 import { parseCarrierTime } from '../../domain/local-time.js';
 import type { DroppedEvent, NormalizedEvent, TrackResult } from '../carrier.js';
+import { unifyHubSpellings } from '../carrier-reading.js';
 import { extractHub } from '../hub.js';
 import { clip, isRecord, sortAscending, textOf } from '../http.js';
 import { decideStatus, type Decision } from '../decide-status.js';
@@ -61,7 +62,7 @@ export function parseAcceptedItem(item: Record<string, unknown>, trackingNo: str
   const flags: string[] = [];
   // 17TRACK has no separate alert codes; its Expired status (运输过久) is the closest signal.
   if (latest.status === 'Expired') flags.push('seventeenTrack:Expired');
-  return { kind: 'ok', trackingNo, events: sortAscending(events), summaryStatus, flags, ...(dropped.length ? { dropped } : {}) };
+  return { kind: 'ok', trackingNo, events: unifyHubSpellings(sortAscending(events)), summaryStatus, flags, ...(dropped.length ? { dropped } : {}) };
 }
 
 /**
