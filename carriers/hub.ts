@@ -23,7 +23,7 @@ import { isPlaceName, isRegionOnly, leadingScanTag, normaliseHub, SCAN_TAGS } fr
 
 /** Sites a parcel waits in for the customer. */
 const PICKUP_SITE = String.raw`(?:菜鸟驿站|驿站|快递柜|智能柜|自提柜|自提点|代收点|代理点|寄存点|服务站|快递超市|丰巢柜|百世邻里)`;
-const PICKUP_TOKEN_RE = new RegExp(String.raw`[^\s，,。；;！!【】\[\]:：()（）]*?${PICKUP_SITE}(?:[0-9一二三四五六七八九十]+号[柜店站]?)?`, 'g');
+const PICKUP_TOKEN_RE = new RegExp(String.raw`[^\s，,。；;！!【】\[\]:：()（）]*?${PICKUP_SITE}(?:[0-9一二三四五六七八九十]+号[柜店站]?|分部)?`, 'g');
 /** Words before a station name inside one token (`快件已到达X驿站`, `已由X代收`): everything up to the last one goes. */
 const PICKUP_LEAD_RE = /^.*(?:暂存至|暂存于|存放至|存放于|放入|存入|投递至|投入|到达|已到|送达|已从|从|已由|由|被|签收人是|签收人为|签收人)/;
 
@@ -42,7 +42,8 @@ const LEADING_CITY_RE = /^\s*【([^】]{1,10})】\s*/;
 const CONTACT_RE = /(?:请联系|联系电话|联系方式|请电联|电联|电话[:：]|如有疑问|投诉电话).*$/s;
 const YUNDA_KDN_RE = /^到达[:：]\s*([^\s，,。；;]+)/;
 const STO_ARRIVED_RE = /^(?:已到达|到达|已收入)[-－]([^-－\s，,。；;]+)/;
-const STO_SITE_FIRST_RE = /^([^-－\s，,。；;【】\[]+)[-－](?:[^-－，,。；;]+[-－])?(?:已|派件|派送|正在)/;
+const STO_SITE_FIRST_RE = /^([^-－\s，,。；;【】\[]+)[-－](?:.*?[-－])?(?:已|派件|派送|正在)/;
+const SLASH_SCAN_RE = /^([^/\s，,。；;【】]+)\/[^/]*扫描/;
 const SF_AT_RE = /快件(?:已)?在\s*([^\s,，。；;【】\[\]]+)/;
 const FROM_TO_RE = /快件?由\s*([^\s，,。；;【】]+?)\s*(?:扫描)?(?:发往|送往)/;
 const SITE_OF_RE = /^([^\s，,。；;【】()（）]+?)\s*(?:[(（][^)）]*[)）])?\s*的/;
@@ -114,6 +115,7 @@ export function extractHub(text: string, structured?: string | null): string | n
     place(YUNDA_KDN_RE.exec(t)?.[1]) ??
     place(STO_ARRIVED_RE.exec(t)?.[1]) ??
     place(STO_SITE_FIRST_RE.exec(t)?.[1]) ??
+    site(SLASH_SCAN_RE.exec(t)?.[1]) ??
     place(SF_AT_RE.exec(t)?.[1]) ??
     place(FROM_TO_RE.exec(t)?.[1]) ??
     site(SITE_OF_RE.exec(t)?.[1]) ??
