@@ -44,8 +44,8 @@ const YUNDA_KDN_RE = /^到达[:：]\s*([^\s，,。；;]+)/;
 const STO_ARRIVED_RE = /^(?:已到达|到达|已收入)[-－]([^-－\s，,。；;]+)/;
 const STO_SITE_FIRST_RE = /^([^-－\s，,。；;【】\[]+)[-－](?:.*?[-－])?(?:已|派件|派送|正在)/;
 const SLASH_SCAN_RE = /^([^/\s，,。；;【】]+)\/[^/]*扫描/;
-const SF_AT_RE = /快件(?:已)?在\s*([^\s,，。；;【】\[\]]+)/;
-const FROM_TO_RE = /快件?由\s*([^\s，,。；;【】]+?)\s*(?:扫描)?(?:发往|送往)/;
+const SF_AT_RE = /快件(?:已)?在\s*([^\s,，。；;【】\[\]]+?)(?=签收|已|装车|进行|派件|正在|[\s,，。；;【】]|$)/;
+const FROM_TO_RE = /(?:快件)?由\s*([^\s，,。；;【】]+?)\s*(?:扫描)?(?:发往|送往)/;
 const SITE_OF_RE = /^([^\s，,。；;【】()（）]+?)\s*(?:[(（][^)）]*[)）])?\s*的/;
 const SITE_VERB_RE =
   /^([^\s，,。；;【】\[\]:：]+?)\s*(?:已进行|进行|已收件|已揽收|已揽件|已收寄|安排投递|已发出|已收入|已打包|已装袋|已装车|已发车|正在派件|派件中)/;
@@ -65,14 +65,25 @@ function place(raw: string | undefined | null): string | null {
 
 /** A site name from an unbracketed style: must look like a carrier site (ends with 中心, 部, 网点, …). */
 function site(raw: string | undefined | null): string | null {
+  // EMS names its own outlets `真如(本部）`: the note is dropped by normaliseHub but makes it a site.
+  if (raw && /本部[)）]\s*$/.test(raw)) return place(raw);
   const name = place(raw);
   return name && SITE_SUFFIX.test(name) && !isRegionOnly(name) ? name : null;
+}
+
+/** A place named without a site suffix (ZTO `广州广园的…`, `离开北京已发往…`): anything but a bare region, at least `min` characters. */
+function local(raw: string | undefined | null, min = 2): string | null {
+  const name = place(raw);
+  return name && name.length >= min && !isRegionOnly(name) ? name : null;
 }
 
 /** The text with what is never a hub removed (tag, city prefix, contact details), ready for the readers. */
 function prepare(text: string): string {
   let t = text.trim();
   if (leadingScanTag(t)) t = t.replace(/^\s*【[^】]*】\s*/, '');
+  // Best via Kuaidi100: `收件|青岛市【…】`, `太原市|太原市【清徐县】…` (a scan tag or a city, then a pipe).
+  const pipe = /^\s*([^|｜【】]{1,8})[|｜]/.exec(t);
+  if (pipe && (SCAN_TAGS.has(pipe[1]!.trim()) || isRegionOnly(pipe[1]!.trim()))) t = t.slice(pipe[0].length);
   const city = LEADING_CITY_RE.exec(t);
   if (city && (!place(city[1]) || isRegionOnly(normaliseHub(city[1])!))) t = t.slice(city[0].length);
   t = t.replace(CONTACT_RE, '');
@@ -85,6 +96,7 @@ function prepare(text: string): string {
 
 function pickupStation(t: string): string | null {
   for (const m of t.matchAll(PICKUP_TOKEN_RE)) {
+    if (NEXT_BEFORE_BRACKET_RE.test(t.slice(0, m.index))) continue;
     const name = place(m[0].replace(PICKUP_LEAD_RE, ''));
     if (name) return name;
   }
@@ -119,10 +131,11 @@ export function extractHub(text: string, structured?: string | null): string | n
     place(SF_AT_RE.exec(t)?.[1]) ??
     place(FROM_TO_RE.exec(t)?.[1]) ??
     site(SITE_OF_RE.exec(t)?.[1]) ??
+    local(SITE_OF_RE.exec(t)?.[1], 3) ??
     site(SITE_VERB_RE.exec(t)?.[1]) ??
     place(LEADING_SITE_RE.exec(t)?.[1]) ??
     site(ARRIVE_RE.exec(t)?.[1]) ??
-    site(LEAVE_RE.exec(t)?.[1]) ??
+    local(LEAVE_RE.exec(t)?.[1]) ??
     place(structured)
   );
 }

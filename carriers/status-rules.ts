@@ -171,7 +171,7 @@ export const TEXT_RULES: readonly TextRule[] = [
   {
     id: 'info_received',
     status: 'info_received',
-    pattern: /已下单|下单成功|待揽收|等待揽收|待揽件|等待揽件|已打印|打印面单|电子面单|揽收任务|(?:分配|安排|指派|通知|预约|调度)[^，,。；;]{0,12}(?:揽收|揽件|取件|上门)|等待[^，,。；;]{0,8}(?:揽收|揽件|上门|取件)|即将上门/,
+    pattern: /已下单|下单成功|已接单|待揽收|等待揽收|待揽件|等待揽件|已打印|打印面单|电子面单|揽收任务|(?:分配|安排|指派|通知|预约|调度)[^，,。；;]{0,12}(?:揽收|揽件|取件|上门)|等待[^，,。；;]{0,8}(?:揽收|揽件|上门|取件)|即将上门/,
     words: '已下单 / 待揽收 / 已打印 / 揽收任务已分配 / 已通知快递员上门',
     examples: ['商家已下单，等待快递员揽收', '包裹正在等待揽收', '已打印电子面单', '揽收任务已分配给张三', '已安排快递员上门揽收', '您的快件已分配给快递员李四，等待上门取件'],
     note: 'Pre-advice and a courier ASSIGNED to collect: not a carrier scan, the 72 h clock keeps running. Before collected (待揽收 contains 揽收).',
@@ -330,7 +330,7 @@ export const TEXT_RULES: readonly TextRule[] = [
   {
     id: 'en_arrived_at_hub',
     status: 'arrived_at_hub',
-    pattern: /\b(?:arrived|arrival|arriving|received at|processed at|at (?:the )?(?:sorting|destination) (?:facility|center|centre)|destination scan|in(?:bound)? scan)\b/i,
+    pattern: /\b(?:arrived|arrival|arriving|received at|processed at|has been processed|processed in|at (?:the )?(?:sorting|destination) (?:facility|center|centre)|destination scan|in(?:bound)? scan)\b/i,
     words: 'Arrived at Facility / Arrival / Destination Scan',
     examples: ['Arrived at Facility', 'Arrived at FedEx location', 'Arrival Scan', 'Destination Scan'],
   },
