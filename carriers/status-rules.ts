@@ -196,7 +196,7 @@ export const TEXT_RULES: readonly TextRule[] = [
   {
     id: 'seller_warehouse',
     status: 'info_received',
-    pattern: /审核|拣货|拣选|复核|出库|仓库|仓储|打包完成|(?:订单|商品|货物|包裹)[^，,。；;]{0,4}(?:已|正在|在)?打包|(?:商家|卖家|店铺)[^，,。；;]{0,6}(?:发货|发出|打包|备货)|备货|配货|已发货/,
+    pattern: /审核|拣货|拣选|复核|出库|(?<!(?:到达|已到|离开|发往)[^，,。；;]{0,12})仓库|仓储|打包完成|(?:订单|商品|货物|包裹)[^，,。；;]{0,4}(?:已|正在|在)?打包|(?:商家|卖家|店铺)[^，,。；;]{0,6}(?:发货|发出|打包|备货)|备货|配货|已发货/,
     words: '审核 / 拣货 / 出库 / 仓库处理中 / 订单已打包 / 卖家已发货',
     examples: ['您的订单已审核', '您的订单已拣货完成', '您的订单已打包', '仓库处理中', '您的包裹已出库', '卖家已发货'],
     note: 'The seller\'s warehouse, not the carrier: info_received, so collected_at waits for the carrier\'s own scan. After collected: "仓库…已揽收" is a collection.',

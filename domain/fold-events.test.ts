@@ -53,3 +53,13 @@ describe('foldEvents on real wordings (issue 11 classes 1, 3, 4)', () => {
     expect(s.lastEventText).toBe('货物已分配，等待配送');
   });
 });
+
+describe('foldEvents: pre-advice after a scan', () => {
+  it('a late seller-warehouse note never takes a collected parcel back to info_received', () => {
+    const s = foldEvents(fresh(), read([
+      ['2022-01-24 17:05:55', '【杭州仓前】 已揽收'],
+      ['2022-01-24 18:00:00', '您的订单已出库'],
+    ]));
+    expect(s.status).toBe('collected');
+  });
+});

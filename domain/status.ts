@@ -88,10 +88,13 @@ const PROGRESS_STATUSES: ReadonlySet<Status> = new Set([
 /**
  * The status a shipment moves to when `next` is the newest event and `current` is what it had.
  * Carriers sometimes scan a locker hold after the signature (Kdniao sample: 签收 → 暂存驿站 → 签收),
- * so a progress scan never un-delivers a parcel; a return or a problem after delivery does count.
+ * so a progress scan never un-delivers a parcel; a return or a problem after delivery does count; and
+ * pre-advice never takes a scanned parcel back to before its collection.
  */
 export function nextShipmentStatus(current: Status, next: Status): Status {
   if (current === 'delivered' && PROGRESS_STATUSES.has(next)) return current;
+  // Pre-advice after a real scan (a late seller-warehouse note, a re-sent 已下单) says nothing new: never back to before collection.
+  if ((next === 'info_received' || next === 'pending') && isCarrierScan(current)) return current;
   if (current === 'returned' && next !== 'delivered' && PROGRESS_STATUSES.has(next)) return current;
   return next;
 }
