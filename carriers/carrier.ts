@@ -27,6 +27,11 @@ export interface NormalizedEvent {
   text: string;
   /** Provider code as sent (kuaidi100 statusCode, kdniao Action, 17track sub_status). */
   providerCode: string | null;
+  /**
+   * What decided `status`: a text rule id (carriers/status-rules.ts) or a provider code, as the parser
+   * says; stored per event so `parcelwatch shipment show` can explain a parcel's state.
+   */
+  rule?: string;
   raw: unknown;
 }
 

@@ -117,6 +117,7 @@ export async function ingestGroups(
   deps.metrics.eventsIngested.inc({ provider }, summaries.reduce((n, s) => n + s.newEvents, 0));
   for (const result of folded.results) deps.metrics.pollsTotal.inc({ provider, result });
   if (folded.quarantine.length) deps.metrics.quarantined.inc({ provider, kind: 'malformed' }, folded.quarantine.length);
+  for (const [carrier, n] of folded.unclassified) deps.metrics.eventsUnclassified.inc({ provider, carrier }, n);
   return summaries;
 }
 
@@ -125,6 +126,8 @@ interface FoldedBatch {
   quarantine: QuarantineRow[];
   /** Poll result per item, for the metrics. */
   results: string[];
+  /** New events no rule or code could classify, by carrier (ops add rules for them: `events unclassified`). */
+  unclassified: Map<string, number>;
 }
 
 /**
@@ -146,13 +149,15 @@ function foldBatch(
     if (!list) changed.set(e.shipmentId, (list = []));
     list.push(e);
   }
-  const out: FoldedBatch = { updates: [], quarantine: [], results: [] };
+  const out: FoldedBatch = { updates: [], quarantine: [], results: [], unclassified: new Map() };
   for (const { shipment: s, result, group } of items) {
     const summary = summaries[group]!;
     const fresh = changed.get(s.id) ?? [];
     if (fresh.length) {
       summary.changed.set(s.id, fresh);
       summary.newEvents += fresh.length;
+      const unknown = fresh.filter((e) => e.status === 'unknown').length;
+      if (unknown) out.unclassified.set(s.carrier, (out.unclassified.get(s.carrier) ?? 0) + unknown);
     }
     const state = foldEvents(s, fresh);
     let errKind: string | null = null;
@@ -215,6 +220,7 @@ function toRow(shipmentId: number, key: string, e: NormalizedEvent, provider: st
     text: e.text,
     provider,
     providerCode: e.providerCode,
+    rule: e.rule ?? null,
     raw: e.raw,
   };
 }
