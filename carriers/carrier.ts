@@ -28,8 +28,9 @@ export interface NormalizedEvent {
   /** Provider code as sent (kuaidi100 statusCode, kdniao Action, 17track sub_status). */
   providerCode: string | null;
   /**
-   * What decided `status`: a text rule id (carriers/status-rules.ts) or a provider code, as the parser
-   * says; stored per event so `parcelwatch shipment show` can explain a parcel's state.
+   * What decided `status`: a text rule (`text:delivered`, `text:forward_sign`) or a provider code
+   * (`kuaidi100:statusCode=301`, `kdniao:Action=202`, `17track:stage=Delivered`); undefined when
+   * nothing did (status `unknown`). Precedence: domain/status.ts, "Provider code vs text".
    */
   rule?: string;
   raw: unknown;
