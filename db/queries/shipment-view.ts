@@ -87,7 +87,8 @@ export async function showShipments(sql: Sql, trackingNo: string, opts: { carrie
     sql`select e.shipment_id, e.occurred_at, e.text, e.provider_code, e.status, e.rule, e.hub, e.location, e.provider, e.seen_at
         from unnest(${sql.array(ids)}::bigint[]) as p(id)
         cross join lateral (
-          select * from tracking_events e where e.shipment_id = p.id order by e.occurred_at desc, e.id desc limit ${EVENTS_MAX}
+          select e.id, e.shipment_id, e.occurred_at, e.text, e.provider_code, e.status, e.rule, e.hub, e.location, e.provider, e.seen_at
+          from tracking_events e where e.shipment_id = p.id order by e.occurred_at desc, e.id desc limit ${EVENTS_MAX}
         ) e
         order by e.shipment_id, e.occurred_at, e.id`,
     // The parcel's own exceptions and the order-level ones of its orders (e.g. late shipment judged before
