@@ -126,7 +126,7 @@ export const TEXT_RULES: readonly TextRule[] = [
   {
     id: 'delivered',
     status: 'delivered',
-    pattern: /(?<![未待没])签收|(?<![未])妥投/,
+    pattern: /(?<![未待没])签收|(?<![未])妥投|完成配送|配送完成/,
     words: '签收 / 已签收 / 本人签收 / 代签收 / 他人签收 / 签收人 / 妥投 (not 未签收 / 待签收 / 未妥投; forward phrases removed first)',
     examples: [
       '已签收，签收人：本人',
@@ -138,13 +138,14 @@ export const TEXT_RULES: readonly TextRule[] = [
       '他人签收',
       '投递并签收，签收人：他人收 快递柜',
       '已妥投',
+      '货物已完成配送，感谢您选择京东物流',
     ],
     note: 'Beats delivery words (派件已签收). A locker named as signer is a proxy delivery (watch for 误签).',
   },
   {
     id: 'at_pickup_point',
     status: 'at_pickup_point',
-    pattern: /快递柜|智能柜|自提柜|驿站|丰巢|暂存|待取件|取件码|自提点|代收点|快递超市|入柜|投柜/,
+    pattern: /快递柜|智能柜|自提柜|驿站|丰巢|暂存|待取件|取件码|自提点|代收点|快递超市|入柜|投柜|柜子|(?<!货款|款)代收(?!货款|款)/,
     words: '快递柜 / 驿站 / 丰巢 / 暂存 / 待取件 / 入柜',
     examples: [
       '快件已暂存至常州世纪明珠园17-7号店菜鸟驿站，如有疑问请联系15312399123',
@@ -152,6 +153,7 @@ export const TEXT_RULES: readonly TextRule[] = [
       '快件已到达【张江家园菜鸟驿站】，请及时领取',
       '快件已存入驿站，请凭取件码及时取出',
       '【入柜】快件已投递到小区快递柜',
+      '您的快件已由【三和苑柜子】代收，感谢您使用京东物流',
     ],
     note: 'Before delivery and arrival words: couriers put parcels in lockers, stations "arrive".',
   },
@@ -166,7 +168,7 @@ export const TEXT_RULES: readonly TextRule[] = [
   {
     id: 'collected',
     status: 'collected',
-    pattern: /揽收|揽件|已收件|收件(?!人|地址|方|信息|电话|网点)|已收寄|收寄|收取快件|已收取/,
+    pattern: /揽收|揽件|已收件|收件(?!人|地址|方|信息|电话|网点)|已收寄|收寄|收取快件|已收取|(?:已|货物已|快件已)交付[^，,。；;]{0,6}(?:快递|物流|速运|快运|邮政)/,
     words: '揽收 / 揽件 / 已收件 / 收件 / 收寄 / 收取快件',
     examples: [
       '【江苏省苏州市北桥公司】 已揽收',
@@ -175,6 +177,7 @@ export const TEXT_RULES: readonly TextRule[] = [
       '【杭州市余杭区仓前营业部】的收件员 李四 已揽件',
       '顺丰速运 已收取快件',
       '【北京市邮政速递揽投部】已收寄',
+      '货物已交付京东物流',
     ],
     note: '收件人 (recipient) is not a collection.',
   },
