@@ -60,10 +60,10 @@ export const SCAN_TAGS: ReadonlySet<string> = new Set([
 const SIGNER = /^(?:本人|家人|亲属|同事|同事代签|朋友|邻居|他人|他人代签|前台|门卫|保安|物业|收发室|传达室|单位|代签|代收|客户|收件人|老板|员工)(?:代签|代收|签收)?$/;
 
 /** Brands and generic words that name a kind of place, not a place. */
-const GENERIC_PLACE = /^(?:菜鸟驿站|驿站|妈妈驿站|快递柜|智能柜|智能快递柜|自提柜|丰巢|丰巢柜|丰巢智能柜|丰巢智能快递柜|百世邻里|自提点|代收点|代理点|寄存点|快递超市|服务站|网点|站点|收寄点|目的地网点|派件网点|中转站|分拨中心|转运中心|处理中心|集散中心|营业部)$/;
+const GENERIC_PLACE = /^(?:菜鸟驿站|驿站|妈妈驿站|快递柜|智能柜|智能快递柜|自提柜|丰巢|丰巢柜|丰巢智能柜|丰巢智能快递柜|百世邻里|自提点|代收点|代理点|寄存点|快递超市|快递驿站|服务站|网点|站点|收寄点|目的地网点|派件网点|中转站|分拨中心|转运中心|处理中心|集散中心|营业部)$/;
 
 /** A city, province or county on its own (`【深圳市】`, `离开深圳市`): a region, not a site a customer recognises. */
-const REGION_ONLY = /^[\u4e00-\u9fa5]{1,8}(?:市|省|自治区|特别行政区|地区|自治州|盟)$/;
+const REGION_ONLY = /^[\u4e00-\u9fa5]{1,8}(?:市|省|自治区|特别行政区|地区|自治州|盟)$|^(?:[\u4e00-\u9fa5]{1,8}?(?:省|市|自治区|自治州|地区|盟))(?:[\u4e00-\u9fa5]{1,8}?(?:市|区|县|自治州|旗))+$/;
 
 /** A region on its own where a site should be (ZTO/EMS `【深圳市】` prefix, `离开深圳市`); SF's trailing `[深圳市]` tag and providers' location fields may still give one. */
 export function isRegionOnly(name: string): boolean {
@@ -100,8 +100,8 @@ export function normaliseHub(name: string | null | undefined): string | null {
  */
 export function isPlaceName(name: string): boolean {
   if (SCAN_TAGS.has(name) || SIGNER.test(name) || GENERIC_PLACE.test(name)) return false;
-  if (/\d{7,}|\d{3,4}-\d{7,8}|\*{3}/.test(name)) return false;
-  if (/^(?:快件|您的|包裹|货物|订单|已)/.test(name)) return false;
+  if (/\d{7,}|\d{3,4}-\d{7,8}|\*{3}|^[\d\s-]+$/.test(name)) return false;
+  if (/^(?:快件|您的|包裹|货物|订单|已)/.test(name) || /(?:签收|代签|代收)$/.test(name)) return false;
   if (/^[\u4e00-\u9fa5]{2,4}\s*\/\s*\d/.test(name)) return false;
   if (/[\u4e00-\u9fa5]/.test(name) === false && COUNTRY_ONLY.test(name)) return false;
   return true;
@@ -119,11 +119,12 @@ export function isPlaceholderText(text: string): boolean {
 
 /** The key two spellings of one site share within one reply: `浙江省温州市平阳县公司` and `浙江省温州市平阳县`. */
 function spellingKey(hub: string): string {
-  return hub.replace(/\s+/g, '').replace(/(?:分)?公司$/, '');
+  return hub.replace(/\s+/g, '').replace(/(?:(?:分)?公司|处理中心|中转部|中心)$/, '');
 }
 
 /**
- * Within one reply, a site the carrier spells two ways (with and without a trailing 公司) gets the
+ * Within one reply, a site the carrier spells two ways (with and without a trailing 公司, 处理中心,
+ * 中转部 or 中心: EMS `…航空邮件处` / `…航空邮件处处理中心`, ZTO `合肥` / `合肥中转部`) gets the
  * spelling it had first, so it counts once. Done per reply, not globally: `福建福清市公司` on its own
  * keeps its name, and two carriers' similar names are never merged.
  */

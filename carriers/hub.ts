@@ -23,7 +23,7 @@ import { isPlaceName, isRegionOnly, leadingScanTag, normaliseHub, SCAN_TAGS } fr
 
 /** Sites a parcel waits in for the customer. */
 const PICKUP_SITE = String.raw`(?:菜鸟驿站|驿站|快递柜|智能柜|自提柜|自提点|代收点|代理点|寄存点|服务站|快递超市|丰巢柜|百世邻里)`;
-const PICKUP_TOKEN_RE = new RegExp(String.raw`[^\s，,。；;！!【】\[\]:：()（）]*?${PICKUP_SITE}(?:[0-9一二三四五六七八九十]+号[柜店站]?)?`, 'g');
+const PICKUP_TOKEN_RE = new RegExp(String.raw`[^\s，,。；;！!【】\[\]:：()（）]*?${PICKUP_SITE}(?:[0-9一二三四五六七八九十]+号[柜店站]?|分部)?`, 'g');
 /** Words before a station name inside one token (`快件已到达X驿站`, `已由X代收`): everything up to the last one goes. */
 const PICKUP_LEAD_RE = /^.*(?:暂存至|暂存于|存放至|存放于|放入|存入|投递至|投入|到达|已到|送达|已从|从|已由|由|被|签收人是|签收人为|签收人)/;
 
@@ -42,9 +42,10 @@ const LEADING_CITY_RE = /^\s*【([^】]{1,10})】\s*/;
 const CONTACT_RE = /(?:请联系|联系电话|联系方式|请电联|电联|电话[:：]|如有疑问|投诉电话).*$/s;
 const YUNDA_KDN_RE = /^到达[:：]\s*([^\s，,。；;]+)/;
 const STO_ARRIVED_RE = /^(?:已到达|到达|已收入)[-－]([^-－\s，,。；;]+)/;
-const STO_SITE_FIRST_RE = /^([^-－\s，,。；;【】\[]+)[-－](?:[^-－，,。；;]+[-－])?(?:已|派件|派送|正在)/;
-const SF_AT_RE = /快件(?:已)?在\s*([^\s,，。；;【】\[\]]+)/;
-const FROM_TO_RE = /快件?由\s*([^\s，,。；;【】]+?)\s*(?:扫描)?(?:发往|送往)/;
+const STO_SITE_FIRST_RE = /^([^-－\s，,。；;【】\[]+)[-－](?:.*?[-－])?(?:已|派件|派送|正在)/;
+const SLASH_SCAN_RE = /^([^/\s，,。；;【】]+)\/[^/]*扫描/;
+const SF_AT_RE = /快件(?:已)?在\s*([^\s,，。；;【】\[\]]+?)(?=签收|已|装车|进行|派件|正在|[\s,，。；;【】]|$)/;
+const FROM_TO_RE = /(?:快件)?由\s*([^\s，,。；;【】]+?)\s*(?:扫描)?(?:发往|送往)/;
 const SITE_OF_RE = /^([^\s，,。；;【】()（）]+?)\s*(?:[(（][^)）]*[)）])?\s*的/;
 const SITE_VERB_RE =
   /^([^\s，,。；;【】\[\]:：]+?)\s*(?:已进行|进行|已收件|已揽收|已揽件|已收寄|安排投递|已发出|已收入|已打包|已装袋|已装车|已发车|正在派件|派件中)/;
@@ -64,14 +65,25 @@ function place(raw: string | undefined | null): string | null {
 
 /** A site name from an unbracketed style: must look like a carrier site (ends with 中心, 部, 网点, …). */
 function site(raw: string | undefined | null): string | null {
+  // EMS names its own outlets `真如(本部）`: the note is dropped by normaliseHub but makes it a site.
+  if (raw && /本部[)）]\s*$/.test(raw)) return place(raw);
   const name = place(raw);
   return name && SITE_SUFFIX.test(name) && !isRegionOnly(name) ? name : null;
+}
+
+/** A place named without a site suffix (ZTO `广州广园的…`, `离开北京已发往…`): anything but a bare region, at least `min` characters. */
+function local(raw: string | undefined | null, min = 2): string | null {
+  const name = place(raw);
+  return name && name.length >= min && !isRegionOnly(name) ? name : null;
 }
 
 /** The text with what is never a hub removed (tag, city prefix, contact details), ready for the readers. */
 function prepare(text: string): string {
   let t = text.trim();
   if (leadingScanTag(t)) t = t.replace(/^\s*【[^】]*】\s*/, '');
+  // Best via Kuaidi100: `收件|青岛市【…】`, `太原市|太原市【清徐县】…` (a scan tag or a city, then a pipe).
+  const pipe = /^\s*([^|｜【】]{1,8})[|｜]/.exec(t);
+  if (pipe && (SCAN_TAGS.has(pipe[1]!.trim()) || isRegionOnly(pipe[1]!.trim()))) t = t.slice(pipe[0].length);
   const city = LEADING_CITY_RE.exec(t);
   if (city && (!place(city[1]) || isRegionOnly(normaliseHub(city[1])!))) t = t.slice(city[0].length);
   t = t.replace(CONTACT_RE, '');
@@ -84,6 +96,7 @@ function prepare(text: string): string {
 
 function pickupStation(t: string): string | null {
   for (const m of t.matchAll(PICKUP_TOKEN_RE)) {
+    if (NEXT_BEFORE_BRACKET_RE.test(t.slice(0, m.index))) continue;
     const name = place(m[0].replace(PICKUP_LEAD_RE, ''));
     if (name) return name;
   }
@@ -114,13 +127,15 @@ export function extractHub(text: string, structured?: string | null): string | n
     place(YUNDA_KDN_RE.exec(t)?.[1]) ??
     place(STO_ARRIVED_RE.exec(t)?.[1]) ??
     place(STO_SITE_FIRST_RE.exec(t)?.[1]) ??
+    site(SLASH_SCAN_RE.exec(t)?.[1]) ??
     place(SF_AT_RE.exec(t)?.[1]) ??
     place(FROM_TO_RE.exec(t)?.[1]) ??
     site(SITE_OF_RE.exec(t)?.[1]) ??
+    local(SITE_OF_RE.exec(t)?.[1], 3) ??
     site(SITE_VERB_RE.exec(t)?.[1]) ??
     place(LEADING_SITE_RE.exec(t)?.[1]) ??
     site(ARRIVE_RE.exec(t)?.[1]) ??
-    site(LEAVE_RE.exec(t)?.[1]) ??
+    local(LEAVE_RE.exec(t)?.[1]) ??
     place(structured)
   );
 }

@@ -35,7 +35,7 @@ export function parseKdniaoReply(body: unknown, trackingNo: string, timeZone: st
       occurredAt,
       status: decided.status,
       rule: decided.rule,
-      hub: extractHub(text, location),
+      hub: decided.status === 'info_received' ? null : extractHub(text, location),
       location,
       text,
       providerCode: action,

@@ -54,13 +54,12 @@ describe('parseKuaidi100Reply', () => {
     expect(r.summaryStatus).toBe('delivered');
   });
 
-  // Issue 11 class 5: areaName is Kuaidi100's geocoding of the text to a region, not a site a customer
-  // recognises (the corpus reply hhtt-family-signed would otherwise end its hub list with 北京).
-  it('the location city is the hub fallback when the text names no site; areaName is not', () => {
-    const r = parseKuaidi100Reply({ state: '0', data: [{ time: '2026-11-12 08:00:00', context: '快件已发车', location: '江苏,苏州市,相城区' }] }, 'N', TZ);
-    expect(r.kind === 'ok' && r.events[0]!.hub).toBe('苏州市');
-    const a = parseKuaidi100Reply({ state: '0', data: [{ time: '2026-11-12 08:00:00', context: '快件已发车', areaName: '江苏,苏州市,相城区' }] }, 'N', TZ);
-    expect(a.kind === 'ok' && a.events[0]!.hub).toBeNull();
+  // Issue 11 class 5: location and areaName are regions (宁波市; areaName is Kuaidi100's geocoding of the text),
+  // not sites a customer recognises; the corpus (sf-city-prefix-bike-shed-signed, hhtt-family-signed) never counts them.
+  it('location/areaName regions are not hubs when the text names no site', () => {
+    const r = parseKuaidi100Reply({ state: '0', data: [{ time: '2026-11-12 08:00:00', context: '快件已发车', location: '江苏,苏州市,相城区', areaName: '江苏,苏州市,相城区' }] }, 'N', TZ);
+    expect(r.kind === 'ok' && r.events[0]!.hub).toBeNull();
+    expect(r.kind === 'ok' && r.events[0]!.location).toBe('江苏,苏州市,相城区');
   });
 
   it('falls back to time when ftime is missing; number state accepted', () => {

@@ -35,8 +35,9 @@ export function parseKuaidi100Reply(body: unknown, trackingNo: string, timeZone:
       occurredAt,
       status: decided.status,
       rule: decided.rule,
-      // areaName is Kuaidi100's own geocoding of the text to a region (北京,北京,东城区,天坛), not a site: no hub.
-      hub: extractHub(text, cityOf(item.location)),
+      // location / areaName are regions (宁波市; Kuaidi100's own geocoding 北京,北京,东城区,天坛), not sites: no hub.
+      // Pre-advice has no hub: nothing physical happened at the site that took the order.
+      hub: decided.status === 'info_received' ? null : extractHub(text),
       location: nonEmpty(item.location) ?? nonEmpty(item.areaName),
       text,
       providerCode: code,
@@ -87,14 +88,6 @@ function eventStatus(code: string | null, text: string, statusName: string): Dec
 function nonEmpty(v: unknown): string | null {
   const s = textOf(v).trim();
   return s === '' ? null : s;
-}
-
-/** "江苏,苏州市,相城区,北桥" → "苏州市": the city is the hub granularity customers recognise. */
-function cityOf(v: unknown): string | null {
-  const s = nonEmpty(v);
-  if (!s) return null;
-  const parts = s.split(/[,，]/).map((p) => p.trim()).filter(Boolean);
-  return parts.find((p) => /市$/.test(p)) ?? parts[1] ?? parts[0] ?? null;
 }
 
 /**

@@ -45,7 +45,7 @@ export function parseAcceptedItem(item: Record<string, unknown>, trackingNo: str
         occurredAt,
         status: decided.status,
         rule: decided.rule,
-        hub: extractHub(text, location),
+        hub: decided.status === 'info_received' ? null : extractHub(text, location),
         location,
         text,
         providerCode: sub ?? stage,
