@@ -2,10 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import { timingSafeEqual } from 'node:crypto';
 import { deleteChase, getChases, postChase } from '../api/chases.js';
+import { getUnclassified } from '../api/events.js';
 import { getExceptions } from '../api/exceptions.js';
 import { HttpError, idParam, queryParams, readJson, sendJson } from '../api/http-kit.js';
 import { postOrders } from '../api/orders.js';
 import { listOutreach, transition } from '../api/outreach.js';
+import { getShipment } from '../api/shipments.js';
 import type { Deps, FollowUp } from '../jobs/define-job.js';
 import { z } from 'zod';
 import { retryDeliveries } from '../jobs/deliver-outreach.js';
@@ -76,6 +78,8 @@ const routes: { method: string; path: RegExp; handler: Handler }[] = [
   { method: 'POST', path: /^\/api\/chases$/, handler: async (req, res, deps) => postChase(deps, await readJson(req, deps.config.http.bodyLimitBytes), res) },
   { method: 'GET', path: /^\/api\/chases$/, handler: async (req, _res, deps) => getChases(deps, queryParams(req)) },
   { method: 'DELETE', path: /^\/api\/chases\/(?<id>\d+)$/, handler: async (_req, _res, deps, _e, p) => deleteChase(deps, idParam(p.id, 'chase')) },
+  { method: 'GET', path: /^\/api\/shipments\/(?<trackingNo>[^/]+)$/, handler: async (req, _res, deps, _e, p) => getShipment(deps, p.trackingNo!, queryParams(req)) },
+  { method: 'GET', path: /^\/api\/events\/unclassified$/, handler: async (req, _res, deps) => getUnclassified(deps, queryParams(req)) },
 ];
 
 function authorized(req: IncomingMessage, token: string): boolean {

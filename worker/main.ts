@@ -20,6 +20,7 @@ import { QueueRuntime } from './runtime.js';
 import { renderConfigDocs } from '../config/docs.js';
 import { CHASES_USAGE, chasesCommand, importChasesCommand } from './chases-cli.js';
 import { choice, flag, instant, int, parseCommand, text, truncatedNote, UsageError } from './cli-args.js';
+import { EXPLAIN_USAGE, explainCommand } from './explain-cli.js';
 
 const USAGE = `parcelwatch <command>
 
@@ -34,7 +35,7 @@ const USAGE = `parcelwatch <command>
   import orders FILE [--format csv|ndjson] [--errors FILE]
   exceptions [--status open|resolved] [--type T] [--severity S] [--format table|csv|json] [--limit N (1-10000)]
   deliveries retry [--failed] [ID…]         send failed agent deliveries again (new attempt budget)
-${CHASES_USAGE}`;
+${CHASES_USAGE}${EXPLAIN_USAGE}`;
 
 function die(err: unknown): never {
   if (err instanceof ConfigError || err instanceof DatabaseUrlError) {
@@ -279,6 +280,11 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'chases': {
       process.exitCode = await chasesCommand(config, rest);
+      return;
+    }
+    case 'shipment':
+    case 'events': {
+      process.exitCode = await explainCommand(config(), command, rest, systemClock);
       return;
     }
     case undefined:
