@@ -7,6 +7,7 @@ import { listExceptions } from '../db/queries/exception-list.js';
 import { runMigrations } from '../db/migrate.js';
 import { fixedClock, systemClock } from '../domain/clock.js';
 import { importOrders } from '../ingest/import-orders.js';
+import { importNormSeeds } from '../ingest/import-norms.js';
 import { assertJobRegistry } from '../jobs/index.js';
 import { seedDemoOrders } from './demo.js';
 import { ROLES, startDaemon, type Role } from './daemon.js';
@@ -25,6 +26,7 @@ const USAGE = `parcelwatch <command>
   config check                              validate config, print the effective config (secrets redacted)
   config docs                               print the config reference (markdown)
   import orders FILE [--format csv|ndjson] [--errors FILE]
+  import norms FILE [--errors FILE]        seed transit norms: CSV carrier,origin,destination,p50Hours,p90Hours,samples
   exceptions [--status open|resolved] [--type T] [--format table|csv|json] [--limit N]
 ${CHASES_USAGE}`;
 
@@ -150,7 +152,20 @@ async function main(argv: string[]): Promise<void> {
         process.exitCode = await importChasesCommand(cfg, positionals[1], values);
         return;
       }
-      if (positionals[0] !== 'orders' || !positionals[1]) throw new UsageError('import orders|chases FILE');
+      if (positionals[0] === 'norms' && positionals[1]) {
+        const cfg = config();
+        await runMigrations(cfg.database.url);
+        const db = await createDb({ url: cfg.database.url, poolSize: 1 });
+        try {
+          const s = await importNormSeeds({ sql: db.sql, clock: systemClock, file: positionals[1], errorReport: values.errors });
+          process.stdout.write(`${s.upserted} seed norms stored from ${s.rows} rows; ${s.rejectedRows} rejected${s.errorReport ? ` — see ${s.errorReport}` : ''}\n`);
+          process.exitCode = s.rejectedRows > 0 ? 3 : 0;
+        } finally {
+          await db.close();
+        }
+        return;
+      }
+      if (positionals[0] !== 'orders' || !positionals[1]) throw new UsageError('import orders|chases|norms FILE');
       const cfg = config();
       await runMigrations(cfg.database.url);
       const db = await createDb({ url: cfg.database.url, poolSize: 2 });
