@@ -6,6 +6,7 @@ import { deleteChase, getChases, postChase } from '../api/chases.js';
 import { getExceptions } from '../api/exceptions.js';
 import { HttpError, queryParams, readJson, sendJson } from '../api/http-kit.js';
 import { postOrders } from '../api/orders.js';
+import { getCarrierReport, getExceptionReport, getToday, getVocabulary } from '../api/reports.js';
 import { listOutreach, transition } from '../api/outreach.js';
 import type { Deps, FollowUp } from '../jobs/define-job.js';
 
@@ -34,6 +35,10 @@ const routes: { method: string; path: RegExp; handler: Handler }[] = [
   },
   { method: 'POST', path: /^\/api\/chases$/, handler: async (req, res, deps) => postChase(deps, await readJson(req, deps.config.http.bodyLimitBytes), res) },
   { method: 'GET', path: /^\/api\/chases$/, handler: async (req, _res, deps) => getChases(deps, queryParams(req)) },
+  { method: 'GET', path: /^\/api\/reports\/carriers$/, handler: async (req, _res, deps) => getCarrierReport(deps, queryParams(req)) },
+  { method: 'GET', path: /^\/api\/reports\/exceptions$/, handler: async (req, _res, deps) => getExceptionReport(deps, queryParams(req)) },
+  { method: 'GET', path: /^\/api\/reports\/today$/, handler: async (_req, _res, deps) => getToday(deps) },
+  { method: 'GET', path: /^\/api\/reports\/vocabulary$/, handler: async () => getVocabulary() },
   { method: 'DELETE', path: /^\/api\/chases\/\d+$/, handler: async (req, _res, deps) => deleteChase(deps, Number((req.url ?? '').split('?')[0]!.split('/')[3])) },
 ];
 

@@ -8,6 +8,18 @@ import { runMigrations } from '../db/migrate.js';
 import { fixedClock, systemClock } from '../domain/clock.js';
 import { importOrders } from '../ingest/import-orders.js';
 import { importNormSeeds } from '../ingest/import-norms.js';
+import {
+  carrierReport,
+  carrierTable,
+  encodeCsv,
+  exceptionReport,
+  exceptionTable,
+  parseReportQuery,
+  renderTable,
+  type CarrierReport,
+  type CsvEncoding,
+  type ExceptionReport,
+} from '../api/reports.js';
 import { assertJobRegistry } from '../jobs/index.js';
 import { seedDemoOrders } from './demo.js';
 import { ROLES, startDaemon, type Role } from './daemon.js';
@@ -28,6 +40,8 @@ const USAGE = `parcelwatch <command>
   import orders FILE [--format csv|ndjson] [--errors FILE]
   import norms FILE [--errors FILE]        seed transit norms: CSV carrier,origin,destination,p50Hours,p90Hours,samples
   exceptions [--status open|resolved] [--type T] [--format table|csv|json] [--limit N]
+  report carriers|exceptions [--since 30d|ISO] [--until ISO] [--carrier C] [--type T] [--by carrier|route]
+         [--format table|csv|json] [--encoding utf8|gb18030]   scorecards / exception trends (CSV: UTF-8 BOM or GB18030)
 ${CHASES_USAGE}`;
 
 class UsageError extends Error {}
@@ -221,6 +235,44 @@ async function main(argv: string[]): Promise<void> {
             process.stdout.write(`${line(cols)}\n${rows.map(line).join('\n')}\n${items.length} exceptions\n`);
           }
         }
+      } finally {
+        await db.close();
+      }
+      return;
+    }
+    case 'report': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          since: { type: 'string', default: '30d' },
+          until: { type: 'string' },
+          carrier: { type: 'string' },
+          type: { type: 'string' },
+          by: { type: 'string', default: 'carrier' },
+          format: { type: 'string', default: 'table' },
+          encoding: { type: 'string', default: 'utf8' },
+        },
+      });
+      const kind = positionals[0];
+      if (kind !== 'carriers' && kind !== 'exceptions') throw new UsageError('report carriers|exceptions');
+      if (!['table', 'csv', 'json'].includes(values.format)) throw new UsageError('--format table|csv|json');
+      if (!['utf8', 'gb18030'].includes(values.encoding)) throw new UsageError('--encoding utf8|gb18030');
+      const cfg = config();
+      const db = await createDb({ url: cfg.database.url, poolSize: 3 });
+      try {
+        let q;
+        try {
+          q = parseReportQuery({ since: values.since, until: values.until, carrier: values.carrier, type: values.type, by: values.by }, systemClock.now());
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        const deps = { sql: db.sql, config: cfg };
+        const report = kind === 'carriers' ? await carrierReport(deps, q) : await exceptionReport(deps, q);
+        const table = kind === 'carriers' ? carrierTable(report as CarrierReport) : exceptionTable(report as ExceptionReport);
+        if (values.format === 'json') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else if (values.format === 'csv') process.stdout.write(encodeCsv(table, values.encoding as CsvEncoding));
+        else process.stdout.write(`${kind} ${report.since} → ${report.until}\n${renderTable(table)}`);
       } finally {
         await db.close();
       }
