@@ -8,7 +8,7 @@ import { createDeps } from './deps.js';
 import { startHttp, type HttpServer } from './http.js';
 import { openWorkerPools, type WorkerPools } from './pools.js';
 import { RedisConnections } from './redis.js';
-import { QueueRuntime } from './runtime.js';
+import { allQueueNames, QueueRuntime } from './runtime.js';
 import { startScheduler } from './scheduler.js';
 
 export const ROLES = ['all', 'scheduler', 'worker', 'api'] as const;
@@ -47,7 +47,7 @@ export async function startDaemon(opts: { config: Config; clock: Clock; log: Log
   const runtime = new QueueRuntime(deps, connections, pools);
   if (has('worker')) runtime.startWorkers();
   const scheduler = has('scheduler') ? startScheduler(deps, runtime) : null;
-  const http = has('api') || role === 'all' ? await startHttp(deps, connections.create('producer'), runtime.enqueue, { port: opts.port }) : null;
+  const http = has('api') || role === 'all' ? await startHttp(deps, connections.create('producer'), runtime.enqueue, { port: opts.port, queues: allQueueNames(config).map((n) => runtime.queue(n)) }) : null;
   log.info({ role, port: http?.port, prefix: config.redis.prefix, providers: [...deps.providers.keys()] }, 'parcelwatch started');
   let stopped: Promise<void> | undefined;
   return {
