@@ -4,11 +4,13 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { deleteChase, getChases, postChase } from '../api/chases.js';
+import { getUnclassified } from '../api/events.js';
 import { getExceptions } from '../api/exceptions.js';
 import { HttpError, queryParams, readJson, sendJson } from '../api/http-kit.js';
 import { postOrders } from '../api/orders.js';
 import { getCarrierReport, getExceptionReport, getToday, getVocabulary } from '../api/reports.js';
 import { listOutreach, transition } from '../api/outreach.js';
+import { getShipment } from '../api/shipments.js';
 import type { Deps, FollowUp } from '../jobs/define-job.js';
 import { cookieToken, createConsole } from './console.js';
 
@@ -41,6 +43,8 @@ const routes: { method: string; path: RegExp; handler: Handler }[] = [
   { method: 'GET', path: /^\/api\/reports\/exceptions$/, handler: async (req, _res, deps) => getExceptionReport(deps, queryParams(req)) },
   { method: 'GET', path: /^\/api\/reports\/today$/, handler: async (_req, _res, deps) => getToday(deps) },
   { method: 'GET', path: /^\/api\/reports\/vocabulary$/, handler: async () => getVocabulary() },
+  { method: 'GET', path: /^\/api\/shipments\/[^/]+$/, handler: async (req, _res, deps) => getShipment(deps, (req.url ?? '').split('?')[0]!.split('/')[3]!, queryParams(req)) },
+  { method: 'GET', path: /^\/api\/events\/unclassified$/, handler: async (req, _res, deps) => getUnclassified(deps, queryParams(req)) },
   { method: 'DELETE', path: /^\/api\/chases\/\d+$/, handler: async (req, _res, deps) => deleteChase(deps, Number((req.url ?? '').split('?')[0]!.split('/')[3])) },
 ];
 

@@ -28,6 +28,7 @@ import { createLogger } from './logger.js';
 import { runOnce } from './run-once.js';
 import { renderConfigDocs } from '../config/docs.js';
 import { CHASES_USAGE, ChasesUsageError, chasesCommand, importChasesCommand } from './chases-cli.js';
+import { EXPLAIN_USAGE, ExplainUsageError, explainCommand } from './explain-cli.js';
 
 const USAGE = `parcelwatch <command>
 
@@ -42,7 +43,7 @@ const USAGE = `parcelwatch <command>
   exceptions [--status open|resolved] [--type T] [--format table|csv|json] [--limit N]
   report carriers|exceptions [--since 30d|ISO] [--until ISO] [--carrier C] [--type T] [--by carrier|route]
          [--format table|csv|json] [--encoding utf8|gb18030]   scorecards / exception trends (CSV: UTF-8 BOM or GB18030)
-${CHASES_USAGE}`;
+${CHASES_USAGE}${EXPLAIN_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -284,6 +285,17 @@ async function main(argv: string[]): Promise<void> {
         process.exitCode = await chasesCommand(cfg, rest);
       } catch (err) {
         if (err instanceof ChasesUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError((err as Error).message);
+        throw err;
+      }
+      return;
+    }
+    case 'shipment':
+    case 'events': {
+      const cfg = config();
+      try {
+        process.exitCode = await explainCommand(cfg, command, rest, systemClock);
+      } catch (err) {
+        if (err instanceof ExplainUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError((err as Error).message);
         throw err;
       }
       return;
