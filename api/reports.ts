@@ -1,6 +1,7 @@
 import iconv from 'iconv-lite';
 import { z } from 'zod';
-import { carrierName } from '../carriers/carrier-codes.js';
+import { CARRIER_CODES, carrierName } from '../carriers/carrier-codes.js';
+import { STATUS_LABELS } from '../domain/status.js';
 import { EXCEPTION_TYPES } from '../config/schema.js';
 import type { SqlOrTx } from '../db/client.js';
 import { carrierScorecards, exceptionTrends, todaySummary, type Period, type Scorecard, type TrendPoint } from '../db/queries/reports.js';
@@ -76,8 +77,8 @@ export const getCarrierReport = (deps: Deps, params: URLSearchParams) => carrier
 export const getExceptionReport = (deps: Deps, params: URLSearchParams) => exceptionReport(deps, parseReportQuery(Object.fromEntries(params), deps.clock.now()));
 /** GET /api/reports/today */
 export const getToday = (deps: Deps) => todaySummary(deps.sql, deps.clock.now());
-/** GET /api/reports/vocabulary: the zh-CN labels the console shows (one place: notify/agents/markdown.ts). */
-export const getVocabulary = () => ({ types: TYPE_LABELS, severities: SEVERITY_LABELS });
+/** GET /api/reports/vocabulary: the zh-CN labels the console shows (kept where they live: notify/agents/markdown.ts, domain/status.ts, carriers/carrier-codes.ts). */
+export const getVocabulary = (deps: Pick<Deps, 'config'>) => ({ timeZone: deps.config.timezone, types: TYPE_LABELS, severities: SEVERITY_LABELS, statuses: STATUS_LABELS, carriers: Object.fromEntries(CARRIER_CODES.map((c) => [c, carrierName(c)])) });
 
 /** A table for people: column keys (table/json), zh-CN headers (CSV for Excel) and rows. */
 export interface Table {

@@ -115,6 +115,11 @@ async function main(argv: string[]): Promise<void> {
         log.info(seeded, 'demo order book seeded (sandbox carrier); running a first cycle now, then on the cron schedule');
         const s = await runOnce(daemon.deps);
         log.info({ totals: s.totals, seconds: s.seconds, try: `curl localhost:${daemon.http?.port}/api/exceptions?status=open` }, 'first cycle done');
+        if (daemon.http) {
+          // ?token= once: the console turns it into its session cookie and drops it from the address bar.
+          const token = cfg.http.apiToken ? `?token=${encodeURIComponent(cfg.http.apiToken)}` : '';
+          process.stdout.write(`\nOps console: http://localhost:${daemon.http.port}/console/${token}\n\n`);
+        }
       }
       return;
     }
