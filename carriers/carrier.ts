@@ -36,6 +36,14 @@ export interface NormalizedEvent {
   raw: unknown;
 }
 
+/** An event a parser could not use, kept raw with the reason. */
+export interface DroppedEvent {
+  /** Where in the reply, e.g. `data[3]`, `Traces[0]`. */
+  where: string;
+  error: string;
+  raw: string;
+}
+
 /** The answer for one tracking number. A provider call returns one per request, in any order. */
 export type TrackResult =
   | {
@@ -46,6 +54,11 @@ export type TrackResult =
       summaryStatus: Status | null;
       /** Provider alert flags, e.g. `kuaidi100:202`, `kdniao:412` (extra detection signals). */
       flags: string[];
+      /**
+       * Single events left out of an otherwise good reply (e.g. a time like `2019-07-25 16:32:162`),
+       * each with where and why: one bad trace never costs the whole reply. The poll job quarantines them.
+       */
+      dropped?: DroppedEvent[];
     }
   /** The carrier has no record yet: a state, not an error. */
   | { kind: 'not_found'; trackingNo: string; message: string }

@@ -19,6 +19,7 @@ describe('decideStatus: precedence table', () => {
     ['P3', 'courier assigned beats a collected code', code('collected', true, 'kuaidi100:statusCode=103'), '揽收任务已分配给张三', 'info_received', 'text:info_received'],
     ['P3', 'seller warehouse beats a collected code', code('collected', false), '您的订单已打包', 'info_received', 'text:seller_warehouse'],
     ['P4', 'courier took it back out of the station', code('at_pickup_point', true, 'kuaidi100:statusCode=501'), '快递员正在为您重新派送', 'out_for_delivery', 'text:out_for_delivery'],
+    ['P4', 'a signed-at-station code while the text says held there for the customer', code('delivered', true, 'kuaidi100:statusCode=304'), '您的快件已由快递驿站代收', 'at_pickup_point', 'text:at_pickup_point'],
     ['P5', 'specific code beats a happy text', code('in_transit', true, 'kuaidi100:statusCode=1002'), '【苏州转运中心公司】 已收入', 'in_transit', 'kuaidi100:statusCode=1002'],
     ['P6', 'text beats a coarse code', code('in_transit', false, 'kuaidi100:statusCode=0'), '快件已到达【杭州转运中心】', 'arrived_at_hub', 'text:arrived_at_hub'],
     ['P7', 'coarse code when the text says nothing', code('in_transit', false, 'kuaidi100:statusCode=0'), '—', 'in_transit', 'kuaidi100:statusCode=0'],

@@ -66,6 +66,8 @@ export function decideStatus(codes: readonly (CodeEvidence | null)[], text: stri
     if (notYet && (PROGRESS_RANK[code.status] ?? -1) > (PROGRESS_RANK[t.status] ?? 99)) return { ...t, row: 'P3' };
     // P4: a pickup-point code but the text has the courier out delivering (taken back out of the station).
     if (code.status === 'at_pickup_point' && t.status === 'out_for_delivery') return { ...t, row: 'P4' };
+    // P4: a "signed at the locker/station" code (Kuaidi100 304, Kdniao 311) while the text says it is held there for the customer.
+    if (code.status === 'delivered' && t.status === 'at_pickup_point') return { ...t, row: 'P4' };
   }
   // P5: a specific code names the event better than our words.
   if (code?.specific) return { ...pick(code), row: 'P5' };

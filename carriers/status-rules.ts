@@ -46,6 +46,9 @@ export const BOILERPLATE: readonly RegExp[] = [
  * boilerplate (the rest of the text, e.g. 正在派送, then decides); a text that says nothing else is
  * {@link FORWARD_SIGN_RULE}. 未签收 / 待签收 are handled by the delivered rule itself.
  */
+/** "正在积极为您安排派送", "快件将很快进行派送": a delivery announced, not started (removed like FORWARD_SIGN; nothing is read from them). */
+export const FORWARD_DELIVERY = /(?:正在)?(?:积极)?为您安排派送|将很快进行派送|即将(?:为您)?派送/g;
+
 export const FORWARD_SIGN = /(?:准备|请|等待|等候|预计|即将|将于|将在|稍后|需要|需|注意|方便时?|及时)[^，,。；;！!签已]{0,6}签收/g;
 
 export const TEXT_RULES: readonly TextRule[] = [
@@ -116,9 +119,17 @@ export const TEXT_RULES: readonly TextRule[] = [
     note: '"如有疑问请联系" is boilerplate (removed first) and 疑问 is not 疑难.',
   },
   {
+    id: 'transferred',
+    status: 'in_transit',
+    pattern: /签收人是?[:：]?\s*转(?:交)?(?:EMS|邮政|[A-Z]{2,}|[\u4e00-\u9fa5]{2,4}快递)|转(?:交)?(?:EMS|邮政)\d*/,
+    words: '签收人是: 转EMS… (handed to another carrier)',
+    examples: ['已签收,签收人是: 转EMS1133969112997'],
+    note: 'A "signature" by another carrier is a hand-over (Kuaidi100 7 转投), not a delivery. Before the 签收 rules.',
+  },
+  {
     id: 'delivered_pickup',
     status: 'delivered',
-    pattern: /已取出|已被取出|已从[^，,。；;]{0,20}取出|已取件|凭取[货件]码签收|取件码签收|用户提货|已提货|客户提货|(?:驿站|快递柜|自提柜|智能柜|丰巢)[^，,。；;]{0,6}出库/,
+    pattern: /已取出|已被取出|已从[^，,。；;]{0,20}取出|(?:客户|您|用户|收件人|本人)已?取件|凭取[货件]码签收|取件码签收|用户提货|已提货|客户提货|(?:驿站|快递柜|自提柜|智能柜|丰巢)[^，,。；;]{0,6}出库/,
     words: '已取出 / 凭取货码签收 / 用户提货',
     examples: ['已签收，签收人凭取货码签收。', '快件已从丰巢智能柜取出', '您的快件已取出', '【用户提货】快件已被取出'],
     note: 'The customer took the parcel from a locker or station.',
@@ -126,7 +137,7 @@ export const TEXT_RULES: readonly TextRule[] = [
   {
     id: 'delivered',
     status: 'delivered',
-    pattern: /(?<![未待没])签收|(?<![未])妥投/,
+    pattern: /(?<![未待没])签收|(?<![未])妥投|完成配送|配送完成/,
     words: '签收 / 已签收 / 本人签收 / 代签收 / 他人签收 / 签收人 / 妥投 (not 未签收 / 待签收 / 未妥投; forward phrases removed first)',
     examples: [
       '已签收，签收人：本人',
@@ -138,13 +149,14 @@ export const TEXT_RULES: readonly TextRule[] = [
       '他人签收',
       '投递并签收，签收人：他人收 快递柜',
       '已妥投',
+      '货物已完成配送，感谢您选择京东物流',
     ],
     note: 'Beats delivery words (派件已签收). A locker named as signer is a proxy delivery (watch for 误签).',
   },
   {
     id: 'at_pickup_point',
     status: 'at_pickup_point',
-    pattern: /快递柜|智能柜|自提柜|驿站|丰巢|暂存|待取件|取件码|自提点|代收点|快递超市|入柜|投柜/,
+    pattern: /快递柜|智能柜|自提柜|驿站|丰巢|暂存|待取件|取件码|自提点|代收点|快递超市|入柜|投柜|柜子|(?<!货款|款)代收(?!货款|款)/,
     words: '快递柜 / 驿站 / 丰巢 / 暂存 / 待取件 / 入柜',
     examples: [
       '快件已暂存至常州世纪明珠园17-7号店菜鸟驿站，如有疑问请联系15312399123',
@@ -152,13 +164,14 @@ export const TEXT_RULES: readonly TextRule[] = [
       '快件已到达【张江家园菜鸟驿站】，请及时领取',
       '快件已存入驿站，请凭取件码及时取出',
       '【入柜】快件已投递到小区快递柜',
+      '您的快件已由【三和苑柜子】代收，感谢您使用京东物流',
     ],
     note: 'Before delivery and arrival words: couriers put parcels in lockers, stations "arrive".',
   },
   {
     id: 'info_received',
     status: 'info_received',
-    pattern: /已下单|下单成功|待揽收|等待揽收|待揽件|等待揽件|已打印|打印面单|电子面单|揽收任务|(?:分配|安排|指派|通知|预约|调度)[^，,。；;]{0,12}(?:揽收|揽件|取件|上门)|等待[^，,。；;]{0,8}(?:揽收|揽件|上门|取件)|即将上门/,
+    pattern: /已下单|下单成功|已接单|待揽收|等待揽收|待揽件|等待揽件|已打印|打印面单|电子面单|揽收任务|(?:分配|安排|指派|通知|预约|调度)[^，,。；;]{0,12}(?:揽收|揽件|取件|上门)|等待[^，,。；;]{0,8}(?:揽收|揽件|上门|取件)|即将上门/,
     words: '已下单 / 待揽收 / 已打印 / 揽收任务已分配 / 已通知快递员上门',
     examples: ['商家已下单，等待快递员揽收', '包裹正在等待揽收', '已打印电子面单', '揽收任务已分配给张三', '已安排快递员上门揽收', '您的快件已分配给快递员李四，等待上门取件'],
     note: 'Pre-advice and a courier ASSIGNED to collect: not a carrier scan, the 72 h clock keeps running. Before collected (待揽收 contains 揽收).',
@@ -166,7 +179,7 @@ export const TEXT_RULES: readonly TextRule[] = [
   {
     id: 'collected',
     status: 'collected',
-    pattern: /揽收|揽件|已收件|收件(?!人|地址|方|信息|电话|网点)|已收寄|收寄|收取快件|已收取/,
+    pattern: /揽收|揽件|已收件|已取件|收件(?!人|地址|方|信息|电话|网点)|已收寄|收寄|收取快件|已收取|(?:已|货物已|快件已)交付[^，,。；;]{0,6}(?:快递|物流|速运|快运|邮政)/,
     words: '揽收 / 揽件 / 已收件 / 收件 / 收寄 / 收取快件',
     examples: [
       '【江苏省苏州市北桥公司】 已揽收',
@@ -175,6 +188,8 @@ export const TEXT_RULES: readonly TextRule[] = [
       '【杭州市余杭区仓前营业部】的收件员 李四 已揽件',
       '顺丰速运 已收取快件',
       '【北京市邮政速递揽投部】已收寄',
+      '货物已交付京东物流',
+      '【深圳龙华区观澜网点】的陈月媚(0755-61670079)已取件',
     ],
     note: '收件人 (recipient) is not a collection.',
   },
@@ -204,7 +219,7 @@ export const TEXT_RULES: readonly TextRule[] = [
   {
     id: 'in_transit',
     status: 'in_transit',
-    pattern: /离开|发往|已发出|送往|运输中|在途|干线|发车|转投|转寄|清关|航班|发件(?!人|方|网点)|装车|装袋|打包|建包|封车|已出港|离港/,
+    pattern: /离开|发往|已发出|送往|运输中|在途|干线|发车|转投|转寄|清关|航班|发件(?!人|方|网点)|装车|装袋|装件|入车|打包|建包|封车|已出港|离港/,
     words: '离开 / 发往 / 已发出 / 运输中 / 干线 / 转投 / 转寄 / 清关 / 发件 / 装车 / 装袋 / 打包',
     examples: [
       '快件离开【广州转运中心】已发往【杭州转运中心】',
@@ -225,7 +240,7 @@ export const TEXT_RULES: readonly TextRule[] = [
   {
     id: 'arrived_at_hub',
     status: 'arrived_at_hub',
-    pattern: /到达|已收入|转运中心|分拨中心|集散中心|中转部|中转场|分拣中心|到件|已到|(?:^|[^送寄])到[^，,。；;【】\s]{0,8}【|分拣|处理中心|进港|卸车/,
+    pattern: /到达|抵达|已收入|转运中心|分拨中心|集散中心|中转部|中转场|分拣中心|到件|已到|(?:^|[^送寄])到[^，,。；;【】\s]{0,8}【|分拣|处理中心|进港|卸车/,
     words: '到达 / 已收入 / 到件 / 到【X】/ …转运中心 / 分拨中心 / 集散中心',
     examples: [
       '快件已到达【杭州转运中心】',
@@ -315,7 +330,7 @@ export const TEXT_RULES: readonly TextRule[] = [
   {
     id: 'en_arrived_at_hub',
     status: 'arrived_at_hub',
-    pattern: /\b(?:arrived|arrival|arriving|received at|processed at|at (?:the )?(?:sorting|destination) (?:facility|center|centre)|destination scan|in(?:bound)? scan)\b/i,
+    pattern: /\b(?:arrived|arrival|arriving|received at|processed at|has been processed|processed in|at (?:the )?(?:sorting|destination) (?:facility|center|centre)|destination scan|in(?:bound)? scan)\b/i,
     words: 'Arrived at Facility / Arrival / Destination Scan',
     examples: ['Arrived at Facility', 'Arrived at FedEx location', 'Arrival Scan', 'Destination Scan'],
   },
@@ -350,7 +365,7 @@ export const FORWARD_SIGN_RULE: TextRule = {
 
 /** The text with courtesy boilerplate removed (exported for tests and debugging). */
 export function stripForward(text: string): string {
-  return text.replace(FORWARD_SIGN, ' ');
+  return text.replace(FORWARD_SIGN, ' ').replace(FORWARD_DELIVERY, ' ');
 }
 
 /** The first rule matching `text`, or null. */

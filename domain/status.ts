@@ -14,7 +14,7 @@
  * | P1  | the text says a problem (failed_attempt, problem, rejected, returning, returned, cancelled) | the text; a specific problem code refines it |
  * | P2  | the code says a problem, the text does not                            | the code               |
  * | P3  | the text says a step has NOT happened (pre-advice, courier assigned, seller warehouse, 请您准备签收) and the code claims a later step | the text |
- * | P4  | the code says pickup point, the text says the courier is out delivering | the text             |
+ * | P4  | the code says pickup point, the text says the courier is out delivering; or the code says delivered (304 投柜或站签收) and the text says held at a station/locker | the text |
  * | P5  | a specific code                                                       | the code               |
  * | P6  | a text rule matched                                                   | the text               |
  * | P7  | only a coarse code                                                    | the code               |

@@ -116,7 +116,7 @@ export async function ingestGroups(
   // Counted once committed (a rolled-back batch is retried and counted then).
   deps.metrics.eventsIngested.inc({ provider }, summaries.reduce((n, s) => n + s.newEvents, 0));
   for (const result of folded.results) deps.metrics.pollsTotal.inc({ provider, result });
-  if (folded.quarantine.length) deps.metrics.quarantined.inc({ provider, kind: 'malformed' }, folded.quarantine.length);
+  for (const q of folded.quarantine) deps.metrics.quarantined.inc({ provider, kind: q.errorKind });
   for (const [carrier, n] of folded.unclassified) deps.metrics.eventsUnclassified.inc({ provider, carrier }, n);
   return summaries;
 }
@@ -166,6 +166,10 @@ function foldBatch(
     switch (result.kind) {
       case 'ok':
         flags = result.flags;
+        // Single events the parser left out: the rest of the reply counts, each dropped one is quarantined with its reason.
+        for (const d of result.dropped ?? []) {
+          out.quarantine.push({ shipmentId: s.id, provider, errorKind: 'event_dropped', error: `${d.where}: ${d.error}`, raw: d.raw });
+        }
         break;
       case 'not_found':
         summary.notFound++;
