@@ -9,6 +9,8 @@ const listQuery = z.object({
   status: z.enum(['open', 'claimed', 'done', 'cancelled']).optional(),
   agent: z.string().optional(),
   type: z.enum(EXCEPTION_TYPES).optional(),
+  /** The marketplace order id: the tasks of one order (the console's parcel timeline). */
+  orderId: z.string().min(1).optional(),
   cursor: z
     .string()
     .regex(/^-?\d+_\d+_\d+$/)
@@ -28,6 +30,7 @@ export async function listOutreach(deps: Deps, params: URLSearchParams) {
       status: q.data.status,
       agent: q.data.agent,
       type: q.data.type,
+      orderId: q.data.orderId,
       cursor: cursor ? { priority: cursor[0]!, dueBy: new Date(cursor[1]!), id: cursor[2]! } : undefined,
       limit: q.data.limit + 1,
     },

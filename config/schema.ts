@@ -55,6 +55,7 @@ export const EXCEPTION_TYPES = [
   'carrier_problem',
   'delivery_overdue',
   'pickup_overdue',
+  'route_overdue',
 ] as const;
 export type ExceptionType = (typeof EXCEPTION_TYPES)[number];
 
@@ -78,6 +79,7 @@ export const SCRIPT_PLACEHOLDERS = [
   'ageHours',
   'penaltyYuan',
   'normalTransitDays',
+  'normalArrival',
   'compensationYuan',
   'perDayLateYuan',
   'shipDate',
@@ -93,6 +95,7 @@ export const CUSTOMER_PLACEHOLDERS = [
   'hub',
   'time',
   'status',
+  'normalArrival',
 ] as const;
 
 const lateShipmentPolicy = z.strictObject({
@@ -194,6 +197,10 @@ export const configSchema = z.strictObject({
     sendNotifications: z.strictObject({
       schedule: cronExpr().describe('Release held customer messages (quiet hours ended) and end expired chases.'),
     }),
+    refreshNorms: z.strictObject({
+      schedule: cronExpr().describe('Turn newly delivered parcels into transit samples and recompute the norms of the routes they touched.'),
+      batchSize: posInt().describe('Delivered parcels sampled per statement.'),
+    }),
   }),
   providers: z.strictObject({
     routes: z.record(z.string(), z.enum(['sandbox', 'kuaidi100', 'kdniao', 'seventeenTrack'])).describe('Carrier code → provider; key `default` for the rest.'),
@@ -272,6 +279,15 @@ export const configSchema = z.strictObject({
     pickupOverdue: z.strictObject({
       hours: pos().describe('In a locker/station and not picked up after this long → pickup_overdue.'),
     }),
+    routeOverdue: z.strictObject({
+      factor: pos().describe("In transit longer than the applicable norm's p90 × this → route_overdue (warning)."),
+      criticalFactor: pos().describe('…critical beyond p90 × this.'),
+    }),
+  }),
+  norms: z.strictObject({
+    minSamples: posInt().describe('Delivered parcels a learned norm needs before it is used; below it the next level applies (route → carrier → global; an imported seed stands in at its level).'),
+    windowDays: pos().describe('Only parcels delivered within this many days count towards a recomputed norm.'),
+    arrivalText: template(['days']).describe('{normalArrival}: how "normally arrives" is said, from the p50 in whole days (usual practice, never a promise).'),
   }),
   outreach: z.strictObject({
     slaMinutes: z.strictObject({
@@ -286,7 +302,7 @@ export const configSchema = z.strictObject({
         z.ZodNumber
       >)
       .describe('Priority added per exception type; severity adds 100/200/300 for warning/critical/breach.'),
-    normalTransitDays: pos().describe('What agents say a parcel normally takes ("通常 N 天内送达"); never an exact date.'),
+    normalTransitDays: pos().describe('What agents say a parcel normally takes ("通常 N 天内送达") when no transit norm applies; never an exact date.'),
     compensation: z.strictObject({
       perDayLateYuan: nonNeg().describe('Compensation offered per day late.'),
       lateShipmentYuan: nonNeg().describe('Compensation offered for a late shipment (on top of the marketplace penalty).'),

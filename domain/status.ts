@@ -98,3 +98,22 @@ export function nextShipmentStatus(current: Status, next: Status): Status {
   if (current === 'returned' && next !== 'delivered' && PROGRESS_STATUSES.has(next)) return current;
   return next;
 }
+
+/** zh-CN names of the statuses, as the ops console shows them. */
+export const STATUS_LABELS: Readonly<Record<Status, string>> = {
+  pending: '待查询',
+  info_received: '已下单',
+  collected: '已揽收',
+  in_transit: '运输中',
+  arrived_at_hub: '到达网点',
+  out_for_delivery: '派送中',
+  at_pickup_point: '待取件',
+  delivered: '已签收',
+  failed_attempt: '派送失败',
+  problem: '问题件',
+  rejected: '拒签',
+  returning: '退回中',
+  returned: '已退回',
+  cancelled: '已取消',
+  unknown: '未识别',
+};

@@ -12,6 +12,7 @@ import {
   type NewException,
   type OpenException,
 } from '../db/queries/exceptions.js';
+import { attachTransitNorms } from '../db/queries/norms.js';
 import type { SubjectFacts, Verdict } from '../domain/facts.js';
 import { evaluateSubject, rulesByType } from '../rules/index.js';
 import { defineJob, type Deps } from './define-job.js';
@@ -100,6 +101,7 @@ export async function detect(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, shipm
     sql.begin(async (tx) => {
       const facts = await claimShipmentSubjects(tx, now, batch, ids);
       if (facts.length === 0) return 0;
+      await attachTransitNorms(tx, facts, config.norms.minSamples);
       const open = await loadOpenExceptions(tx, { shipmentIds: facts.map((f) => f.shipmentId!) });
       const next = await judge(tx, deps, facts.map((f) => ({ key: `s${f.shipmentId}`, facts: f, orderId: f.orderId })), open, now, summary);
       await setNextCheck(tx, 'shipments', next.map((n) => ({ id: Number(n.key.slice(1)), at: n.nextCheckAt })));

@@ -7,6 +7,19 @@ import { listExceptions } from '../db/queries/exception-list.js';
 import { runMigrations } from '../db/migrate.js';
 import { fixedClock, systemClock } from '../domain/clock.js';
 import { importOrders } from '../ingest/import-orders.js';
+import { importNormSeeds } from '../ingest/import-norms.js';
+import {
+  carrierReport,
+  carrierTable,
+  encodeCsv,
+  exceptionReport,
+  exceptionTable,
+  parseReportQuery,
+  renderTable,
+  type CarrierReport,
+  type CsvEncoding,
+  type ExceptionReport,
+} from '../api/reports.js';
 import { assertJobRegistry } from '../jobs/index.js';
 import { seedDemoOrders } from './demo.js';
 import { ROLES, startDaemon, type Role } from './daemon.js';
@@ -33,8 +46,11 @@ const USAGE = `parcelwatch <command>
   config check                              validate config, print the effective config (secrets redacted)
   config docs                               print the config reference (markdown)
   import orders FILE [--format csv|ndjson] [--errors FILE]
+  import norms FILE [--errors FILE]        seed transit norms: CSV carrier,origin,destination,p50Hours,p90Hours,samples
   exceptions [--status open|resolved] [--type T] [--severity S] [--format table|csv|json] [--limit N (1-10000)]
   deliveries retry [--failed] [ID…]         send failed agent deliveries again (new attempt budget)
+  report carriers|exceptions [--since 30d|ISO] [--until ISO] [--carrier C] [--type T] [--by carrier|route]
+         [--format table|csv|json] [--encoding utf8|gb18030]   scorecards / exception trends (CSV: UTF-8 BOM or GB18030)
 ${CHASES_USAGE}${EXPLAIN_USAGE}`;
 
 function die(err: unknown): never {
@@ -122,6 +138,11 @@ async function main(argv: string[]): Promise<void> {
         log.info(seeded, 'demo order book seeded (sandbox carrier); running a first cycle now, then on the cron schedule');
         const s = await runOnce(daemon.deps);
         log.info({ totals: s.totals, seconds: s.seconds, try: `curl localhost:${daemon.http?.port}/api/exceptions?status=open` }, 'first cycle done');
+        if (daemon.http) {
+          // ?token= once: the console turns it into its session cookie and drops it from the address bar.
+          const token = cfg.http.apiToken ? `?token=${encodeURIComponent(cfg.http.apiToken)}` : '';
+          process.stdout.write(`\nOps console: http://localhost:${daemon.http.port}/console/${token}\n\n`);
+        }
       }
       return;
     }
@@ -182,7 +203,20 @@ async function main(argv: string[]): Promise<void> {
         process.exitCode = await importChasesCommand(cfg, file, values);
         return;
       }
-      if (kind !== 'orders') throw new UsageError('import orders|chases FILE');
+      if (kind === 'norms') {
+        const cfg = config();
+        await runMigrations(cfg.database.url);
+        const db = await createDb({ url: cfg.database.url, poolSize: 1 });
+        try {
+          const s = await importNormSeeds({ sql: db.sql, clock: systemClock, file, errorReport: values.errors });
+          process.stdout.write(`${s.upserted} seed norms stored from ${s.rows} rows; ${s.rejectedRows} rejected${s.errorReport ? ` — see ${s.errorReport}` : ''}\n`);
+          process.exitCode = s.rejectedRows > 0 ? 3 : 0;
+        } finally {
+          await db.close();
+        }
+        return;
+      }
+      if (kind !== 'orders') throw new UsageError('import orders|chases|norms FILE');
       const cfg = config();
       await runMigrations(cfg.database.url);
       const db = await createDb({ url: cfg.database.url, poolSize: 2 });
@@ -245,6 +279,45 @@ async function main(argv: string[]): Promise<void> {
             process.stdout.write(`${line(cols)}\n${rows.map(line).join('\n')}\n${cut ?? `${items.length} exceptions`}\n`);
           }
         }
+      } finally {
+        await db.close();
+      }
+      return;
+    }
+    case 'report': {
+      const { values, positionals } = parseCommand(
+        {
+          command,
+          options: {
+            since: text('30d'),
+            until: text(),
+            carrier: text(),
+            type: text(),
+            by: choice(['carrier', 'route'], 'carrier'),
+            format: choice(['table', 'csv', 'json'], 'table'),
+            encoding: choice(['utf8', 'gb18030'], 'utf8'),
+          },
+          positionals: ['carriers|exceptions'],
+        },
+        rest,
+      );
+      const kind = positionals[0];
+      if (kind !== 'carriers' && kind !== 'exceptions') throw new UsageError('report carriers|exceptions');
+      const cfg = config();
+      const db = await createDb({ url: cfg.database.url, poolSize: 3 });
+      try {
+        let q;
+        try {
+          q = parseReportQuery({ since: values.since, until: values.until, carrier: values.carrier, type: values.type, by: values.by }, systemClock.now());
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        const deps = { sql: db.sql, config: cfg };
+        const report = kind === 'carriers' ? await carrierReport(deps, q) : await exceptionReport(deps, q);
+        const table = kind === 'carriers' ? carrierTable(report as CarrierReport) : exceptionTable(report as ExceptionReport);
+        if (values.format === 'json') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else if (values.format === 'csv') process.stdout.write(encodeCsv(table, values.encoding as CsvEncoding));
+        else process.stdout.write(`${kind} ${report.since} → ${report.until}\n${renderTable(table)}`);
       } finally {
         await db.close();
       }
