@@ -22,6 +22,13 @@ async function allPolled(e: FaultEnv, n: number) {
   }, 90_000, 500);
 }
 
+async function pollingUnderWay(e: FaultEnv) {
+  return waitFor('polling under way', async () => {
+    const [r] = await e.sql`select count(*)::int as n from shipments where last_polled_at is not null`;
+    return r!.n > 0 ? true : undefined;
+  }, 60_000, 100);
+}
+
 async function eventsStoredOnce(e: FaultEnv) {
   const [r] = await e.sql`select count(*)::int as n, count(distinct (shipment_id, event_key))::int as d from tracking_events`;
   expect(r!.n).toBe(r!.d);
@@ -53,10 +60,7 @@ describe('Redis SIGKILL mid-work (AOF) and back', () => {
     const d = await env.startDaemon();
     await untilReady(d);
     await postOrders(d, N);
-    await waitFor('polling under way', async () => {
-      const [r] = await env!.sql`select count(*)::int as n from shipments where last_polled_at is not null`;
-      return r!.n > 0 ? true : undefined;
-    }, 60_000, 100);
+    await pollingUnderWay(env);
     await env.redis.kill('SIGKILL');
     await untilReady(d, 503, 20_000);
     await new Promise((r) => setTimeout(r, 5000));
@@ -76,10 +80,7 @@ describe('Postgres fast restart mid-ingest', () => {
     const d = await env.startDaemon();
     await untilReady(d);
     await postOrders(d, N);
-    await waitFor('polling under way', async () => {
-      const [r] = await env!.sql`select count(*)::int as n from shipments where last_polled_at is not null`;
-      return r!.n > 0 ? true : undefined;
-    }, 60_000, 100);
+    await pollingUnderWay(env);
     await env.sql.end({ timeout: 1 });
     env.pg.stop('fast');
     const during = await d.readyz();
