@@ -443,7 +443,8 @@ export const pollTracking = defineJob({
         }
       } catch (err) {
         if (!(err instanceof ProviderError)) throw err;
-        deps.metrics.providerRequests.inc({ provider: providerName, result: err.kind });
+        // A breaker rejection never left the process: not a provider failure.
+        deps.metrics.providerRequests.inc({ provider: providerName, result: err.opts.circuitOpen ? 'circuit_open' : err.kind });
         if (err.kind === 'transient') {
           // Store what earlier chunks brought, then let BullMQ retry this job with backoff.
           if (items.length) await ingestBatcher(deps, providerName).submit({ items, now, jobId: ctx.jobId, enqueue: ctx.enqueue });
