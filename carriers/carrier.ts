@@ -78,7 +78,8 @@ export class ProviderError extends Error {
     readonly provider: ProviderName,
     readonly kind: ProviderErrorKind,
     message: string,
-    readonly opts: { retryAfterMs?: number; raw?: string; status?: number } = {},
+    /** circuitOpen: rejected by the breaker without a request (not a provider failure). */
+    readonly opts: { retryAfterMs?: number; raw?: string; status?: number; circuitOpen?: boolean } = {},
   ) {
     super(`${provider}: ${message}`);
     this.name = 'ProviderError';

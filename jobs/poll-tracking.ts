@@ -17,16 +17,18 @@ function allowedNow(s: ShipmentPollRow, now: Date, floorMinutes: number, cap: nu
   return true;
 }
 
-/** Daily quota (Kdniao 1002): atomically take `n` calls from today's budget; returns how many were granted. */
-async function takeQuota(sql: Sql, provider: string, day: string, n: number, quota: number): Promise<number> {
+/**
+ * Daily quota (Kdniao 1002): take up to `n` calls from today's budget in one locked read-modify-write, so
+ * workers racing for the last calls never overshoot it; returns how many were granted.
+ */
+export async function takeQuota(sql: Sql, provider: string, day: string, n: number, quota: number): Promise<number> {
+  await sql`insert into provider_usage (provider, day, calls) values (${provider}, ${day}, 0) on conflict (provider, day) do nothing`;
   const [row] = await sql`
-    insert into provider_usage (provider, day, calls) values (${provider}, ${day}, 0)
-    on conflict (provider, day) do update set calls = provider_usage.calls
-    returning calls`;
-  const used = Number(row!.calls);
-  const grant = Math.max(0, Math.min(n, quota - used));
-  if (grant > 0) await sql`update provider_usage set calls = calls + ${grant} where provider = ${provider} and day = ${day}`;
-  return grant;
+    with cur as (select calls from provider_usage where provider = ${provider} and day = ${day} for update)
+    update provider_usage u set calls = greatest(u.calls, least(u.calls + ${n}, ${quota}))
+    from cur where u.provider = ${provider} and u.day = ${day}
+    returning u.calls - cur.calls as granted`;
+  return Number(row?.granted ?? 0);
 }
 
 export const pollTracking = defineJob({
@@ -82,7 +84,8 @@ export const pollTracking = defineJob({
         }
       } catch (err) {
         if (!(err instanceof ProviderError)) throw err;
-        deps.metrics.providerRequests.inc({ provider: providerName, result: err.kind });
+        // A breaker rejection never left the process: not a provider failure.
+        deps.metrics.providerRequests.inc({ provider: providerName, result: err.opts.circuitOpen ? 'circuit_open' : err.kind });
         if (err.kind === 'transient') {
           // Store what earlier chunks brought, then let BullMQ retry this job with backoff.
           if (items.length) await ingestBatcher(deps, providerName).submit({ items, now, jobId: ctx.jobId, enqueue: ctx.enqueue });

@@ -23,6 +23,8 @@ export function createMetrics() {
     ordersRejected: new Counter({ name: 'parcelwatch_orders_rejected_total', help: 'Orders rejected', labelNames: ['source'], registers: [registry] }),
     outreach: new Counter({ name: 'parcelwatch_outreach_total', help: 'Outreach task transitions', labelNames: ['action'], registers: [registry] }),
     deliveries: new Counter({ name: 'parcelwatch_channel_deliveries_total', help: 'Channel deliveries', labelNames: ['channel', 'result'], registers: [registry] }),
+    circuitOpen: new Gauge({ name: 'parcelwatch_provider_circuit_open', help: '1 while the provider\'s circuit breaker is open or half open', labelNames: ['provider'], registers: [registry] }),
+    circuitTransitions: new Counter({ name: 'parcelwatch_provider_circuit_transitions_total', help: 'Circuit breaker state changes', labelNames: ['provider', 'to'], registers: [registry] }),
     overdueTasks: new Gauge({ name: 'parcelwatch_outreach_overdue', help: 'Open outreach tasks past due', registers: [registry] }),
   };
   return m;
