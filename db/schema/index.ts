@@ -5,3 +5,4 @@ export * from './exceptions.js';
 export * from './outreach.js';
 export * from './chases.js';
 export * from './ops.js';
+export * from './push.js';
