@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { deleteChase, getChases, postChase } from '../api/chases.js';
 import { getExceptions } from '../api/exceptions.js';
 import { HttpError, queryParams, readJson, sendJson } from '../api/http-kit.js';
+import { handleHook, hookFor } from '../api/hooks.js';
 import { postOrders } from '../api/orders.js';
 import { listOutreach, transition } from '../api/outreach.js';
 import type { Deps, FollowUp } from '../jobs/define-job.js';
@@ -65,6 +66,12 @@ export async function startHttp(deps: Deps, redis: Redis, enqueue: (f: FollowUp[
         const text = await deps.metrics.registry.metrics();
         res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
         return res.end(text);
+      }
+      // Provider pushes authenticate by their own signature, not by the API token.
+      if (path.startsWith('/hooks/')) {
+        const receiver = hookFor(path, deps.config);
+        if (!receiver) return sendJson(res, 404, { error: 'not found' });
+        return await handleHook(req, res, receiver, deps, enqueue, log);
       }
       if (path.startsWith('/api/') && !authorized(req, deps.config.http.apiToken)) {
         return sendJson(res, 401, { error: 'missing or wrong bearer token' });
