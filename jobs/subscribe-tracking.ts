@@ -51,8 +51,11 @@ export const subscribeTracking = defineJob({
       from shipment_subscriptions x join shipments s on s.id = x.shipment_id join orders o on o.id = s.order_id
       where x.shipment_id = any(${sql.array(shipmentIds)}::bigint[]) and x.next_attempt_at is not null
       order by s.id`;
+    // The key was refused (by an earlier job of this sweep, or before): stop subscribing, poll instead.
+    const [stop] = await sql`select 1 from alerts where key = ${subscribeKeyAlert(name)} and resolved_at is null`;
     const capped = rows.filter((r) => Number(r.attempts) >= cap);
-    const due = rows.filter((r) => Number(r.attempts) < cap);
+    const due = stop ? [] : rows.filter((r) => Number(r.attempts) < cap);
+    const held = stop ? rows.filter((r) => Number(r.attempts) < cap) : [];
     const results: SubscribeResult[] = due.length
       ? await provider.subscribe(
           due.map((r) => ({ shipmentId: Number(r.id), carrier: r.carrier, trackingNo: r.tracking_no, phone: r.customer_phone })),
@@ -62,6 +65,7 @@ export const subscribeTracking = defineJob({
     const byNo = new Map(results.map((r) => [r.trackingNo, r]));
     const writes = [
       ...capped.map((r) => ({ row: r, state: 'failed', code: 'monthly_cap', message: `${cap} subscriptions of this number this month already`, counted: false, retry: false })),
+      ...held.map((r) => ({ row: r, state: 'key_error', code: 'key_refused', message: 'not sent: the subscription key was refused (open alert)', counted: false, retry: false })),
       ...due.map((r) => {
         const res = byNo.get(r.tracking_no) ?? { outcome: 'retry' as const, code: 'missing', message: 'no result for this number' };
         metrics.subscribeRequests.inc({ provider: name, code: res.code });
