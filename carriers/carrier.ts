@@ -27,6 +27,12 @@ export interface NormalizedEvent {
   text: string;
   /** Provider code as sent (kuaidi100 statusCode, kdniao Action, 17track sub_status). */
   providerCode: string | null;
+  /**
+   * What decided `status`: a text rule (`text:delivered`, `text:forward_sign`) or a provider code
+   * (`kuaidi100:statusCode=301`, `kdniao:Action=202`, `17track:stage=Delivered`); undefined when
+   * nothing did (status `unknown`). Precedence: domain/status.ts, "Provider code vs text".
+   */
+  rule?: string;
   raw: unknown;
 }
 

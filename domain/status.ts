@@ -2,6 +2,35 @@
  * THE canonical shipment status model. Every provider's codes and every Chinese event text map onto
  * these values (see carriers/status-rules.ts and each provider's status-map.ts); rules, notifications
  * and the database only ever see these.
+ *
+ * ## Provider code vs text (one event)
+ * Each event has up to two kinds of evidence: the provider's own code for it and the text. The code
+ * is "specific" when it names the event, "coarse" when it only names a family. Implemented by
+ * carriers/decide-status.ts `decideStatus`, each row tested in carriers/decide-status.test.ts; the
+ * deciding rule is kept on the event (`rule`, e.g. `text:forward_sign`, `kuaidi100:statusCode=301`).
+ *
+ * | row | when                                                                  | status from            |
+ * | --- | --------------------------------------------------------------------- | ---------------------- |
+ * | P1  | the text says a problem (failed_attempt, problem, rejected, returning, returned, cancelled) | the text; a specific problem code refines it |
+ * | P2  | the code says a problem, the text does not                            | the code               |
+ * | P3  | the text says a step has NOT happened (pre-advice, courier assigned, seller warehouse, 请您准备签收) and the code claims a later step | the text |
+ * | P4  | the code says pickup point, the text says the courier is out delivering | the text             |
+ * | P5  | a specific code                                                       | the code               |
+ * | P6  | a text rule matched                                                   | the text               |
+ * | P7  | only a coarse code                                                    | the code               |
+ * | P8  | nothing                                                               | unknown (never guessed)|
+ * So a problem word is never outvoted into a happier state, and a delivered/collected code on a text
+ * that says "not yet" is the misreading.
+ *
+ * Which provider fields are the code, in order (the first specific one counts, else the first coarse
+ * problem one, else the first coarse one):
+ * - Kuaidi100: per-event `statusCode` (advanced codes specific; basic parents 0,1,2,5,7,8 coarse), then
+ *   the per-event Chinese `status` name (coarse: 疑难 → problem). Top-level `state` only fills in a newest
+ *   event that is still unknown (`kuaidi100:state=…`).
+ * - Kdniao: per-trace `Action` (three-digit and 10 specific, one-digit coarse). `StateEx`, else `State`,
+ *   only fills in a newest trace that is still unknown.
+ * - 17TRACK: per-event `sub_status` (specific unless `…_Other`), then `stage` (specific). No code: the
+ *   English description is read by the en_* text rules.
  */
 export const STATUSES = [
   'pending', // we know the tracking number, the carrier has nothing yet

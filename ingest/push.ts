@@ -17,8 +17,7 @@ import { correctCarriers, findPushTargets, recordPushes, type OrphanRecord, type
 import { loadShipmentsForPoll, quarantineReplies } from '../db/queries/tracking.js';
 import { Coalescer } from '../jobs/coalescer.js';
 import type { Deps, FollowUp } from '../jobs/define-job.js';
-// Moves to ingest/tracking.ts with the "Ingest module" change; the function is the same.
-import { ingestResults, type IngestItem } from '../jobs/poll-tracking.js';
+import { ingestResults, type IngestItem } from './tracking.js';
 
 export type Enqueue = (followUps: FollowUp[]) => Promise<void>;
 type PushDeps = Pick<Deps, 'sql' | 'config' | 'metrics' | 'log' | 'clock'>;

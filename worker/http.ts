@@ -3,11 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { deleteChase, getChases, postChase } from '../api/chases.js';
+import { getUnclassified } from '../api/events.js';
 import { getExceptions } from '../api/exceptions.js';
 import { HttpError, queryParams, readJson, sendJson } from '../api/http-kit.js';
 import { handleHook, hookFor } from '../api/hooks.js';
 import { postOrders } from '../api/orders.js';
 import { listOutreach, transition } from '../api/outreach.js';
+import { getShipment } from '../api/shipments.js';
 import type { Deps, FollowUp } from '../jobs/define-job.js';
 
 export interface HttpServer {
@@ -35,6 +37,8 @@ const routes: { method: string; path: RegExp; handler: Handler }[] = [
   },
   { method: 'POST', path: /^\/api\/chases$/, handler: async (req, res, deps) => postChase(deps, await readJson(req, deps.config.http.bodyLimitBytes), res) },
   { method: 'GET', path: /^\/api\/chases$/, handler: async (req, _res, deps) => getChases(deps, queryParams(req)) },
+  { method: 'GET', path: /^\/api\/shipments\/[^/]+$/, handler: async (req, _res, deps) => getShipment(deps, (req.url ?? '').split('?')[0]!.split('/')[3]!, queryParams(req)) },
+  { method: 'GET', path: /^\/api\/events\/unclassified$/, handler: async (req, _res, deps) => getUnclassified(deps, queryParams(req)) },
   { method: 'DELETE', path: /^\/api\/chases\/\d+$/, handler: async (req, _res, deps) => deleteChase(deps, Number((req.url ?? '').split('?')[0]!.split('/')[3])) },
 ];
 

@@ -15,6 +15,7 @@ import { createLogger } from './logger.js';
 import { runOnce } from './run-once.js';
 import { renderConfigDocs } from '../config/docs.js';
 import { CHASES_USAGE, ChasesUsageError, chasesCommand, importChasesCommand } from './chases-cli.js';
+import { EXPLAIN_USAGE, ExplainUsageError, explainCommand } from './explain-cli.js';
 
 const USAGE = `parcelwatch <command>
 
@@ -26,7 +27,7 @@ const USAGE = `parcelwatch <command>
   config docs                               print the config reference (markdown)
   import orders FILE [--format csv|ndjson] [--errors FILE]
   exceptions [--status open|resolved] [--type T] [--format table|csv|json] [--limit N]
-${CHASES_USAGE}`;
+${CHASES_USAGE}${EXPLAIN_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -217,6 +218,17 @@ async function main(argv: string[]): Promise<void> {
         process.exitCode = await chasesCommand(cfg, rest);
       } catch (err) {
         if (err instanceof ChasesUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError((err as Error).message);
+        throw err;
+      }
+      return;
+    }
+    case 'shipment':
+    case 'events': {
+      const cfg = config();
+      try {
+        process.exitCode = await explainCommand(cfg, command, rest, systemClock);
+      } catch (err) {
+        if (err instanceof ExplainUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError((err as Error).message);
         throw err;
       }
       return;

@@ -1,9 +1,8 @@
 import { parseCarrierTime } from '../../domain/local-time.js';
-import type { Status } from '../../domain/status.js';
 import { ProviderError, type NormalizedEvent, type TrackResult } from '../carrier.js';
 import { extractHub } from '../hub.js';
 import { clip, codeString, isRecord, sortAscending, textOf } from '../http.js';
-import { statusFromText } from '../status-rules.js';
+import { decideStatus, type Decision } from '../decide-status.js';
 import { KDNIAO_COARSE_CODES, KDNIAO_FLAG_CODES, kdniaoStatus } from './status-map.js';
 
 /** Kdniao 1002 / 8001 reply → TrackResult; account-level failures throw ProviderError. */
@@ -25,9 +24,11 @@ export function parseKdniaoReply(body: unknown, trackingNo: string, timeZone: st
     const text = textOf(t.AcceptStation).trim();
     const action = codeString(t.Action);
     const location = textOf(t.Location).trim() || null;
+    const decided = eventStatus(action, text);
     events.push({
       occurredAt,
-      status: eventStatus(action, text),
+      status: decided.status,
+      rule: decided.rule,
       hub: extractHub(text) ?? location,
       location,
       text,
@@ -40,16 +41,23 @@ export function parseKdniaoReply(body: unknown, trackingNo: string, timeZone: st
   const state = codeString(body.State);
   // The newest trace usually decides; the summary codes fill in for 1002 replies without per-trace codes.
   const newest = sorted[sorted.length - 1]!;
-  if (newest.status === 'unknown') newest.status = kdniaoStatus(stateEx) ?? kdniaoStatus(state) ?? 'unknown';
+  if (newest.status === 'unknown') {
+    const [field, code] = kdniaoStatus(stateEx) ? ['StateEx', stateEx] : ['State', state];
+    const summary = kdniaoStatus(code);
+    if (summary) {
+      newest.status = summary;
+      newest.rule = `kdniao:${field}=${code}`;
+    }
+  }
   const flags = new Set<string>();
   for (const c of [stateEx, newest.providerCode]) if (c && KDNIAO_FLAG_CODES.has(c)) flags.add(`kdniao:${c}`);
   return { kind: 'ok', trackingNo, events: sorted, summaryStatus: kdniaoStatus(stateEx) ?? kdniaoStatus(state), flags: [...flags] };
 }
 
-function eventStatus(action: string | null, text: string): Status {
+/** Evidence: the per-trace `Action` (specific when three digits or 10, coarse when a one-digit State). */
+function eventStatus(action: string | null, text: string): Decision {
   const fromCode = kdniaoStatus(action);
-  if (fromCode && !KDNIAO_COARSE_CODES.has(action!)) return fromCode;
-  return statusFromText(text) ?? fromCode ?? 'unknown';
+  return decideStatus([fromCode ? { status: fromCode, rule: `kdniao:Action=${action}`, specific: !KDNIAO_COARSE_CODES.has(action!) } : null], text);
 }
 
 /**

@@ -1,9 +1,8 @@
 import { parseCarrierTime } from '../../domain/local-time.js';
-import type { Status } from '../../domain/status.js';
 import { ProviderError, type NormalizedEvent, type TrackResult } from '../carrier.js';
 import { extractHub } from '../hub.js';
 import { clip, codeString, isRecord, sortAscending, textOf } from '../http.js';
-import { statusFromText } from '../status-rules.js';
+import { decideStatus, type Decision } from '../decide-status.js';
 import { KUAIDI100_COARSE_CODES, KUAIDI100_FLAG_CODES, KUAIDI100_STATUS_NAMES, kuaidi100Status } from './status-map.js';
 
 /**
@@ -23,9 +22,11 @@ export function parseKuaidi100Reply(body: unknown, trackingNo: string, timeZone:
     if (!occurredAt) return { kind: 'malformed', trackingNo, error: `data[${i}] has no parseable time`, raw: clip(raw) };
     const text = textOf(item.context).trim();
     const code = codeString(item.statusCode);
+    const decided = eventStatus(code, text, textOf(item.status));
     events.push({
       occurredAt,
-      status: eventStatus(code, text, textOf(item.status)),
+      status: decided.status,
+      rule: decided.rule,
       hub: extractHub(text) ?? cityOf(item.location) ?? cityOf(item.areaName),
       location: nonEmpty(item.location) ?? nonEmpty(item.areaName),
       text,
@@ -41,7 +42,10 @@ export function parseKuaidi100Reply(body: unknown, trackingNo: string, timeZone:
   const newest = sorted[sorted.length - 1]!;
   // Without a per-event code (basic replies), the top-level state still tells us what the newest event is;
   // it says nothing about older ones.
-  if (newest.status === 'unknown') newest.status = kuaidi100Status(state) ?? 'unknown';
+  if (newest.status === 'unknown' && kuaidi100Status(state)) {
+    newest.status = kuaidi100Status(state)!;
+    newest.rule = `kuaidi100:state=${state}`;
+  }
   const flags = new Set<string>();
   const newestCode = newest.providerCode;
   // Only current codes become flags: a 202 (超时未更新) in history is superseded by later events.
@@ -55,10 +59,18 @@ export function parseKuaidi100Reply(body: unknown, trackingNo: string, timeZone:
   };
 }
 
-function eventStatus(code: string | null, text: string, statusName: string): Status {
+/** Evidence order: per-event `statusCode` (specific unless a basic parent), then the Chinese status name (coarse). */
+function eventStatus(code: string | null, text: string, statusName: string): Decision {
   const fromCode = kuaidi100Status(code);
-  if (fromCode && !KUAIDI100_COARSE_CODES.has(code!)) return fromCode;
-  return statusFromText(text) ?? fromCode ?? KUAIDI100_STATUS_NAMES[statusName.trim()] ?? 'unknown';
+  const name = statusName.trim();
+  const fromName = KUAIDI100_STATUS_NAMES[name];
+  return decideStatus(
+    [
+      fromCode ? { status: fromCode, rule: `kuaidi100:statusCode=${code}`, specific: !KUAIDI100_COARSE_CODES.has(code!) } : null,
+      fromName ? { status: fromName, rule: `kuaidi100:status=${name}`, specific: false } : null,
+    ],
+    text,
+  );
 }
 
 function nonEmpty(v: unknown): string | null {

@@ -2,7 +2,7 @@ import { parseCarrierTime } from '../../domain/local-time.js';
 import type { NormalizedEvent, TrackResult } from '../carrier.js';
 import { extractHub } from '../hub.js';
 import { clip, isRecord, sortAscending, textOf } from '../http.js';
-import { statusFromText } from '../status-rules.js';
+import { decideStatus, type Decision } from '../decide-status.js';
 import { SEVENTEEN_STAGE, SEVENTEEN_SUB_STATUS, seventeenStatus } from './status-map.js';
 
 /** Item-level rejection codes (tracking-apis.md §1c, from clients mirroring the v2 docs). */
@@ -35,9 +35,11 @@ export function parseAcceptedItem(item: Record<string, unknown>, trackingNo: str
       const sub = typeof e.sub_status === 'string' ? e.sub_status : null;
       const stage = typeof e.stage === 'string' ? e.stage : null;
       const location = textOf(e.location).trim() || null;
+      const decided = eventStatus(sub, stage, text);
       events.push({
         occurredAt,
-        status: (sub ? SEVENTEEN_SUB_STATUS[sub] : undefined) ?? (stage ? SEVENTEEN_STAGE[stage] : undefined) ?? statusFromText(text) ?? 'unknown',
+        status: decided.status,
+        rule: decided.rule,
         hub: extractHub(text) ?? location,
         location,
         text,
@@ -53,4 +55,21 @@ export function parseAcceptedItem(item: Record<string, unknown>, trackingNo: str
   // 17TRACK has no separate alert codes; its Expired status (运输过久) is the closest signal.
   if (latest.status === 'Expired') flags.push('seventeenTrack:Expired');
   return { kind: 'ok', trackingNo, events: sortAscending(events), summaryStatus, flags };
+}
+
+/**
+ * Evidence order: a specific `sub_status` (InTransit_Arrival), then `stage` (Delivered), then a
+ * `…_Other` sub-status (coarse: it only names the main status). Events with neither are read from
+ * the English (or Chinese) description.
+ */
+function eventStatus(sub: string | null, stage: string | null, text: string): Decision {
+  const fromSub = sub ? SEVENTEEN_SUB_STATUS[sub] : undefined;
+  const fromStage = stage ? SEVENTEEN_STAGE[stage] : undefined;
+  return decideStatus(
+    [
+      fromSub ? { status: fromSub, rule: `17track:sub_status=${sub}`, specific: !sub!.endsWith('_Other') } : null,
+      fromStage ? { status: fromStage, rule: `17track:stage=${stage}`, specific: true } : null,
+    ],
+    text,
+  );
 }

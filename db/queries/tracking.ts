@@ -66,6 +66,7 @@ export interface EventRow {
   text: string;
   provider: string;
   providerCode: string | null;
+  rule: string | null;
   raw: unknown;
 }
 
@@ -85,8 +86,8 @@ export interface InsertedEvent {
 export async function insertEvents(sql: Sql, rows: EventRow[], seenAt: Date): Promise<InsertedEvent[]> {
   if (rows.length === 0) return [];
   const inserted = await sql`
-    insert into tracking_events (shipment_id, event_key, occurred_at, status, hub, location, text, provider, provider_code, raw, seen_at)
-    select t.shipment_id, t.event_key, t.occurred_at, t.status, t.hub, t.location, t.text, t.provider, t.provider_code, t.raw, ${seenAt}::timestamptz
+    insert into tracking_events (shipment_id, event_key, occurred_at, status, hub, location, text, provider, provider_code, rule, raw, seen_at)
+    select t.shipment_id, t.event_key, t.occurred_at, t.status, t.hub, t.location, t.text, t.provider, t.provider_code, t.rule, t.raw, ${seenAt}::timestamptz
     from unnest(${sql.array(rows.map((r) => r.shipmentId))}::bigint[],
                 ${sql.array(rows.map((r) => r.eventKey))}::text[],
                 ${sql.array(rows.map((r) => r.occurredAt.toISOString()))}::timestamptz[],
@@ -96,8 +97,9 @@ export async function insertEvents(sql: Sql, rows: EventRow[], seenAt: Date): Pr
                 ${sql.array(rows.map((r) => r.text))}::text[],
                 ${sql.array(rows.map((r) => r.provider))}::text[],
                 ${sql.array(rows.map((r) => r.providerCode) as string[])}::text[],
+                ${sql.array(rows.map((r) => r.rule) as string[])}::text[],
                 ${sql.array(rows.map((r) => (r.raw === undefined ? null : JSON.stringify(r.raw))) as string[])}::jsonb[])
-      as t(shipment_id, event_key, occurred_at, status, hub, location, text, provider, provider_code, raw)
+      as t(shipment_id, event_key, occurred_at, status, hub, location, text, provider, provider_code, rule, raw)
     on conflict (shipment_id, event_key) do nothing
     returning shipment_id, event_key, occurred_at, status, hub, text`;
   return inserted.map((r) => ({
