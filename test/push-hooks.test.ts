@@ -62,6 +62,9 @@ describe('push receivers', () => {
     const [receipt] = await sql()`select kind, new_events, raw from push_receipts where tracking_no = ${FIXTURE_NO}`;
     expect(receipt).toMatchObject({ kind: 'polling', new_events: 4 });
     expect(receipt!.raw).toBe(param);
+    const metrics = await (await fetch(`${hooks.base}/metrics`)).text();
+    expect(metrics).toMatch(/parcelwatch_pushes_received_total\{provider="kuaidi100"\} 1/);
+    expect(metrics).toMatch(/parcelwatch_push_to_stored_seconds_count\{provider="kuaidi100"\} 1/);
     const detect = await hooks.runtime.queue('detection').getJobs(['waiting', 'delayed', 'prioritized']);
     expect(detect.map((j) => j.data)).toContainEqual({ shipmentIds: [Number(s.id)] });
   });
@@ -141,6 +144,9 @@ describe('push receivers', () => {
     expect(s.abort_reason).toBe('3天查询无记录');
     expect(s.next_attempt_at).toEqual(new Date(new Date(NOW).getTime() + 30 * 60_000));
     expect(s.provider_flags).toContain('kuaidi100:abort');
+    const view = (await (await fetch(`${hooks.base}/api/shipments/${no}`)).json()) as { items: { subscription: Record<string, unknown>; providerFlags: string[] }[] };
+    expect(view.items[0]!.subscription).toMatchObject({ state: 'aborted', provider: 'kuaidi100', abortReason: '3天查询无记录' });
+    expect(view.items[0]!.providerFlags).toContain('kuaidi100:abort');
     // Once re-subscribed, a second abort stays aborted (the shipment is polled instead).
     await sql()`update shipment_subscriptions set resubscribed_after_abort = true, state = 'subscribed', next_attempt_at = null where shipment_id = ${s.id}`;
     await postForm(k100(), k100Form(param));

@@ -159,6 +159,11 @@ describe('subscriptions', () => {
     expect(await sub(ems[3]!)).toMatchObject({ state: 'subscribed' });
     expect(await sub(ems[4]!)).toMatchObject({ state: 'failed', last_reply_code: 'seventeenTrack:-18019903' });
     expect(await sub(ems[44]!)).toMatchObject({ state: 'subscribed', provider: 'seventeenTrack' });
+    // The gauges are refreshed by the planner's next run.
+    await app.cycle(at(3.1));
+    const gauge = await app.deps.metrics.registry.getSingleMetricAsString('parcelwatch_subscriptions');
+    expect(gauge).toMatch(/provider="seventeenTrack",state="subscribed"\} 44/);
+    expect(gauge).toMatch(/provider="kdniao",state="failed"\} 1/);
   });
 });
 
