@@ -36,20 +36,18 @@ export interface PushOutcome {
 
 interface Submission {
   provider: PushProvider;
-  /** Items already matched, at most one per shipment. */
-  matched: { item: PushItem; target: PushTarget }[];
+  /** Items of one push, at most one per tracking number. */
+  items: PushItem[];
   enqueue: Enqueue;
   /** performance.now() when the request arrived (push-to-stored latency). */
   arrivedAt: number;
 }
 
-interface Stored {
-  newEvents: Map<number, number>;
-}
+type Stored = Omit<PushOutcome, 'items'>;
 
 const coalescers = new WeakMap<PushDeps, Map<PushProvider, Coalescer<Submission, Stored>>>();
 
-/** Shipments written in one flush. */
+/** Push items written in one flush. */
 const FLUSH_MAX = 500;
 
 /**
@@ -58,55 +56,33 @@ const FLUSH_MAX = 500;
  * harmless: the events are stored once whatever happens).
  */
 export async function ingestPush(deps: PushDeps, enqueue: Enqueue, provider: PushProvider, items: PushItem[], arrivedAt: number): Promise<PushOutcome> {
-  const { sql, config, log } = deps;
-  const now = deps.clock.now();
   const out: PushOutcome = { items: items.length, matched: 0, newEvents: 0, orphans: 0, malformed: 0, corrected: 0 };
   const unattributed = items.filter((i) => !i.trackingNo);
   if (unattributed.length) {
     // An item without a number cannot belong to a shipment; keep it raw, the others go on.
     out.malformed += unattributed.length;
-    await quarantineReplies(sql, unattributed.map((i) => ({ shipmentId: null, provider, errorKind: 'malformed', error: i.result.kind === 'malformed' ? i.result.error : 'push item without a tracking number', raw: i.raw })), now);
+    await quarantineReplies(
+      deps.sql,
+      unattributed.map((i) => ({ shipmentId: null, provider, errorKind: 'malformed', error: i.result.kind === 'malformed' ? i.result.error : 'push item without a tracking number', raw: i.raw })),
+      deps.clock.now(),
+    );
     deps.metrics.pushesRejected.inc({ provider, reason: 'item_malformed' }, unattributed.length);
   }
-  const numbered = items.filter((i) => i.trackingNo);
-  const targets = await findPushTargets(sql, numbered.map((i) => i.trackingNo));
-  const byNo = new Map<string, PushTarget[]>();
-  for (const t of targets) byNo.set(t.trackingNo, [...(byNo.get(t.trackingNo) ?? []), t]);
-  const matched: { item: PushItem; target: PushTarget }[] = [];
-  const orphans: OrphanRecord[] = [];
-  for (const item of numbered) {
-    const target = pickTarget(byNo.get(item.trackingNo) ?? [], item, (c) => providerFor(config, c) === provider);
-    if (target) matched.push({ item, target });
-    else orphans.push({ trackingNo: item.trackingNo, carrier: item.correctedCarrier ?? item.carrier, raw: item.raw });
-  }
-  out.matched = matched.length;
-  out.orphans = orphans.length;
-  out.malformed += matched.filter((m) => m.item.result.kind === 'malformed').length;
-  if (orphans.length) {
-    await recordPushes(sql, provider, [], orphans, now, config.push.abortResubscribeMinutes);
-    deps.metrics.pushOrphans.inc({ provider }, orphans.length);
-    log.info({ provider, numbers: orphans.map((o) => o.trackingNo).slice(0, 10), count: orphans.length }, 'push for unknown tracking numbers acknowledged and recorded as orphaned');
-  }
-  const corrections = matched.filter((m) => m.item.correctedCarrier && m.item.correctedCarrier !== m.target.carrier);
-  if (corrections.length) {
-    const done = await correctCarriers(sql, corrections.map((m) => ({ id: m.target.id, carrier: m.item.correctedCarrier! })), now);
-    out.corrected = done.length;
-    for (const m of corrections) {
-      if (done.includes(m.target.id)) log.info({ provider, shipmentId: m.target.id, from: m.target.carrier, to: m.item.correctedCarrier }, 'carrier corrected by the provider');
-      else log.warn({ provider, shipmentId: m.target.id, to: m.item.correctedCarrier }, 'carrier correction not applied: the number is already known under that carrier');
-    }
-  }
-  // One submission per round in which each shipment appears once (a push may repeat a number).
-  const rounds: { item: PushItem; target: PushTarget }[][] = [];
-  for (const m of matched) {
-    const round = rounds.find((r) => !r.some((x) => x.target.id === m.target.id));
-    if (round) round.push(m);
-    else rounds.push([m]);
+  // One submission per round in which each number appears once (a push may repeat a number).
+  const rounds: PushItem[][] = [];
+  for (const item of items.filter((i) => i.trackingNo)) {
+    const round = rounds.find((r) => !r.some((x) => x.trackingNo === item.trackingNo));
+    if (round) round.push(item);
+    else rounds.push([item]);
   }
   const coalescer = pushCoalescer(deps, provider);
   for (const round of rounds) {
-    const stored = await coalescer.submit({ provider, matched: round, enqueue, arrivedAt });
-    for (const m of round) out.newEvents += stored.newEvents.get(m.target.id) ?? 0;
+    const stored = await coalescer.submit({ provider, items: round, enqueue, arrivedAt });
+    out.matched += stored.matched;
+    out.newEvents += stored.newEvents;
+    out.orphans += stored.orphans;
+    out.malformed += stored.malformed;
+    out.corrected += stored.corrected;
   }
   return out;
 }
@@ -131,9 +107,11 @@ function pushCoalescer(deps: PushDeps, provider: PushProvider): Coalescer<Submis
   if (!c) {
     c = new Coalescer((subs) => flush(deps, provider, subs), {
       maxWeight: FLUSH_MAX,
-      maxInFlight: 2,
-      weight: (s) => s.matched.length,
-      keys: (s) => s.matched.map((m) => m.target.id),
+      // Flushes at once: while one waits on Postgres the next gathers the pushes that came meanwhile.
+      maxInFlight: 3,
+      weight: (s) => s.items.length,
+      // The same number never goes in one flush or two flushes at once: the fold of one sees the other's events.
+      keys: (s) => s.items.map((i) => i.trackingNo),
       isolate: (err) => err instanceof Error && err.name === 'PostgresError',
     });
     byProvider.set(provider, c);
@@ -147,20 +125,56 @@ function withAbortFlag(item: PushItem): TrackResult {
   return { kind: 'ok', trackingNo: item.trackingNo, events: [], summaryStatus: null, flags: ['kuaidi100:abort'] };
 }
 
+/**
+ * One flush: the shipments of every pushed number (one lookup), carrier corrections, the shared ingest,
+ * then receipts/subscriptions/orphans and the follow-ups (side by side: both only need the events committed).
+ */
 async function flush(deps: PushDeps, provider: PushProvider, subs: Submission[]): Promise<Stored[]> {
-  const { sql, config } = deps;
+  const { sql, config, log } = deps;
   const now = deps.clock.now();
-  const all = subs.flatMap((s) => s.matched);
-  const rows = await loadShipmentsForPoll(sql, all.map((m) => m.target.id));
+  const targets = await findPushTargets(sql, subs.flatMap((s) => s.items.map((i) => i.trackingNo)));
+  const byNo = new Map<string, PushTarget[]>();
+  for (const t of targets) byNo.set(t.trackingNo, [...(byNo.get(t.trackingNo) ?? []), t]);
+  const outs: Stored[] = subs.map(() => ({ matched: 0, newEvents: 0, orphans: 0, malformed: 0, corrected: 0 }));
+  const matched: { sub: number; item: PushItem; target: PushTarget }[] = [];
+  const orphans: OrphanRecord[] = [];
+  subs.forEach((s, sub) => {
+    for (const item of s.items) {
+      const target = pickTarget(byNo.get(item.trackingNo) ?? [], item, (c) => providerFor(config, c) === provider);
+      if (target) {
+        matched.push({ sub, item, target });
+        outs[sub]!.matched++;
+        if (item.result.kind === 'malformed') outs[sub]!.malformed++;
+      } else {
+        orphans.push({ trackingNo: item.trackingNo, carrier: item.correctedCarrier ?? item.carrier, raw: item.raw });
+        outs[sub]!.orphans++;
+      }
+    }
+  });
+  if (orphans.length) {
+    deps.metrics.pushOrphans.inc({ provider }, orphans.length);
+    log.info({ provider, numbers: orphans.map((o) => o.trackingNo).slice(0, 10), count: orphans.length }, 'push for unknown tracking numbers acknowledged and recorded as orphaned');
+  }
+  const corrections = matched.filter((m) => m.item.correctedCarrier && m.item.correctedCarrier !== m.target.carrier);
+  if (corrections.length) {
+    const done = await correctCarriers(sql, corrections.map((m) => ({ id: m.target.id, carrier: m.item.correctedCarrier! })), now);
+    for (const m of corrections) {
+      if (done.includes(m.target.id)) {
+        outs[m.sub]!.corrected++;
+        log.info({ provider, shipmentId: m.target.id, from: m.target.carrier, to: m.item.correctedCarrier }, 'carrier corrected by the provider');
+      } else log.warn({ provider, shipmentId: m.target.id, to: m.item.correctedCarrier }, 'carrier correction not applied: the number is already known under that carrier');
+    }
+  }
+  const rows = await loadShipmentsForPoll(sql, matched.map((m) => m.target.id));
   const byId = new Map(rows.map((r) => [r.id, r]));
   const items: IngestItem[] = [];
-  for (const m of all) {
+  for (const m of matched) {
     const shipment = byId.get(m.target.id);
     if (shipment) items.push({ shipment, result: withAbortFlag(m.item) });
   }
   // The shared ingest: events stored once, state folded from exactly the new ones, quarantine, next poll.
   const summary = await ingestResults(deps, provider, items, now);
-  const records: PushRecord[] = all.map((m) => ({
+  const records: PushRecord[] = matched.map((m) => ({
     shipmentId: m.target.id,
     trackingNo: m.item.trackingNo,
     kind: m.item.result.kind === 'malformed' ? `${m.item.kind}:malformed` : m.item.kind,
@@ -169,11 +183,15 @@ async function flush(deps: PushDeps, provider: PushProvider, subs: Submission[])
     newEvents: summary.changed.get(m.target.id)?.length ?? 0,
     raw: m.item.raw,
   }));
-  await recordPushes(sql, provider, records, [], now, config.push.abortResubscribeMinutes);
+  for (const m of matched) outs[m.sub]!.newEvents += summary.changed.get(m.target.id)?.length ?? 0;
+  const chased = new Set(rows.filter((r) => r.chased).map((r) => r.id));
+  await Promise.all([
+    recordPushes(sql, provider, records, orphans, now, config.push.abortResubscribeMinutes),
+    enqueueFollowUps(deps, subs, matched, summary.changed, chased),
+  ]);
   const done = performance.now();
   for (const s of subs) deps.metrics.pushStoreSeconds.observe({ provider }, (done - s.arrivedAt) / 1000);
-  await enqueueFollowUps(deps, subs, summary.changed, new Set(rows.filter((r) => r.chased).map((r) => r.id)));
-  return subs.map((s) => ({ newEvents: new Map(s.matched.map((m) => [m.target.id, summary.changed.get(m.target.id)?.length ?? 0])) }));
+  return outs;
 }
 
 /**
@@ -182,18 +200,23 @@ async function flush(deps: PushDeps, provider: PushProvider, subs: Submission[])
  * change always gets a new job. A failed enqueue does not fail the push: the events are committed and
  * their shipments are marked due for judgement (next_check_at), so the detection sweep takes them.
  */
-async function enqueueFollowUps(deps: PushDeps, subs: Submission[], changed: Map<number, { eventKey: string }[]>, chased: Set<number>): Promise<void> {
+async function enqueueFollowUps(
+  deps: PushDeps,
+  subs: Submission[],
+  matched: { sub: number; target: PushTarget }[],
+  changed: Map<number, { eventKey: string }[]>,
+  chased: Set<number>,
+): Promise<void> {
   const byEnqueue = new Map<Enqueue, { ids: number[]; chased: number[]; keys: string[] }>();
-  for (const s of subs) {
-    let g = byEnqueue.get(s.enqueue);
-    if (!g) byEnqueue.set(s.enqueue, (g = { ids: [], chased: [], keys: [] }));
-    for (const m of s.matched) {
-      const fresh = changed.get(m.target.id);
-      if (!fresh?.length) continue;
-      g.ids.push(m.target.id);
-      if (chased.has(m.target.id)) g.chased.push(m.target.id);
-      for (const e of fresh) g.keys.push(`${m.target.id}:${e.eventKey}`);
-    }
+  for (const m of matched) {
+    const enqueue = subs[m.sub]!.enqueue;
+    let g = byEnqueue.get(enqueue);
+    if (!g) byEnqueue.set(enqueue, (g = { ids: [], chased: [], keys: [] }));
+    const fresh = changed.get(m.target.id);
+    if (!fresh?.length) continue;
+    g.ids.push(m.target.id);
+    if (chased.has(m.target.id)) g.chased.push(m.target.id);
+    for (const e of fresh) g.keys.push(`${m.target.id}:${e.eventKey}`);
   }
   for (const [enqueue, g] of byEnqueue) {
     if (g.ids.length === 0) continue;
