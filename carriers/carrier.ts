@@ -93,10 +93,27 @@ export interface ProviderContext {
   timeZone: string;
 }
 
+/**
+ * What a subscription request did for one number:
+ * - `subscribed`: the provider will push (accepted, or already subscribed/registered);
+ * - `refused`: refused for this number (bad number or carrier, callback refused): poll it instead;
+ * - `key_error`: the account key was refused (Kuaidi100 600/601): alert once, stop subscribing, poll;
+ * - `retry`: a passing failure (server error, timeout): try again later.
+ */
+export interface SubscribeResult {
+  trackingNo: string;
+  outcome: 'subscribed' | 'refused' | 'key_error' | 'retry';
+  /** The provider's reply code as sent (Kuaidi100 returnCode, 17TRACK error code), or a transport kind. */
+  code: string;
+  message: string;
+}
+
 /** Every tracking provider implements this; jobs never see provider JSON. */
 export interface TrackingProvider {
   readonly name: ProviderName;
   /** Most numbers one call can carry (1 for per-number APIs, 40 for 17TRACK). */
   readonly maxBatch: number;
   track(requests: TrackRequest[], ctx: ProviderContext): Promise<TrackResult[]>;
+  /** Subscribe numbers to the provider's push service (providers that push); one result per request. */
+  subscribe?(requests: TrackRequest[], ctx: ProviderContext): Promise<SubscribeResult[]>;
 }

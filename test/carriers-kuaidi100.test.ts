@@ -23,6 +23,9 @@ function cfg(over: Partial<Kuaidi100Config> = {}): Kuaidi100Config {
     key: 'secret-key',
     resultv2: '4',
     maxQueriesPer24h: 40,
+    mode: 'poll',
+    salt: '',
+    callbackUrl: '',
     ...over,
   };
 }

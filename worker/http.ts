@@ -6,6 +6,7 @@ import { deleteChase, getChases, postChase } from '../api/chases.js';
 import { getUnclassified } from '../api/events.js';
 import { getExceptions } from '../api/exceptions.js';
 import { HttpError, idParam, queryParams, readJson, sendJson } from '../api/http-kit.js';
+import { handleHook, hookFor } from '../api/hooks.js';
 import { postOrders } from '../api/orders.js';
 import { getCarrierReport, getExceptionReport, getToday, getVocabulary } from '../api/reports.js';
 import { listOutreach, transition } from '../api/outreach.js';
@@ -136,8 +137,11 @@ export async function startHttp(
       if (path === '/console' || path.startsWith('/console/')) {
         return await opsConsole.handle(req, res, path, (t) => tokenMatches(t, deps.config.http.apiToken));
       }
-      if (path === '/console' || path.startsWith('/console/')) {
-        return await opsConsole.handle(req, res, path, (t) => tokenMatches(t, deps.config.http.apiToken));
+      // Provider pushes authenticate by their own signature, not by the API token.
+      if (path.startsWith('/hooks/')) {
+        const receiver = hookFor(path, deps.config);
+        if (!receiver) return sendJson(res, 404, { error: 'not found' });
+        return await handleHook(req, res, receiver, deps, enqueue, log);
       }
       if (path.startsWith('/api/') && !authorized(req, deps.config.http.apiToken)) {
         return sendJson(res, 401, { error: 'missing or wrong bearer token' });

@@ -25,6 +25,30 @@ export function createMetrics() {
     deliveries: new Counter({ name: 'parcelwatch_channel_deliveries_total', help: 'Channel deliveries', labelNames: ['channel', 'result'], registers: [registry] }),
     circuitOpen: new Gauge({ name: 'parcelwatch_provider_circuit_open', help: '1 while the provider\'s circuit breaker is open or half open', labelNames: ['provider'], registers: [registry] }),
     circuitTransitions: new Counter({ name: 'parcelwatch_provider_circuit_transitions_total', help: 'Circuit breaker state changes', labelNames: ['provider', 'to'], registers: [registry] }),
+    pushesReceived: new Counter({ name: 'parcelwatch_pushes_received_total', help: 'Provider pushes acknowledged (stored), by provider', labelNames: ['provider'], registers: [registry] }),
+    pushesRejected: new Counter({
+      name: 'parcelwatch_pushes_rejected_total',
+      help: 'Provider pushes (or push items) refused, by reason: unsigned, bad_signature, malformed, too_large, wrong_type, not_configured, item_malformed, store_failed',
+      labelNames: ['provider', 'reason'],
+      registers: [registry],
+    }),
+    pushOrphans: new Counter({ name: 'parcelwatch_push_orphans_total', help: 'Push items for tracking numbers we do not track (acknowledged, recorded in push_orphans)', labelNames: ['provider'], registers: [registry] }),
+    pushStoreSeconds: new Histogram({
+      name: 'parcelwatch_push_to_stored_seconds',
+      help: 'From a push request arriving to its events being committed',
+      labelNames: ['provider'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    subscribeRequests: new Counter({ name: 'parcelwatch_subscribe_requests_total', help: 'Subscription requests by provider and reply code', labelNames: ['provider', 'code'], registers: [registry] }),
+    subscriptions: new Gauge({ name: 'parcelwatch_subscriptions', help: 'Shipment subscriptions by provider and state (refreshed by plan-subscriptions)', labelNames: ['provider', 'state'], registers: [registry] }),
+    fallbackPolling: new Gauge({
+      name: 'parcelwatch_push_fallback_shipments',
+      help: 'Undelivered shipments of push-mode providers polled because their subscription failed or their pushes went silent (refreshed by plan-subscriptions)',
+      labelNames: ['provider'],
+      registers: [registry],
+    }),
+    fallbackPolls: new Counter({ name: 'parcelwatch_push_fallback_polls_total', help: 'Polls planned for push-mode shipments, by why (silent, unsubscribed, deadline)', labelNames: ['provider', 'why'], registers: [registry] }),
     overdueTasks: new Gauge({ name: 'parcelwatch_outreach_overdue', help: 'Open outreach tasks past due', registers: [registry] }),
   };
   return m;

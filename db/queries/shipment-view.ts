@@ -53,6 +53,8 @@ export interface ShipmentView {
   /** null: polling has stopped (terminal, or given up). */
   nextPollAt: string | null;
   nextCheckAt: string | null;
+  /** Push subscription (README "Push ingestion"); null before the subscribe planner has looked at it. */
+  subscription: { state: string; provider: string | null; lastPushAt: string | null; abortReason: string | null; nextAttemptAt: string | null; lastReplyCode: string | null } | null;
   /** In time order (oldest first); at most EVENTS_MAX, the newest. */
   events: EventView[];
   /** Open ones, then the RECENT_RESOLVED most recently resolved. */
@@ -71,8 +73,10 @@ export async function showShipments(sql: Sql, trackingNo: string, opts: { carrie
   const parcels = await sql`
     select s.id, s.carrier, s.tracking_no, s.status, s.status_since, s.marked_shipped_at, s.collected_at, s.delivered_at,
            s.last_hub, s.last_event_at, s.last_polled_at, s.poll_error_kind, s.poll_error, s.provider_flags,
-           c.next_poll_at, c.next_check_at
+           c.next_poll_at, c.next_check_at,
+           x.state as sub_state, x.provider as sub_provider, x.last_push_at, x.abort_reason, x.next_attempt_at, x.last_reply_code
     from shipments s left join shipment_schedule c on c.shipment_id = s.id
+    left join shipment_subscriptions x on x.shipment_id = s.id
     where s.tracking_no = ${trackingNo} ${opts.carrier ? sql`and s.carrier = ${opts.carrier}` : sql``}
     order by s.carrier, s.id`;
   if (parcels.length === 0) return [];
@@ -124,6 +128,9 @@ export async function showShipments(sql: Sql, trackingNo: string, opts: { carrie
       providerFlags: p.provider_flags ?? [],
       nextPollAt: iso(p.next_poll_at),
       nextCheckAt: iso(p.next_check_at),
+      subscription: p.sub_state
+        ? { state: p.sub_state, provider: p.sub_provider, lastPushAt: iso(p.last_push_at), abortReason: p.abort_reason, nextAttemptAt: iso(p.next_attempt_at), lastReplyCode: p.last_reply_code }
+        : null,
       events: events
         .filter((e) => Number(e.shipment_id) === id)
         .map((e) => ({

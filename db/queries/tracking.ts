@@ -152,8 +152,16 @@ export async function applyShipmentUpdates(sql: Sql, updates: ShipmentUpdate[], 
              next_poll_at, polled, err_kind, err, recheck)
     ), facts as (
       update shipments s set
-        status = u.status, status_since = u.status_since, collected_at = u.collected_at, delivered_at = u.delivered_at,
-        last_event_at = u.last_event_at, last_event_text = u.last_event_text, last_hub = u.last_hub,
+        -- A poll and a push (or two pushes) of one shipment may fold from the same loaded state and commit
+        -- in any order; the later commit must not put back what it loaded. So the current status moves only
+        -- when this fold is at least as new as what is stored, and the first-scan instants keep the earliest
+        -- (written against the target row itself: under concurrency Postgres re-evaluates them on the committed row).
+        status = case when s.last_event_at is null or u.last_event_at >= s.last_event_at then u.status else s.status end,
+        status_since = case when s.last_event_at is null or u.last_event_at >= s.last_event_at then u.status_since else s.status_since end,
+        collected_at = least(s.collected_at, u.collected_at), delivered_at = least(s.delivered_at, u.delivered_at),
+        last_event_at = case when s.last_event_at is null or u.last_event_at >= s.last_event_at then u.last_event_at else s.last_event_at end,
+        last_event_text = case when s.last_event_at is null or u.last_event_at >= s.last_event_at then u.last_event_text else s.last_event_text end,
+        last_hub = case when s.last_event_at is null or u.last_event_at >= s.last_event_at then u.last_hub else s.last_hub end,
         provider_flags = coalesce(string_to_array(nullif(u.flags, ''), ','), '{}'::text[]),
         last_polled_at = case when u.polled then ${now}::timestamptz else s.last_polled_at end,
         poll_count = s.poll_count + case when u.polled then 1 else 0 end,

@@ -6,3 +6,4 @@ export * from './outreach.js';
 export * from './chases.js';
 export * from './ops.js';
 export * from './norms.js';
+export * from './push.js';
