@@ -1,6 +1,6 @@
 import type { Deps } from '../jobs/define-job.js';
 import { upsertOrders } from '../db/queries/orders.js';
-import { parseOrder, type OrderInput } from '../ingest/order-input.js';
+import { inputLimits, parseOrder, type OrderInput } from '../ingest/order-input.js';
 import { HttpError } from './http-kit.js';
 
 export interface IngestAnswer {
@@ -20,8 +20,9 @@ export async function postOrders(deps: Deps, body: unknown): Promise<IngestAnswe
   const good: OrderInput[] = [];
   const goodIndex: number[] = [];
   const rejected: IngestAnswer['rejected'] = [];
+  const limits = inputLimits(deps.config.input);
   list.forEach((raw, index) => {
-    const r = parseOrder(raw);
+    const r = parseOrder(raw, limits);
     if (r.ok) {
       good.push(r.order);
       goodIndex.push(index);

@@ -6,11 +6,13 @@ import { EPOCH, upsertOrders } from '../db/queries/orders.js';
 import { fixedClock } from '../domain/clock.js';
 import { createTestDb, type TestDb } from '../test/helpers/db.js';
 import { CSV_COLUMNS, importOrders } from './import-orders.js';
-import { parseOrder } from './order-input.js';
+import { loadConfig } from '../config/load.js';
+import { inputLimits, parseOrder } from './order-input.js';
 import { CsvSyntaxError } from './read-rows.js';
 
 const HEADER = CSV_COLUMNS.join(',');
 const clock = fixedClock('2026-11-12T00:00:00Z');
+const INPUT = loadConfig({ env: {} }).input;
 
 /** A CSV row: order columns, then carrier/trackingNo/markedShippedAt (empty = no parcel). */
 function row(orderId: string, parcel: [string, string, string?] | null, over: Partial<Record<(typeof CSV_COLUMNS)[number], string>> = {}): string {
@@ -66,7 +68,7 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
     }
     lines.push(row('M999', null)); // an order without a parcel
     const f = file(lines);
-    const s = await importOrders({ sql: db.sql, clock, file: f, batchSize: 4 });
+    const s = await importOrders({ sql: db.sql, clock, input: INPUT, file: f, batchSize: 4 });
     expect(s).toMatchObject({ rows: lines.length, orders: lines.length, shipments: 57 + 11, rejectedRows: 0, errorReport: null });
     const [counts] = await db.sql`select (select count(*)::int from orders) as orders, (select count(*)::int from shipments) as shipments`;
     expect(counts).toEqual({ orders: 58, shipments: 68 });
@@ -78,13 +80,13 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
     ]);
 
     const mark = await xmin();
-    const again = await importOrders({ sql: db.sql, clock, file: f, batchSize: 4 });
+    const again = await importOrders({ sql: db.sql, clock, input: INPUT, file: f, batchSize: 4 });
     expect(again).toMatchObject({ rows: lines.length, shipments: 0, rejectedRows: 0 });
     expect(await writtenSince(mark)).toBe(0);
   });
 
   it('reports bad rows and parcels already on another order by line, in line order, across batches', async () => {
-    await importOrders({ sql: db.sql, clock, file: file([row('OTHER', ['SF', 'SF0000000001'])]) });
+    await importOrders({ sql: db.sql, clock, input: INPUT, file: file([row('OTHER', ['SF', 'SF0000000001'])]) });
     const f = file([
       row('A1', ['ZTO', 'ZT10000001']), // line 2
       row('A2', null, { paidAt: 'yesterday' }), // line 3: bad
@@ -95,7 +97,7 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
       row('A7', ['YTO', 'YT10000007']), // line 8
       row('A8', ['SF', 'SF0000000001']), // line 9: parcel of OTHER again
     ]);
-    const s = await importOrders({ sql: db.sql, clock, file: f, batchSize: 2, errorReport: join(dir, 'report.csv') });
+    const s = await importOrders({ sql: db.sql, clock, input: INPUT, file: f, batchSize: 2, errorReport: join(dir, 'report.csv') });
     expect(s).toMatchObject({ rows: 8, rejectedRows: 4, shipments: 4 });
     const report = readFileSync(s.errorReport!, 'utf8').trim().split('\n');
     expect(report[0]).toBe('line,orderId,reason');
@@ -107,10 +109,11 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
   });
 
   it('keeps the upsert semantics: a changed order is re-judged with its parcels, a known parcel only gains its shipped time', async () => {
-    await importOrders({ sql: db.sql, clock, file: file([row('C1', ['ZTO', 'ZT20000001']), row('C2', ['ZTO', 'ZT20000002'])]) });
+    await importOrders({ sql: db.sql, clock, input: INPUT, file: file([row('C1', ['ZTO', 'ZT20000001']), row('C2', ['ZTO', 'ZT20000002'])]) });
     await db.sql`update shipment_schedule set next_check_at = null`;
     const mark = await xmin();
     const s = await importOrders({
+      input: INPUT,
       sql: db.sql,
       clock,
       file: file([row('C1', ['ZTO', 'ZT20000001'], { amount: '99.00' }), row('C2', ['ZTO', 'ZT20000002', '2026-11-11T12:00:00+08:00'])]),
@@ -127,12 +130,12 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
   });
 
   it('re-checks an order judged at the order level when a parcel arrives for it', async () => {
-    await importOrders({ sql: db.sql, clock, file: file([row('D1', null), row('D2', null)]) });
+    await importOrders({ sql: db.sql, clock, input: INPUT, file: file([row('D1', null), row('D2', null)]) });
     const [d1] = await db.sql`select id from orders where external_id = 'D1'`;
     await db.sql`update orders set next_check_at = '2026-11-20T00:00:00Z'`;
     await db.sql`insert into exceptions (order_id, type, severity, opened_at, updated_at) values (${d1!.id}, 'late_shipment', 'high', now(), now())`;
     await db.sql`update orders set next_check_at = null where external_id = 'D1'`; // judged by its open alarm only
-    await importOrders({ sql: db.sql, clock, file: file([row('D1', ['ZTO', 'ZT30000001']), row('D2', ['ZTO', 'ZT30000002'])]) });
+    await importOrders({ sql: db.sql, clock, input: INPUT, file: file([row('D1', ['ZTO', 'ZT30000001']), row('D2', ['ZTO', 'ZT30000002'])]) });
     const rows = await db.sql`select external_id, next_check_at from orders order by 1`;
     expect(rows.map((r) => [r.external_id, r.next_check_at])).toEqual([
       ['D1', EPOCH],
@@ -143,7 +146,7 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
   it('stores text that needs escaping in an array literal exactly', async () => {
     const name = 'Tom "The \\ Brace" {x}, NULL';
     const csvName = `"${name.replace(/"/g, '""')}"`;
-    await importOrders({ sql: db.sql, clock, file: file([row('E1', ['ZTO', 'ZT40000001'], { customerName: csvName, customerHandle: 'NULL' })]) });
+    await importOrders({ sql: db.sql, clock, input: INPUT, file: file([row('E1', ['ZTO', 'ZT40000001'], { customerName: csvName, customerHandle: 'NULL' })]) });
     const [o] = await db.sql`select customer_name, customer_handle from orders where external_id = 'E1'`;
     expect(o).toEqual({ customer_name: name, customer_handle: 'NULL' });
   });
@@ -152,7 +155,7 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
     const parsed = [
       { orderId: 'F1', paidAt: '2026-11-11T00:05:00+08:00', amount: 1, shipments: [{ carrier: 'zto', trackingNo: 'ZT50000001' }] },
       { orderId: 'F1', paidAt: '2026-11-11T00:05:00+08:00', amount: 2, shipments: [{ carrier: 'yto', trackingNo: 'YT50000001' }] },
-    ].map((o) => parseOrder(o));
+    ].map((o) => parseOrder(o, inputLimits(INPUT)));
     const r = await upsertOrders(db.sql, parsed.map((p) => (p.ok ? p.order : null!)), clock.now());
     expect(r).toEqual({ changed: 1, newShipments: 2, conflicts: [] });
     const rows = await db.sql`select o.amount, s.carrier from orders o join shipments s on s.order_id = o.id order by 2`;
@@ -167,19 +170,29 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
     const order = (id: string, trackingNo: string) =>
       JSON.stringify({ orderId: id, platform: 'jd', paidAt: '2026-11-11T00:05:00+08:00', shipments: [{ carrier: '中通', trackingNo }] });
     writeFileSync(f, [order('N1', 'ZT70000001'), '{"orderId": ', '', order('N2', 'ZT70000002'), order('N3', 'x')].join('\n'));
-    const s = await importOrders({ sql: db.sql, clock, file: f, batchSize: 1, errorReport: join(dir, 'nd.errors.csv') });
+    const s = await importOrders({ sql: db.sql, clock, input: INPUT, file: f, batchSize: 1, errorReport: join(dir, 'nd.errors.csv') });
     expect(s).toMatchObject({ rows: 4, orders: 2, shipments: 2, rejectedRows: 2 });
     const report = readFileSync(s.errorReport!, 'utf8').trim().split('\n').slice(1);
     expect(report[0]).toMatch(/^2,,"?not JSON/);
     expect(report[1]).toMatch(/^5,N3,"?shipments\.0\.trackingNo/);
   });
 
-  it('fails the import on a database error, keeping the batches before it, and on a CSV syntax error', async () => {
+  it('reports a row with text Postgres cannot store (NUL) and goes on with the others', async () => {
     const lines = [row('G1', ['ZTO', 'ZT60000001']), row('G2', ['ZTO', 'ZT60000002']), row('G3', ['ZTO', 'ZT60000003'], { customerName: 'nul\u0000byte' }), row('G4', ['ZTO', 'ZT60000004'])];
-    await expect(importOrders({ sql: db.sql, clock, file: file(lines), batchSize: 2 })).rejects.toThrow(/0x00|invalid byte/);
+    const nd = join(dir, 'nul.ndjson');
+    writeFileSync(nd, [JSON.stringify({ orderId: 'G5', paidAt: '2026-11-11T00:05:00+08:00' }), JSON.stringify({ orderId: 'G6', paidAt: '2026-11-11T00:05:00+08:00', customer: { handle: '\u0000' } })].join('\n'));
+    const s = await importOrders({ sql: db.sql, clock, input: INPUT, file: file(lines), batchSize: 2, errorReport: join(dir, 'nul.errors.csv') });
+    expect(s).toMatchObject({ rows: 4, rejectedRows: 1 });
+    expect(readFileSync(s.errorReport!, 'utf8')).toContain('4,G3,"customer.name: contains a NUL character (U+0000), which cannot be stored"');
+    const n = await importOrders({ sql: db.sql, clock, input: INPUT, file: nd, errorReport: join(dir, 'nul-nd.errors.csv') });
+    expect(n).toMatchObject({ rows: 2, rejectedRows: 1 });
+    expect(readFileSync(n.errorReport!, 'utf8')).toContain('2,G6,"customer.handle: contains a NUL character');
     const ids = await db.sql`select external_id from orders order by 1`;
-    expect(ids.map((r) => r.external_id)).toEqual(['G1', 'G2']);
-    await expect(importOrders({ sql: db.sql, clock, file: file([row('H1', null), 'H2,tmall,"bad"quote,x']) })).rejects.toBeInstanceOf(CsvSyntaxError);
+    expect(ids.map((r) => r.external_id)).toEqual(['G1', 'G2', 'G4', 'G5']);
+  });
+
+  it('fails the import on a CSV syntax error', async () => {
+    await expect(importOrders({ sql: db.sql, clock, input: INPUT, file: file([row('H1', null), 'H2,tmall,"bad"quote,x']) })).rejects.toBeInstanceOf(CsvSyntaxError);
     // The pool is fine afterwards.
     expect((await db.sql`select 1 as one`)[0]!.one).toBe(1);
   });

@@ -1,7 +1,8 @@
 import type { Sql } from '../db/client.js';
 import { OrderRows, prepareOrderRows, writeOrderRows, type PreparedOrderRows } from '../db/queries/orders.js';
+import type { Config } from '../config/schema.js';
 import type { Clock } from '../domain/clock.js';
-import { addFlatOrderFast, FLAT_ORDER_COLUMNS, flatRowToOrder, parseOrder } from './order-input.js';
+import { addFlatOrderFast, FLAT_ORDER_COLUMNS, flatRowToOrder, inputLimits, parseOrder } from './order-input.js';
 import { detectFormat, ErrorReport, readCsvRecords, readRows, recordObject } from './read-rows.js';
 
 export interface ImportSummary {
@@ -16,6 +17,8 @@ export interface ImportSummary {
 export interface ImportOptions {
   sql: Sql;
   clock: Clock;
+  /** The accepted instants (config `input`), judged against the wall-clock time the import starts. */
+  input: Config['input'];
   file: string;
   format?: 'csv' | 'ndjson';
   /** Where bad rows go (line, orderId, reason); default FILE.errors.csv. */
@@ -84,8 +87,9 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
   };
 
   const refuse = (line: number, orderId: string | null, reason: string) => batch.rejected.push({ line, orderId, reason });
+  const limits = inputLimits(opts.input);
   const parsed = (line: number, raw: unknown) => {
-    const p = parseOrder(raw);
+    const p = parseOrder(raw, limits);
     if (p.ok) {
       batch.rows.add(p.order, line);
       batch.taken++;
@@ -111,7 +115,7 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
             continue;
           }
           counted();
-          if (col && addFlatOrderFast(rec.fields, col, batch.rows, rec.line)) batch.taken++;
+          if (col && addFlatOrderFast(rec.fields, col, batch.rows, rec.line, limits)) batch.taken++;
           else parsed(rec.line, flatRowToOrder(recordObject(header, rec.fields)));
           if (full()) await flush();
         }

@@ -104,7 +104,7 @@ describe('order ingest', () => {
         'E4,tmall,normal,2026-11-11T01:00:00+08:00,,-5,CNY,陈静,13900000004,cj,YTO,YT0000000004,',
       ].join('\n'),
     );
-    const s = await importOrders({ sql: db.sql, clock: fixedClock('2026-11-12T00:00:00Z'), file });
+    const s = await importOrders({ sql: db.sql, clock: fixedClock('2026-11-12T00:00:00Z'), input: daemon.deps.config.input, file });
     expect(s).toMatchObject({ rows: 5, orders: 3, rejectedRows: 2 });
     const report = readFileSync(s.errorReport!, 'utf8').trim().split('\n');
     expect(report[1]).toMatch(/^4,E2,"?paidAt: /);

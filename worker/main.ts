@@ -159,6 +159,7 @@ async function main(argv: string[]): Promise<void> {
         const s = await importOrders({
           sql: db.sql,
           clock: systemClock,
+          input: cfg.input,
           file: positionals[1],
           format: values.format as 'csv' | 'ndjson' | undefined,
           errorReport: values.errors,
