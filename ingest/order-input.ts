@@ -3,7 +3,7 @@ import { normalizeCarrier } from '../carriers/carrier-codes.js';
 import { PLATFORMS } from '../config/schema.js';
 import type { Config } from '../config/schema.js';
 import type { OrderRows } from '../db/queries/orders.js';
-import { TEXT_LIMITS, textProblem } from './text.js';
+import { storableString, TEXT_LIMITS, textProblem } from './text.js';
 
 /** ISO-8601 with an explicit offset or Z: order times must be unambiguous. */
 const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(?:Z|([+-])(\d{2}):?(\d{2}))$/;
@@ -79,10 +79,7 @@ const text = (max: number) =>
   z
     .union([z.string(), z.number()])
     .transform((v) => String(v).trim())
-    .superRefine((v, ctx) => {
-      const problem = textProblem(v, max);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    });
+    .pipe(storableString(max));
 
 const optionalText = (max: number) =>
   text(max)

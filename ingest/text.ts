@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Text that arrives from outside (API bodies, import files) and is stored or sent on: what Postgres can store,
  * and how long each kind of free text may be.
@@ -32,3 +34,10 @@ export function unstorable(s: string): string | null {
 export function textProblem(s: string, max: number): string | null {
   return unstorable(s) ?? (s.length > max ? `is longer than ${max} characters (${s.length})` : null);
 }
+
+/** A zod string field of free text: storable and at most `max` characters (see TEXT_LIMITS). */
+export const storableString = (max: number) =>
+  z.string().superRefine((v, ctx) => {
+    const problem = textProblem(v, max);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });

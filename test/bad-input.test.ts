@@ -108,6 +108,18 @@ describe('bad input through POST /api/orders', () => {
     });
   });
 
+  it('caps and checks an agent name and a completion note on the outreach API (400 naming the field)', async () => {
+    const act = async (action: string, body: unknown) => {
+      const res = await fetch(`${base}/api/outreach/1/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, error: ((await res.json()) as { error: string }).error };
+    };
+    expect(await act('claim', { agent: 'a'.repeat(65) })).toEqual({ status: 400, error: 'agent: is longer than 64 characters (65)' });
+    expect(await act('claim', { agent: 'al\u0000ice' })).toEqual({ status: 400, error: 'agent: contains a NUL character (U+0000), which cannot be stored' });
+    expect(await act('complete', { outcome: 'called', note: 'n'.repeat(1001) })).toEqual({ status: 400, error: 'note: is longer than 1000 characters (1001)' });
+    // A valid body reaches the task lookup (none here).
+    expect((await act('claim', { agent: 'alice' })).status).toBe(404);
+  });
+
   it('refuses text Postgres cannot store (NUL, lone surrogates) per item, storing the rest of the batch', async () => {
     const a = await post([
       order('N0'),
