@@ -42,7 +42,7 @@ try {
   const t0 = performance.now();
   const s = await importOrders({ sql: db.sql, clock: fixedClock(BENCH_NOW), input: loadConfig({ env: {} }).input, file, errorReport: errors });
   const seconds = (performance.now() - t0) / 1000;
-  const out: ImportChildResult = { rows: s.rows, orders: s.orders, shipments: s.shipments, rejectedRows: s.rejectedRows, seconds, peakRssMb: vmHwmMb() };
+  const out: ImportChildResult = { rows: s.rows, orders: s.stored + s.unchanged, shipments: s.shipments, rejectedRows: s.rejectedRows, seconds, peakRssMb: vmHwmMb() };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 } finally {
   await db.close();

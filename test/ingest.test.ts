@@ -105,7 +105,8 @@ describe('order ingest', () => {
       ].join('\n'),
     );
     const s = await importOrders({ sql: db.sql, clock: fixedClock('2026-11-12T00:00:00Z'), input: daemon.deps.config.input, file });
-    expect(s).toMatchObject({ rows: 5, orders: 3, rejectedRows: 2 });
+    // Two distinct orders (E1 has two rows).
+    expect(s).toMatchObject({ rows: 5, stored: 2, unchanged: 0, rejectedRows: 2 });
     const report = readFileSync(s.errorReport!, 'utf8').trim().split('\n');
     expect(report[1]).toMatch(/^4,E2,"?paidAt: /);
     expect(report[2]).toMatch(/^6,E4,"?amount: /);

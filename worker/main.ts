@@ -6,7 +6,7 @@ import { createDb } from '../db/client.js';
 import { listExceptions } from '../db/queries/exception-list.js';
 import { runMigrations } from '../db/migrate.js';
 import { fixedClock, systemClock } from '../domain/clock.js';
-import { importOrders } from '../ingest/import-orders.js';
+import { importOrdersCommand } from './import-cli.js';
 import { assertJobRegistry } from '../jobs/index.js';
 import { seedDemoOrders } from './demo.js';
 import { ROLES, startDaemon, type Role } from './daemon.js';
@@ -24,7 +24,7 @@ const USAGE = `parcelwatch <command>
   migrate                                   apply database migrations
   config check                              validate config, print the effective config (secrets redacted)
   config docs                               print the config reference (markdown)
-  import orders FILE [--format csv|ndjson] [--errors FILE]
+  import orders FILE [--format csv|ndjson] [--encoding utf8|gbk|gb18030] [--errors FILE]
   exceptions [--status open|resolved] [--type T] [--format table|csv|json] [--limit N]
 ${CHASES_USAGE}`;
 
@@ -142,7 +142,7 @@ async function main(argv: string[]): Promise<void> {
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { format: { type: 'string' }, errors: { type: 'string' } },
+        options: { format: { type: 'string' }, errors: { type: 'string' }, encoding: { type: 'string' } },
       });
       if (positionals[0] === 'chases' && positionals[1]) {
         const cfg = config();
@@ -151,29 +151,7 @@ async function main(argv: string[]): Promise<void> {
         return;
       }
       if (positionals[0] !== 'orders' || !positionals[1]) throw new UsageError('import orders|chases FILE');
-      const cfg = config();
-      await runMigrations(cfg.database.url);
-      const db = await createDb({ url: cfg.database.url, poolSize: 2 });
-      const tty = process.stderr.isTTY;
-      try {
-        const s = await importOrders({
-          sql: db.sql,
-          clock: systemClock,
-          input: cfg.input,
-          file: positionals[1],
-          format: values.format as 'csv' | 'ndjson' | undefined,
-          errorReport: values.errors,
-          onProgress: tty ? (rows) => process.stderr.write(`\r  ${rows.toLocaleString('en-US')} rows…`) : undefined,
-        });
-        if (tty) process.stderr.write('\n');
-        process.stdout.write(
-          `imported ${s.orders} orders (${s.shipments} new shipments) from ${s.rows} rows in ${s.seconds.toFixed(1)}s; ` +
-            `${s.rejectedRows} rejected${s.errorReport ? ` — see ${s.errorReport}` : ''}\n`,
-        );
-        process.exitCode = s.rejectedRows > 0 ? 3 : 0;
-      } finally {
-        await db.close();
-      }
+      process.exitCode = await importOrdersCommand(positionals[1], values, () => USAGE);
       return;
     }
     case 'exceptions': {
