@@ -31,9 +31,10 @@ export function detectFormat(file: string, format?: ImportFormat): ImportFormat 
 const SAMPLE_BYTES = 1 << 16;
 
 /**
- * The encoding of an import file: UTF-8 if it starts with a UTF-8 BOM or its first 64 KiB are valid UTF-8, else
- * GB18030 (what Chinese Excel writes for "CSV", a superset of GBK). GBK text is almost never valid UTF-8: its
- * two-byte characters do not follow UTF-8's lead/continuation byte pattern.
+ * The encoding of an import file: UTF-8 if it starts with a UTF-8 BOM or its first 64 KiB read as UTF-8 (a few
+ * damaged bytes among many valid characters still count as UTF-8: those rows are refused, the rest is read
+ * right), else GB18030 (what Chinese Excel writes for "CSV", a superset of GBK). GBK text read as UTF-8 is
+ * nearly all invalid: its two-byte characters do not follow UTF-8's lead/continuation byte pattern.
  */
 export async function detectEncoding(file: string): Promise<'utf8' | 'gb18030'> {
   const fh = await open(file, 'r');
@@ -42,13 +43,16 @@ export async function detectEncoding(file: string): Promise<'utf8' | 'gb18030'> 
     const { bytesRead } = await fh.read(buf, 0, SAMPLE_BYTES, 0);
     const b = buf.subarray(0, bytesRead);
     if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) return 'utf8';
-    try {
-      // stream: a character cut at the end of the sample is not an error.
-      new TextDecoder('utf-8', { fatal: true }).decode(b, { stream: bytesRead === SAMPLE_BYTES });
-      return 'utf8';
-    } catch {
-      return 'gb18030';
+    // stream: a character cut at the end of the sample is not an error.
+    const text = new TextDecoder('utf-8').decode(b, { stream: bytesRead === SAMPLE_BYTES });
+    let bad = 0;
+    let wide = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0xfffd) bad++;
+      else if (c >= 0x80) wide++;
     }
+    return bad === 0 || wide >= 4 * bad ? 'utf8' : 'gb18030';
   } finally {
     await fh.close();
   }
