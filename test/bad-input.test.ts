@@ -1,10 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixedClock } from '../domain/clock.js';
-import { createLogger } from '../worker/logger.js';
-import { startDaemon, type Daemon } from '../worker/daemon.js';
-import { testConfig } from './helpers/config.js';
-import { createTestDb, type TestDb } from './helpers/db.js';
-import { dropPrefix, uniquePrefix } from './helpers/redis.js';
+import { startTestApi, type TestApi } from './helpers/api.js';
+import type { TestDb } from './helpers/db.js';
 
 /** Bad items through POST /api/orders: each gets its own answer naming the field; the good ones are stored. */
 
@@ -20,27 +16,22 @@ const order = (id: string, extra: Record<string, unknown> = {}) => ({
 });
 
 describe('bad input through POST /api/orders', () => {
+  let api: TestApi;
   let db: TestDb;
-  let daemon: Daemon;
   let base: string;
-  const prefix = uniquePrefix();
 
   beforeAll(async () => {
-    db = await createTestDb();
-    const config = testConfig({ databaseUrl: db.url, prefix, overrides: { input: { futureSkewMinutes: 5 } } });
-    daemon = await startDaemon({ config, clock: fixedClock('2026-11-12T00:00:00Z'), log: createLogger('silent', { pretty: false }), role: 'api', migrate: false });
-    base = `http://127.0.0.1:${daemon.http!.port}`;
+    api = await startTestApi({ input: { futureSkewMinutes: 5 } });
+    ({ db, base } = api);
   });
   afterAll(async () => {
-    await daemon.stop();
-    await db.drop();
-    await dropPrefix(prefix);
+    await api.close();
   });
 
   const post = async (orders: unknown[]) => {
-    const res = await fetch(`${base}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ orders }) });
+    const res = await api.post('/api/orders', { orders });
     expect(res.status).toBe(200);
-    return (await res.json()) as Answer;
+    return res.body as Answer;
   };
   const stored = async (ids: string[]) =>
     (await db.sql`select external_id from orders where external_id = any(${ids}) order by 1`).map((r) => r.external_id as string);

@@ -7,14 +7,9 @@ import { ProviderError, type TrackResult } from '../carriers/carrier.js';
 import { parseKdniaoReply } from '../carriers/kdniao/parse.js';
 import { parseKuaidi100Reply } from '../carriers/kuaidi100/parse.js';
 import { parseAcceptedItem } from '../carriers/seventeen-track/parse.js';
-import { fixedClock } from '../domain/clock.js';
 import { unstorable } from '../ingest/text.js';
 import { CsvParser, csvEscape, readRows, type CsvRecord, type FileRow } from '../ingest/read-rows.js';
-import { createLogger } from '../worker/logger.js';
-import { startDaemon, type Daemon } from '../worker/daemon.js';
-import { testConfig } from './helpers/config.js';
-import { createTestDb, type TestDb } from './helpers/db.js';
-import { dropPrefix, uniquePrefix } from './helpers/redis.js';
+import { startTestApi, type TestApi } from './helpers/api.js';
 
 /**
  * Property-based fuzzing (fast-check) of what comes in from outside: provider replies, import files, the orders
@@ -150,20 +145,12 @@ describe('the NDJSON reader never throws and never loses a good row', () => {
 });
 
 describe('POST /api/orders with random mixes of good and bad items (real HTTP)', () => {
-  let db: TestDb;
-  let daemon: Daemon;
-  let base: string;
-  const prefix = uniquePrefix();
+  let api: TestApi;
   beforeAll(async () => {
-    db = await createTestDb();
-    const config = testConfig({ databaseUrl: db.url, prefix });
-    daemon = await startDaemon({ config, clock: fixedClock('2026-11-12T00:00:00Z'), log: createLogger('silent', { pretty: false }), role: 'api', migrate: false });
-    base = `http://127.0.0.1:${daemon.http!.port}`;
+    api = await startTestApi();
   });
   afterAll(async () => {
-    await daemon.stop();
-    await db.drop();
-    await dropPrefix(prefix);
+    await api.close();
   });
 
   let seq = 0;
@@ -201,15 +188,15 @@ describe('POST /api/orders with random mixes of good and bad items (real HTTP)',
   it('never answers 500; stores every good item; gives every bad item a reason with its index', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.oneof(goodOrder.map((o) => ({ good: true as const, o })), badOrder.map((o) => ({ good: false as const, o }))), { minLength: 1, maxLength: 15 }), async (items) => {
-        const res = await fetch(`${base}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ orders: items.map((i) => i.o) }) });
+        const res = await api.post('/api/orders', { orders: items.map((i) => i.o) });
         expect(res.status).toBe(200);
-        const body = (await res.json()) as { accepted: number; rejected: { index: number; errors: string[] }[] };
+        const body = res.body as { accepted: number; rejected: { index: number; errors: string[] }[] };
         const badIdx = items.flatMap((it, i) => (it.good ? [] : [i]));
         expect(body.rejected.map((r) => r.index)).toEqual(badIdx);
         for (const r of body.rejected) expect(r.errors.length).toBeGreaterThan(0);
         expect(body.accepted).toBe(items.length - badIdx.length);
         const goodIds = items.flatMap((it) => (it.good ? [(it.o as { orderId: string }).orderId] : []));
-        const stored = await db.sql`select external_id from orders where external_id = any(${goodIds})`;
+        const stored = await api.db.sql`select external_id from orders where external_id = any(${goodIds})`;
         expect(stored).toHaveLength(goodIds.length);
       }),
       { numRuns: 40 },

@@ -2,14 +2,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixedClock } from '../domain/clock.js';
 import { CSV_COLUMNS, importOrders } from '../ingest/import-orders.js';
 import { detect } from '../jobs/detect-exceptions.js';
-import { createLogger } from '../worker/logger.js';
-import { startDaemon, type Daemon } from '../worker/daemon.js';
-import { testConfig } from './helpers/config.js';
-import { createTestDb, type TestDb } from './helpers/db.js';
-import { dropPrefix, uniquePrefix } from './helpers/redis.js';
+import type { Daemon } from '../worker/daemon.js';
+import { startTestApi, type TestApi } from './helpers/api.js';
+import type { TestDb } from './helpers/db.js';
 
 /**
  * 合并发货: one parcel for several orders of the same customer (same platform, and the same phone or handle) is
@@ -29,32 +26,20 @@ const order = (id: string, customer: object, trackingNos: string[]) => ({
 });
 
 describe('merged parcels', () => {
+  let api: TestApi;
   let db: TestDb;
   let daemon: Daemon;
-  let base: string;
-  const clock = fixedClock('2026-11-12T00:00:00Z');
-  const prefix = uniquePrefix();
+  let clock: TestApi['clock'];
 
   beforeAll(async () => {
-    db = await createTestDb();
-    const config = testConfig({
-      databaseUrl: db.url,
-      prefix,
-      overrides: { chases: { channels: { webhook: { enabled: true, url: 'http://127.0.0.1:9/hook', secret: 's' } } } },
-    });
-    daemon = await startDaemon({ config, clock, log: createLogger('silent', { pretty: false }), role: 'api', migrate: false });
-    base = `http://127.0.0.1:${daemon.http!.port}`;
+    api = await startTestApi({ chases: { channels: { webhook: { enabled: true, url: 'http://127.0.0.1:9/hook', secret: 's' } } } });
+    ({ db, daemon, clock } = api);
   });
   afterAll(async () => {
-    await daemon.stop();
-    await db.drop();
-    await dropPrefix(prefix);
+    await api.close();
   });
 
-  const post = async (path: string, body: unknown) => {
-    const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as Answer & Record<string, unknown> };
-  };
+  const post = async (path: string, body: unknown) => (await api.post(path, body)) as { status: number; body: Answer & Record<string, unknown> };
   const servedBy = async (trackingNo: string) =>
     (
       await db.sql`select o.external_id from order_shipments l join orders o on o.id = l.order_id join shipments s on s.id = l.shipment_id
