@@ -416,6 +416,15 @@ export const configSchema = z.strictObject({
     ),
     heartbeatSeconds: posInt().describe('How often scheduler/worker daemons record their heartbeat; one seen within 3 intervals counts as running.'),
   }),
+  input: z.strictObject({
+    earliestPaidAt: z.iso
+      .datetime({ offset: true })
+      .describe('Orders (API, import) paid before this instant are refused as a typo or a placeholder date.'),
+    futureSkewMinutes: nonNeg().describe(
+      'How far after the wall-clock time of receipt a paidAt or markedShippedAt may lie (clock skew of the sending system); later is refused.',
+    ),
+    promiseWithinDays: pos().describe('A promisedShipBy may lie at most this many days after paidAt (longest presale period accepted).'),
+  }),
   demo: z.strictObject({
     orders: posInt().describe('Orders `parcelwatch demo` seeds.'),
     paidWithinHours: pos().describe('Seeded orders were paid within this many hours before now.'),

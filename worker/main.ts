@@ -6,7 +6,6 @@ import { createDb, DatabaseUrlError } from '../db/client.js';
 import { listExceptions } from '../db/queries/exception-list.js';
 import { runMigrations } from '../db/migrate.js';
 import { fixedClock, systemClock } from '../domain/clock.js';
-import { importOrders } from '../ingest/import-orders.js';
 import { importNormSeeds } from '../ingest/import-norms.js';
 import {
   carrierReport,
@@ -20,6 +19,8 @@ import {
   type CsvEncoding,
   type ExceptionReport,
 } from '../api/reports.js';
+import { importOrdersCommand } from './import-cli.js';
+import { IMPORT_FORMATS, importOption } from '../ingest/read-rows.js';
 import { assertJobRegistry } from '../jobs/index.js';
 import { seedDemoOrders } from './demo.js';
 import { ROLES, startDaemon, type Role } from './daemon.js';
@@ -45,7 +46,7 @@ const USAGE = `parcelwatch <command>
   migrate                                   apply database migrations
   config check                              validate config, print the effective config (secrets redacted)
   config docs                               print the config reference (markdown)
-  import orders FILE [--format csv|ndjson] [--errors FILE]
+  import orders FILE [--format csv|ndjson] [--encoding utf8|gbk|gb18030] [--errors FILE]
   import norms FILE [--errors FILE]        seed transit norms: CSV carrier,origin,destination,p50Hours,p90Hours,samples
   exceptions [--status open|resolved] [--type T] [--severity S] [--format table|csv|json] [--limit N (1-10000)]
   deliveries retry [--failed] [ID…]         send failed agent deliveries again (new attempt budget)
@@ -192,15 +193,22 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'import': {
+      // --format/--encoding are checked by the importers themselves (exit 2 with the usage, as the issue asks of imports).
       const { values, positionals } = parseCommand(
-        { command, options: { format: choice(['csv', 'ndjson']), errors: text() }, positionals: ['orders|chases', 'FILE'] },
+        { command, options: { format: text(), encoding: text(), errors: text() }, positionals: ['orders|chases|norms', 'FILE'] },
         rest,
       );
       const [kind, file] = positionals as [string, string];
       if (kind === 'chases') {
         const cfg = config();
         await runMigrations(cfg.database.url);
-        process.exitCode = await importChasesCommand(cfg, file, values);
+        let format;
+        try {
+          format = importOption('format', values.format, IMPORT_FORMATS);
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        process.exitCode = await importChasesCommand(cfg, file, { format, errors: values.errors });
         return;
       }
       if (kind === 'norms') {
@@ -217,28 +225,7 @@ async function main(argv: string[]): Promise<void> {
         return;
       }
       if (kind !== 'orders') throw new UsageError('import orders|chases|norms FILE');
-      const cfg = config();
-      await runMigrations(cfg.database.url);
-      const db = await createDb({ url: cfg.database.url, poolSize: 2 });
-      const tty = process.stderr.isTTY;
-      try {
-        const s = await importOrders({
-          sql: db.sql,
-          clock: systemClock,
-          file,
-          format: values.format,
-          errorReport: values.errors,
-          onProgress: tty ? (rows) => process.stderr.write(`\r  ${rows.toLocaleString('en-US')} rows…`) : undefined,
-        });
-        if (tty) process.stderr.write('\n');
-        process.stdout.write(
-          `imported ${s.orders} orders (${s.shipments} new shipments) from ${s.rows} rows in ${s.seconds.toFixed(1)}s; ` +
-            `${s.rejectedRows} rejected${s.errorReport ? ` — see ${s.errorReport}` : ''}\n`,
-        );
-        process.exitCode = s.rejectedRows > 0 ? 3 : 0;
-      } finally {
-        await db.close();
-      }
+      process.exitCode = await importOrdersCommand(file, values, () => USAGE);
       return;
     }
     case 'exceptions': {

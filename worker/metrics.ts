@@ -21,6 +21,7 @@ export function createMetrics() {
     exceptions: new Counter({ name: 'parcelwatch_exceptions_total', help: 'Exception transitions', labelNames: ['type', 'action'], registers: [registry] }),
     ordersIngested: new Counter({ name: 'parcelwatch_orders_ingested_total', help: 'Orders accepted', labelNames: ['source'], registers: [registry] }),
     ordersRejected: new Counter({ name: 'parcelwatch_orders_rejected_total', help: 'Orders rejected', labelNames: ['source'], registers: [registry] }),
+    detectionQuarantined: new Counter({ name: 'parcelwatch_detection_quarantined_total', help: 'Subjects a detection sweep set aside because their data cannot be judged', registers: [registry] }),
     outreach: new Counter({ name: 'parcelwatch_outreach_total', help: 'Outreach task transitions', labelNames: ['action'], registers: [registry] }),
     deliveries: new Counter({ name: 'parcelwatch_channel_deliveries_total', help: 'Channel deliveries', labelNames: ['channel', 'result'], registers: [registry] }),
     circuitOpen: new Gauge({ name: 'parcelwatch_provider_circuit_open', help: '1 while the provider\'s circuit breaker is open or half open', labelNames: ['provider'], registers: [registry] }),

@@ -82,11 +82,10 @@ export async function showShipments(sql: Sql, trackingNo: string, opts: { carrie
   if (parcels.length === 0) return [];
   const ids = parcels.map((p) => Number(p.id));
   const [orders, events, exceptions] = await Promise.all([
-    // The orders a parcel serves. Today that is shipments.order_id alone; parcels shared by several orders
-    // only need this one query changed (every caller already takes a list).
-    sql`select s.id as shipment_id, o.id as order_id, o.external_id
-        from shipments s join orders o on o.id = s.order_id
-        where s.id = any(${sql.array(ids)}::bigint[])
+    // Every order the parcel serves: a merged parcel (合并发货) is listed under each of its orders.
+    sql`select l.shipment_id, o.id as order_id, o.external_id
+        from order_shipments l join orders o on o.id = l.order_id
+        where l.shipment_id = any(${sql.array(ids)}::bigint[])
         order by o.external_id`,
     sql`select e.shipment_id, e.occurred_at, e.text, e.provider_code, e.status, e.rule, e.hub, e.location, e.provider, e.seen_at
         from unnest(${sql.array(ids)}::bigint[]) as p(id)
