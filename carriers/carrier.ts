@@ -79,4 +79,10 @@ export interface TrackingProvider {
   /** Most numbers one call can carry (1 for per-number APIs, 40 for 17TRACK). */
   readonly maxBatch: number;
   track(requests: TrackRequest[], ctx: ProviderContext): Promise<TrackResult[]>;
+  /**
+   * Which carriers may own `trackingNo`, as the provider's own carrier codes, most likely first; [] when the
+   * provider does not recognise the number. Whole-call failures throw ProviderError like track().
+   * Absent when the provider cannot detect carriers (sandbox).
+   */
+  detectCarrier?(trackingNo: string, ctx: ProviderContext): Promise<string[]>;
 }

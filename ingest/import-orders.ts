@@ -1,7 +1,7 @@
 import type { Sql } from '../db/client.js';
 import { OrderRows, prepareOrderRows, writeOrderRows, type PreparedOrderRows } from '../db/queries/orders.js';
 import type { Clock } from '../domain/clock.js';
-import { addFlatOrderFast, FLAT_ORDER_COLUMNS, flatRowToOrder, parseOrder } from './order-input.js';
+import { addFlatOrderFast, carrierWarnings, FLAT_ORDER_COLUMNS, flatRowToOrder, parseOrder } from './order-input.js';
 import { detectFormat, ErrorReport, readCsvRecords, readRows, recordObject } from './read-rows.js';
 
 export interface ImportSummary {
@@ -9,6 +9,8 @@ export interface ImportSummary {
   orders: number;
   shipments: number;
   rejectedRows: number;
+  /** Accepted rows with a warning (carrier to be detected); listed in the report as `warning: …`. */
+  warnings: number;
   errorReport: string | null;
   seconds: number;
 }
@@ -39,9 +41,11 @@ interface Batch {
   /** File rows taken (a row of the schema's path may add several flat rows). */
   taken: number;
   rejected: Rejected[];
+  /** Accepted rows the report should still name (unknown carrier). */
+  warnings: Rejected[];
 }
 
-const newBatch = (): Batch => ({ rows: new OrderRows(), taken: 0, rejected: [] });
+const newBatch = (): Batch => ({ rows: new OrderRows(), taken: 0, rejected: [], warnings: [] });
 
 /**
  * Stream rows → validate → upsert in batches, one batch written while the next is read and validated (at most
@@ -53,7 +57,7 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
   const format = detectFormat(opts.file, opts.format);
   const batchSize = opts.batchSize ?? 2500;
   const report = new ErrorReport(opts.errorReport ?? `${opts.file}.errors.csv`, ['line', 'orderId', 'reason']);
-  const summary: ImportSummary = { rows: 0, orders: 0, shipments: 0, rejectedRows: 0, errorReport: null, seconds: 0 };
+  const summary: ImportSummary = { rows: 0, orders: 0, shipments: 0, rejectedRows: 0, warnings: 0, errorReport: null, seconds: 0 };
 
   const write = async (b: Batch, prepared: PreparedOrderRows | null) => {
     const rejected = b.rejected;
@@ -66,8 +70,10 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
       );
       if (r.conflicts.length) rejected.sort((x, y) => x.line - y.line);
     }
-    for (const x of rejected) report.write([x.line, x.orderId ?? '', x.reason]);
+    const listed = b.warnings.length ? [...rejected, ...b.warnings].sort((x, y) => x.line - y.line) : rejected;
+    for (const x of listed) report.write([x.line, x.orderId ?? '', x.reason]);
     summary.rejectedRows += rejected.length;
+    summary.warnings += b.warnings.length;
     await report.drained();
   };
 
@@ -89,6 +95,7 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
     if (p.ok) {
       batch.rows.add(p.order, line);
       batch.taken++;
+      for (const w of carrierWarnings(p.order)) batch.warnings.push({ line, orderId: p.order.orderId, reason: `warning: ${w}` });
     } else refuse(line, p.orderId, p.errors.join('; '));
   };
   const full = () => batch.taken >= batchSize || batch.rejected.length >= batchSize;

@@ -167,7 +167,7 @@ async function main(argv: string[]): Promise<void> {
         if (tty) process.stderr.write('\n');
         process.stdout.write(
           `imported ${s.orders} orders (${s.shipments} new shipments) from ${s.rows} rows in ${s.seconds.toFixed(1)}s; ` +
-            `${s.rejectedRows} rejected${s.errorReport ? ` — see ${s.errorReport}` : ''}\n`,
+            `${s.rejectedRows} rejected, ${s.warnings} with warnings${s.errorReport ? ` — see ${s.errorReport}` : ''}\n`,
         );
         process.exitCode = s.rejectedRows > 0 ? 3 : 0;
       } finally {

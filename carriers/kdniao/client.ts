@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../../config/schema.js';
-import type { ProviderContext, TrackRequest, TrackResult, TrackingProvider } from '../carrier.js';
+import { ProviderError, type ProviderContext, type TrackRequest, type TrackResult, type TrackingProvider } from '../carrier.js';
 import { providerCarrierCode } from '../carrier-codes.js';
 import { RateGate } from '../rate-gate.js';
-import { ProviderHttp, phoneLast4 } from '../http.js';
-import { parseKdniaoReply } from './parse.js';
+import { ProviderHttp, clip, isRecord, phoneLast4, textOf } from '../http.js';
+import { classifyFailure, parseKdniaoReply } from './parse.js';
 
 export type KdniaoConfig = Config['providers']['kdniao'];
 
@@ -52,19 +52,40 @@ export class KdniaoProvider implements TrackingProvider {
     // SF wants the phone's last four digits as CustomerName (UNCONFIRMED in stored docs; harmless for others).
     const last4 = phoneLast4(req.phone);
     if (shipper === 'SF' && last4) data.CustomerName = last4;
+    const reply = await this.call(this.requestType, data, ctx);
+    return parseKdniaoReply(reply.body, req.trackingNo, ctx.timeZone, reply.raw);
+  }
+
+  /**
+   * 单号识别 (RequestType 2002): `{LogisticCode}` → `{Success, Shippers:[{ShipperCode, ShipperName}]}`; an empty
+   * Shippers list means not recognised (and is not billed). A failure is classified like a tracking failure.
+   */
+  async detectCarrier(trackingNo: string, ctx: ProviderContext): Promise<string[]> {
+    const reply = await this.call('2002', { LogisticCode: trackingNo }, ctx);
+    const b = reply.body;
+    if (!isRecord(b) || typeof b.Success !== 'boolean') throw new ProviderError('kdniao', 'malformed', 'recognition reply is not a Kdniao envelope', { raw: clip(reply.raw) });
+    if (b.Success === false) {
+      // Account failures throw here; anything else about this number is "not recognised".
+      classifyFailure(textOf(b.Reason), trackingNo, reply.raw);
+      return [];
+    }
+    const shippers = Array.isArray(b.Shippers) ? b.Shippers.filter(isRecord) : [];
+    return shippers.map((s) => textOf(s.ShipperCode).trim()).filter(Boolean);
+  }
+
+  private call(requestType: string, data: Record<string, string>, ctx: ProviderContext) {
     const requestData = JSON.stringify(data);
-    const reply = await this.http.postForm(
+    return this.http.postForm(
       '/Ebusiness/EbusinessOrderHandle.aspx',
       {
         RequestData: requestData,
         EBusinessID: this.cfg.eBusinessId,
-        RequestType: this.requestType,
+        RequestType: requestType,
         DataSign: kdniaoSign(requestData, this.cfg.appKey),
         DataType: '2',
       },
       ctx.clock.now(),
     );
-    return parseKdniaoReply(reply.body, req.trackingNo, ctx.timeZone, reply.raw);
   }
 }
 
