@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import { timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { getAlerts, getCarriers } from '../api/carriers.js';
 import { deleteChase, getChases, postChase } from '../api/chases.js';
 import { getExceptions } from '../api/exceptions.js';
 import { HttpError, queryParams, readJson, sendJson } from '../api/http-kit.js';
@@ -21,6 +22,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse, deps: Deps, enqueue: 
 
 const routes: { method: string; path: RegExp; handler: Handler }[] = [
   { method: 'POST', path: /^\/api\/orders$/, handler: async (req, _res, deps) => postOrders(deps, await readJson(req, deps.config.http.bodyLimitBytes)) },
+  { method: 'GET', path: /^\/api\/carriers$/, handler: async (req) => getCarriers(queryParams(req)) },
+  { method: 'GET', path: /^\/api\/alerts$/, handler: async (_req, _res, deps) => getAlerts(deps) },
   { method: 'GET', path: /^\/api\/exceptions$/, handler: async (req, _res, deps) => getExceptions(deps, queryParams(req)) },
   { method: 'GET', path: /^\/api\/outreach$/, handler: async (req, _res, deps) => listOutreach(deps, queryParams(req)) },
   {

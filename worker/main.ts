@@ -4,6 +4,8 @@ import { ConfigError, loadConfig, redactConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createDb } from '../db/client.js';
 import { listExceptions } from '../db/queries/exception-list.js';
+import { listOpenAlerts } from '../db/queries/tracking.js';
+import { getCarriers } from '../api/carriers.js';
 import { runMigrations } from '../db/migrate.js';
 import { fixedClock, systemClock } from '../domain/clock.js';
 import { importOrders } from '../ingest/import-orders.js';
@@ -26,9 +28,19 @@ const USAGE = `parcelwatch <command>
   config docs                               print the config reference (markdown)
   import orders FILE [--format csv|ndjson] [--errors FILE]
   exceptions [--status open|resolved] [--type T] [--format table|csv|json] [--limit N]
+  carriers list [--search TEXT] [--format table|json]   the carrier table: how a name in an export resolves
+  alerts [--format table|json]              open ops alerts (provider auth/quota, carriers nobody recognises)
 ${CHASES_USAGE}`;
 
 class UsageError extends Error {}
+
+/** Aligned columns for people (CJK characters take two cells); long cells are not cut, the last column is free. */
+function printTable(cols: string[], rows: string[][]): void {
+  const cells = (v: string) => [...v].reduce((n, ch) => n + (/[\u2e80-\uffff]/u.test(ch) ? 2 : 1), 0);
+  const widths = cols.map((c, i) => Math.min(40, Math.max(cells(c), ...rows.map((r) => cells(r[i]!)))));
+  const line = (r: string[]) => r.map((v, i) => (i === r.length - 1 ? v : v + ' '.repeat(Math.max(0, widths[i]! - cells(v))))).join('  ');
+  process.stdout.write(`${[cols, ...rows].map(line).join('\n')}\n`);
+}
 
 function die(err: unknown): never {
   if (err instanceof ConfigError) {
@@ -205,6 +217,34 @@ async function main(argv: string[]): Promise<void> {
             const line = (r: string[]) => r.map((v, i) => v.slice(0, widths[i]).padEnd(widths[i]!)).join('  ');
             process.stdout.write(`${line(cols)}\n${rows.map(line).join('\n')}\n${items.length} exceptions\n`);
           }
+        }
+      } finally {
+        await db.close();
+      }
+      return;
+    }
+    case 'carriers': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { search: { type: 'string' }, format: { type: 'string', default: 'table' } } });
+      if (positionals[0] !== 'list') throw new UsageError('carriers list [--search TEXT] [--format table|json]');
+      const { items } = getCarriers(new URLSearchParams(values.search ? { search: values.search } : {}));
+      if (values.format === 'json') process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+      else {
+        const rows = items.map((c) => [c.code, c.name, c.providers.kuaidi100 ?? '-', c.providers.kdniao ?? '-', c.providers.seventeenTrack === null ? '-' : String(c.providers.seventeenTrack), c.aliases.join(' | ')]);
+        printTable(['code', 'name', 'kuaidi100', 'kdniao', '17track', 'aliases'], rows);
+        process.stdout.write(`${items.length} carriers\n`);
+      }
+      return;
+    }
+    case 'alerts': {
+      const { values } = parseArgs({ args: rest, options: { format: { type: 'string', default: 'table' } } });
+      const cfg = config();
+      const db = await createDb({ url: cfg.database.url, poolSize: 1 });
+      try {
+        const items = await listOpenAlerts(db.sql);
+        if (values.format === 'json') process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+        else {
+          printTable(['key', 'count', 'lastAt', 'message'], items.map((a) => [a.key, String(a.count), a.lastAt.toISOString(), a.message]));
+          process.stdout.write(`${items.length} open alerts\n`);
         }
       } finally {
         await db.close();
