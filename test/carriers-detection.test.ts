@@ -6,6 +6,10 @@ import { createLogger } from '../worker/logger.js';
 import { fixedClock } from '../domain/clock.js';
 import { TEST_REDIS_URL } from './helpers/services.js';
 import { startKdniaoFake, type KdniaoFake } from './fakes/kdniao-server.js';
+import { startSeventeenTrackFake } from './fakes/seventeen-track-server.js';
+import { SeventeenTrackProvider } from '../carriers/seventeen-track/client.js';
+import { carrierFromProviderCode } from '../carriers/carrier-codes.js';
+import { providerContext } from './helpers/provider.js';
 import { startKuaidi100Fake, type Kuaidi100Fake } from './fakes/kuaidi100-server.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { fixture } from './helpers/provider.js';
@@ -245,3 +249,29 @@ async function routeFile(carrier: string): Promise<string> {
   writeFileSync(file, `providers:\n  routes:\n    default: sandbox\n    ${carrier}: sandbox\n`);
   return file;
 }
+
+describe('17TRACK auto-detection', () => {
+  it('registers without a carrier and reads the carrier 17TRACK assigned; 0 means not recognised; a known number is looked up', async () => {
+    const fake = await startSeventeenTrackFake({ token: 'T17' });
+    const provider = new SeventeenTrackProvider({ enabled: true, baseUrl: fake.url, qps: 3, concurrency: 1, timeoutMs: 1000, minPollIntervalMinutes: 60, token: 'T17', batchSize: 40 });
+    const ctx = providerContext('2021-12-16T00:00:00Z');
+    try {
+      fake.autoDetect('1Z999AA10123456785', 100002);
+      const codes = await provider.detectCarrier('1Z999AA10123456785', ctx);
+      expect(codes).toEqual(['100002']);
+      expect(carrierFromProviderCode('seventeenTrack', codes[0]!)).toBe('UPS');
+      expect(JSON.parse(fake.requests.at(-1)!.body)).toEqual([{ number: '1Z999AA10123456785' }]);
+
+      fake.autoDetect('ZZ000000000', 0);
+      expect(await provider.detectCarrier('ZZ000000000', ctx)).toEqual([]);
+
+      // Registered before: register refuses it (free), gettrackinfo tells the carrier.
+      fake.script('1Z999AA10123456785', { trackInfo: {}, carrier: 100002 });
+      expect(await provider.detectCarrier('1Z999AA10123456785', ctx)).toEqual(['100002']);
+      expect(fake.requests.at(-1)!.path).toBe('/track/v2.2/gettrackinfo');
+    } finally {
+      provider.close();
+      await fake.close();
+    }
+  });
+});
