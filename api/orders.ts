@@ -1,12 +1,14 @@
 import type { Deps } from '../jobs/define-job.js';
 import { upsertOrders } from '../db/queries/orders.js';
-import { inputLimits, parseOrder, type OrderInput } from '../ingest/order-input.js';
+import { carrierWarnings, inputLimits, parseOrder, type OrderInput } from '../ingest/order-input.js';
 import { conflictReason } from '../ingest/import-orders.js';
 import { HttpError } from './http-kit.js';
 
 export interface IngestAnswer {
   accepted: number;
   rejected: { index: number; orderId: string | null; errors: string[] }[];
+  /** Accepted orders with something to look at (a carrier to be detected), one entry per message. */
+  warnings: { index: number; orderId: string; message: string }[];
 }
 
 /** POST /api/orders: valid orders are stored even when others in the batch are rejected. */
@@ -22,11 +24,13 @@ export async function postOrders(deps: Deps, body: unknown): Promise<IngestAnswe
   const goodIndex: number[] = [];
   const rejected: IngestAnswer['rejected'] = [];
   const limits = inputLimits(deps.config.input);
+  let warnings: IngestAnswer['warnings'] = [];
   list.forEach((raw, index) => {
     const r = parseOrder(raw, limits);
     if (r.ok) {
       good.push(r.order);
       goodIndex.push(index);
+      for (const message of carrierWarnings(r.order)) warnings.push({ index, orderId: r.order.orderId, message });
     } else rejected.push({ index, orderId: r.orderId, errors: r.errors });
   });
   const result = await upsertOrders(deps.sql, good, deps.clock.now());
@@ -41,7 +45,10 @@ export async function postOrders(deps: Deps, body: unknown): Promise<IngestAnswe
     });
   }
   rejected.sort((a, b) => a.index - b.index);
+  // A rejected order's warnings would only confuse: it was not stored.
+  const refused = new Set(rejected.map((r) => r.index));
+  warnings = warnings.filter((w) => !refused.has(w.index));
   deps.metrics.ordersIngested.inc({ source: 'api' }, accepted);
   deps.metrics.ordersRejected.inc({ source: 'api' }, rejected.length);
-  return { accepted, rejected };
+  return { accepted, rejected, warnings };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CARRIER_CODES, carrierName, normalizeCarrier, providerCarrierCode } from './carrier-codes.js';
+import { CARRIER_CODES, carrierFromProviderCode, carrierName, listCarriers, normalizeCarrier, providerCarrierCode } from './carrier-codes.js';
 
 describe('carrier codes', () => {
   it.each([
@@ -66,5 +66,51 @@ describe('carrier codes', () => {
     expect(providerCarrierCode('seventeenTrack', 'YZPY')).toBe('3011');
     expect(providerCarrierCode('seventeenTrack', 'ZTO')).toBeNull();
     expect(providerCarrierCode('kuaidi100', 'NOPE')).toBeNull();
+  });
+
+  // Issue 16: the table from carriers/data/carriers.json reaches well beyond the original 14.
+  it.each([
+    ['安能', 'ANE', 'annengwuliu'],
+    ['跨越', 'KYSY', 'kuayue'],
+    ['丰网速运', 'FWX', 'fengwang'],
+    ['顺丰快运', 'SFKY', 'shunfengkuaiyun'],
+    ['中通快运', 'ZTOKY', 'zhongtongkuaiyun'],
+    ['ZTO56', 'ZTOKY', 'zhongtongkuaiyun'],
+    ['京东快运', 'JDKY', 'jingdongkuaiyun'],
+    ['德邦快运', 'DBLKY', null],
+    ['壹米滴答', 'YMDD', 'yimidida'],
+    ['众邮快递', 'ZYE', 'zhongyouex'],
+    ['苏宁', 'SNWL', 'suning'],
+    ['UPS', 'UPS', 'ups'],
+    ['FedEx', 'FEDEX', 'fedex'],
+    ['DHL', 'DHL', 'dhl'],
+    ['4PX', 'D4PX', 'disifang'],
+    ['Cainiao International', 'CAINIAO', 'cainiaoglobal'],
+    ['天天快递', 'HHTT', 'tiantian'],
+    ['HHTT', 'HHTT', 'tiantian'],
+  ])('resolves %s → %s (Kuaidi100 %s)', (input, code, k100) => {
+    expect(normalizeCarrier(input)).toBe(code);
+    expect(providerCarrierCode('kuaidi100', code)).toBe(k100);
+  });
+
+  it('has the providers\' full lists (over a thousand carriers), each code unique', () => {
+    expect(CARRIER_CODES.length).toBeGreaterThan(1000);
+    expect(new Set(CARRIER_CODES).size).toBe(CARRIER_CODES.length);
+  });
+
+  it('maps a detected provider code back to our code, the curated row first', () => {
+    expect(carrierFromProviderCode('kuaidi100', 'yuantong')).toBe('YTO');
+    expect(carrierFromProviderCode('kuaidi100', 'debangwuliu')).toBe('DBL');
+    expect(carrierFromProviderCode('kdniao', 'KYSY')).toBe('KYSY');
+    expect(carrierFromProviderCode('seventeenTrack', 100002)).toBe('UPS');
+    expect(carrierFromProviderCode('seventeenTrack', '3011')).toBe('YZPY');
+    expect(carrierFromProviderCode('kuaidi100', 'no-such-company')).toBeNull();
+  });
+
+  it('lists the table, an exact resolution of the search text first', () => {
+    const hits = listCarriers('京东物流');
+    expect(hits[0]!.code).toBe('JD');
+    expect(listCarriers('kuaiyun').map((c) => c.code)).toEqual(expect.arrayContaining(['SFKY', 'ZTOKY', 'JDKY']));
+    expect(listCarriers().length).toBe(CARRIER_CODES.length);
   });
 });

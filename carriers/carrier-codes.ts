@@ -1,11 +1,15 @@
 import type { ProviderName } from './carrier.js';
+// The carrier table is data (carriers/data/carriers.json, provenance in carriers/data/SOURCES.md); tsc copies
+// the imported JSON into dist, so the built daemon loads the same file.
+import table from './data/carriers.json' with { type: 'json' };
 
 /**
  * Canonical carrier codes. We use Kdniao's ShipperCode as the canonical code because it is short,
  * upper-case and already what most Chinese shop back-ends export. Every input alias (pinyin, Chinese
- * name, Kuaidi100 code, marketplace spellings) resolves to one of these.
+ * name, Kuaidi100 code, marketplace spellings) resolves to one of these. A carrier Kdniao has no code
+ * for gets a code of our own (SFKY, CAINIAO) or its Kuaidi100 code in upper case.
  */
-interface CarrierInfo {
+export interface CarrierInfo {
   code: string;
   /** zh-CN display name, shown to agents and customers. */
   name: string;
@@ -14,28 +18,15 @@ interface CarrierInfo {
   kdniao: string | null;
   /** 17TRACK numeric carrier key; null = let 17TRACK auto-detect. */
   seventeenTrack: number | null;
+  /** Where the row came from: `curated` (hand-checked) or the provider list it was generated from. */
+  source: string;
 }
 
-const CARRIERS: CarrierInfo[] = [
-  // 17TRACK keys: only 3011 (China Post) is in our research notes; 3013 (China EMS) is from a client's
-  // copy of the carrier list; 100012 for SF is from memory (UNCONFIRMED). The rest are left to auto-detection,
-  // which 17TRACK does well for Chinese domestic number formats, rather than guessing a key that would misroute.
-  { code: 'SF', name: '顺丰速运', aliases: ['sf', 'shunfeng', '顺丰', '顺丰快递', 'sfexpress', 'sf-express', 'sf express'], kuaidi100: 'shunfeng', kdniao: 'SF', seventeenTrack: 100012 },
-  { code: 'ZTO', name: '中通快递', aliases: ['zto', 'zhongtong', '中通', 'zto express'], kuaidi100: 'zhongtong', kdniao: 'ZTO', seventeenTrack: null },
-  { code: 'YTO', name: '圆通速递', aliases: ['yto', 'yuantong', '圆通', '圆通快递', 'yto express'], kuaidi100: 'yuantong', kdniao: 'YTO', seventeenTrack: null },
-  { code: 'STO', name: '申通快递', aliases: ['sto', 'shentong', '申通', 'sto express'], kuaidi100: 'shentong', kdniao: 'STO', seventeenTrack: null },
-  { code: 'YD', name: '韵达速递', aliases: ['yd', 'yunda', '韵达', '韵达快递', 'yunda express'], kuaidi100: 'yunda', kdniao: 'YD', seventeenTrack: null },
-  { code: 'JTSD', name: '极兔速递', aliases: ['jtsd', 'jtexpress', 'jt', 'j&t', 'jitu', '极兔', '极兔快递', 'j&t express'], kuaidi100: 'jtexpress', kdniao: 'JTSD', seventeenTrack: null },
-  { code: 'EMS', name: 'EMS', aliases: ['ems', '中国ems', '邮政ems', 'china ems', 'ems快递'], kuaidi100: 'ems', kdniao: 'EMS', seventeenTrack: 3013 },
-  { code: 'JD', name: '京东快递', aliases: ['jd', 'jingdong', '京东', '京东物流', 'jdl'], kuaidi100: 'jd', kdniao: 'JD', seventeenTrack: null },
-  { code: 'DBL', name: '德邦快递', aliases: ['dbl', 'debang', 'debangwuliu', 'debangkuaidi', 'deppon', '德邦', '德邦物流'], kuaidi100: 'debangwuliu', kdniao: 'DBL', seventeenTrack: null },
-  { code: 'YZPY', name: '中国邮政', aliases: ['yzpy', 'youzhengguonei', 'chinapost', 'china post', '邮政', '邮政包裹', '邮政快递包裹', '中国邮政快递包裹'], kuaidi100: 'youzhengguonei', kdniao: 'YZPY', seventeenTrack: 3011 },
-  // Kuaidi100 codes below follow its published company list; less used, kept for completeness.
-  { code: 'HTKY', name: '百世快递', aliases: ['htky', 'huitongkuaidi', 'best', 'bestexpress', '百世', '百世汇通', '汇通'], kuaidi100: 'huitongkuaidi', kdniao: 'HTKY', seventeenTrack: null },
-  { code: 'UC', name: '优速快递', aliases: ['uc', 'youshuwuliu', 'yousu', '优速'], kuaidi100: 'youshuwuliu', kdniao: 'UC', seventeenTrack: null },
-  { code: 'ZJS', name: '宅急送', aliases: ['zjs', 'zhaijisong', '宅急送快递'], kuaidi100: 'zhaijisong', kdniao: 'ZJS', seventeenTrack: null },
-  { code: 'DNWL', name: '丹鸟', aliases: ['dnwl', 'danniao', '丹鸟物流'], kuaidi100: 'danniao', kdniao: 'DNWL', seventeenTrack: null },
-];
+// 17TRACK keys: 3011 (China Post), 190271 (Cainiao), 100001/100002/100003 (DHL/UPS/FedEx) are in our research
+// notes; 3013 (China EMS) is from a client's copy of the carrier list; 100012 for SF is from memory (UNCONFIRMED).
+// The rest are left to auto-detection, which 17TRACK does well for Chinese domestic number formats, rather than
+// guessing a key that would misroute.
+const CARRIERS: readonly CarrierInfo[] = table.carriers;
 
 const BY_CODE = new Map(CARRIERS.map((c) => [c.code, c]));
 
@@ -43,9 +34,28 @@ function key(s: string): string {
   return s.trim().toLowerCase().replace(/\s+/g, ' ');
 }
 
+/** Spelling → carrier. The first row naming a spelling keeps it: curated rows come first in the file. */
 const BY_ALIAS = new Map<string, CarrierInfo>();
 for (const c of CARRIERS) {
-  for (const a of [c.code, c.name, ...c.aliases, ...(c.kuaidi100 ? [c.kuaidi100] : [])]) BY_ALIAS.set(key(a), c);
+  for (const a of [c.code, c.name, ...c.aliases, ...(c.kuaidi100 ? [c.kuaidi100] : []), ...(c.kdniao ? [c.kdniao] : [])]) {
+    const k = key(a);
+    if (k && !BY_ALIAS.has(k)) BY_ALIAS.set(k, c);
+  }
+}
+
+/** Provider code → carrier, for what a detection API reports (first row wins, as for aliases). */
+const BY_PROVIDER_CODE: Record<'kuaidi100' | 'kdniao' | 'seventeenTrack', Map<string, CarrierInfo>> = {
+  kuaidi100: new Map(),
+  kdniao: new Map(),
+  seventeenTrack: new Map(),
+};
+for (const c of CARRIERS) {
+  const add = (m: Map<string, CarrierInfo>, v: string | number | null) => {
+    if (v !== null && !m.has(String(v).toLowerCase())) m.set(String(v).toLowerCase(), c);
+  };
+  add(BY_PROVIDER_CODE.kuaidi100, c.kuaidi100);
+  add(BY_PROVIDER_CODE.kdniao, c.kdniao);
+  add(BY_PROVIDER_CODE.seventeenTrack, c.seventeenTrack);
 }
 
 export const CARRIER_CODES: readonly string[] = CARRIERS.map((c) => c.code);
@@ -78,4 +88,23 @@ export function providerCarrierCode(provider: ProviderName, code: string): strin
     case 'sandbox':
       return c.code;
   }
+}
+
+/** Our canonical code for a code a provider reported (detection), or null when the table has no such row. */
+export function carrierFromProviderCode(provider: 'kuaidi100' | 'kdniao' | 'seventeenTrack', providerCode: string | number): string | null {
+  return BY_PROVIDER_CODE[provider].get(String(providerCode).trim().toLowerCase())?.code ?? null;
+}
+
+/**
+ * Rows whose code, name, aliases or provider codes contain `search` (case-insensitive), in table order;
+ * an exact resolution of the text comes first so ops see what an export's spelling maps to.
+ */
+export function listCarriers(search?: string): CarrierInfo[] {
+  const q = search ? key(search) : '';
+  if (!q) return [...CARRIERS];
+  const exact = BY_ALIAS.get(q);
+  const hits = CARRIERS.filter((c) =>
+    [c.code, c.name, ...c.aliases, c.kuaidi100 ?? '', c.kdniao ?? '', c.seventeenTrack === null ? '' : String(c.seventeenTrack)].some((a) => key(a).includes(q)),
+  );
+  return exact ? [exact, ...hits.filter((c) => c !== exact)] : hits;
 }

@@ -116,4 +116,10 @@ export interface TrackingProvider {
   track(requests: TrackRequest[], ctx: ProviderContext): Promise<TrackResult[]>;
   /** Subscribe numbers to the provider's push service (providers that push); one result per request. */
   subscribe?(requests: TrackRequest[], ctx: ProviderContext): Promise<SubscribeResult[]>;
+  /**
+   * Which carriers may own `trackingNo`, as the provider's own carrier codes, most likely first; [] when the
+   * provider does not recognise the number. Whole-call failures throw ProviderError like track().
+   * Absent when the provider cannot detect carriers (sandbox).
+   */
+  detectCarrier?(trackingNo: string, ctx: ProviderContext): Promise<string[]>;
 }

@@ -92,5 +92,12 @@ export function withCircuitBreaker<P extends TrackingProvider>(provider: P, brea
     value: (requests: TrackRequest[], ctx: ProviderContext): Promise<TrackResult[]> => breaker.exec(() => provider.track(requests, ctx)),
     enumerable: true,
   });
+  const detect = provider.detectCarrier?.bind(provider);
+  if (detect) {
+    Object.defineProperty(wrapped, 'detectCarrier', {
+      value: (trackingNo: string, ctx: ProviderContext): Promise<string[]> => breaker.exec(() => detect(trackingNo, ctx)),
+      enumerable: true,
+    });
+  }
   return wrapped;
 }

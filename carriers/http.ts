@@ -108,14 +108,19 @@ export class ProviderHttp {
     return this.send(path, JSON.stringify(payload), { ...headers, 'Content-Type': 'application/json' }, now);
   }
 
-  private async send(path: string, data: string, headers: Record<string, string>, now: Date): Promise<HttpReply> {
+  /** GET with a query string (Kuaidi100's autonumber); same classification of the answer as the POSTs. */
+  async get(path: string, query: Record<string, string>, now: Date): Promise<HttpReply> {
+    return this.send(path, null, {}, now, query);
+  }
+
+  private async send(path: string, data: string | null, headers: Record<string, string>, now: Date, query?: Record<string, string>): Promise<HttpReply> {
     const p = this.opts.provider;
     let status: number;
     let raw: string;
     let retryAfter: unknown;
     try {
-      const post = () => this.axios.post<string>(path, data, { headers });
-      const res = await (this.opts.gate ? this.opts.gate.run(post) : post());
+      const call = () => (data === null ? this.axios.get<string>(path, { params: query, headers }) : this.axios.post<string>(path, data, { headers }));
+      const res = await (this.opts.gate ? this.opts.gate.run(call) : call());
       status = res.status;
       raw = typeof res.data === 'string' ? res.data : String(res.data ?? '');
       retryAfter = res.headers['retry-after'];

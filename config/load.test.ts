@@ -76,6 +76,13 @@ describe('config', () => {
     expect(routed.join('\n')).toMatch(/\[providers\.routes\.SF\] routes to kuaidi100, which is not enabled/);
   });
 
+  it('routes accept every carrier of the table in any spelling and name a carrier it does not know', () => {
+    const ok = loadConfig({ env: {}, overrides: { providers: { routes: { default: 'sandbox', 安能: 'sandbox', KYSY: 'sandbox', ups: 'sandbox', 壹米滴答: 'sandbox' } } } });
+    expect(Object.keys(ok.providers.routes)).toContain('KYSY');
+    const issues = issuesOf(() => loadConfig({ env: {}, overrides: { providers: { routes: { default: 'sandbox', PIGEON: 'sandbox' } } } }));
+    expect(issues).toEqual([expect.stringMatching(/^\[providers\.routes\.PIGEON\] is not a carrier of carriers\/data\/carriers\.json/)]);
+  });
+
   it('rejects a non-integer PORT from the environment', () => {
     const issues = issuesOf(() => loadConfig({ env: { PORT: 'eighty' } }));
     expect(issues).toContain('[http.port] env PORT="eighty" is not an integer');

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { normalizeCarrier } from '../carriers/carrier-codes.js';
 import { configSchema, ENV_OVERRIDES, SECRET_PATHS, type Config, type LateShipmentPolicy, type Platform } from './schema.js';
 
 export const DEFAULT_CONFIG_PATH = join(dirname(fileURLToPath(import.meta.url)), 'default.yaml');
@@ -128,6 +129,9 @@ function crossChecks(c: Config): string[] {
   const providers = c.providers as unknown as Record<string, { enabled: boolean }>;
   if (!('default' in c.providers.routes)) out.push('[providers.routes.default] is required');
   for (const [carrier, provider] of Object.entries(c.providers.routes)) {
+    if (carrier !== 'default' && !normalizeCarrier(carrier)) {
+      out.push(`[providers.routes.${carrier}] is not a carrier of carriers/data/carriers.json (see \`parcelwatch carriers list --search ${carrier}\`)`);
+    }
     if (!providers[provider]?.enabled) out.push(`[providers.routes.${carrier}] routes to ${provider}, which is not enabled (providers.${provider}.enabled)`);
   }
   const k = c.providers.kuaidi100;

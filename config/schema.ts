@@ -213,7 +213,15 @@ export const configSchema = z.strictObject({
     }),
   }),
   providers: z.strictObject({
-    routes: z.record(z.string(), z.enum(['sandbox', 'kuaidi100', 'kdniao', 'seventeenTrack'])).describe('Carrier code → provider; key `default` for the rest.'),
+    routes: z
+      .record(z.string(), z.enum(['sandbox', 'kuaidi100', 'kdniao', 'seventeenTrack']))
+      .describe('Carrier → provider: keys are canonical codes or any spelling of carriers/data/carriers.json (`parcelwatch carriers list`); key `default` for the rest.'),
+    detection: z.strictObject({
+      order: z
+        .array(z.enum(['kuaidi100', 'kdniao', 'seventeenTrack']))
+        .describe('Providers asked, in this order, which carrier a tracking number belongs to when the order named none we know (only enabled ones are asked).'),
+      retryMinutes: pos().describe('When no provider recognises a number, ask again after this long (new number ranges are learnt by the providers); each miss re-raises the ops alert.'),
+    }),
     retry: z.strictObject({
       attempts: posInt().describe('Attempts per poll job on transient failures.'),
       backoffMs: posInt().describe('First retry delay; doubles each attempt, with jitter.'),
@@ -237,6 +245,7 @@ export const configSchema = z.strictObject({
       ...providerCommon,
       customer: z.string().describe('Kuaidi100 customer (授权码).'),
       key: z.string().describe('Kuaidi100 key (secret; env KUAIDI100_KEY).'),
+      autonumberUrl: z.url().describe('Base URL of the carrier detection (智能判断) API; /autonumber/auto is appended.'),
       resultv2: z.enum(['0', '1', '4', '8']).describe('resultv2 level requested (4 = advanced status codes per event).'),
       maxQueriesPer24h: posInt().max(48).describe('Hard cap per number per rolling 24 h; more than 48 locks the number for a day.'),
       mode: ingestMode(),

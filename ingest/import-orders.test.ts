@@ -92,18 +92,21 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
       row('A1', ['ZTO', 'ZT10000001']), // line 2
       row('A2', null, { paidAt: 'yesterday' }), // line 3: bad
       row('A3', ['SF', 'SF0000000001'], stranger), // line 4: parcel of OTHER, another customer
-      row('A4', ['nosuch', 'NS10000001']), // line 5: bad carrier
+      row('A4', ['nosuch', 'NS10000001']), // line 5: unknown carrier: accepted, with a warning (issue 16)
       row('A5', ['ZTO', 'ZT10000005']), // line 6
       row('A6', ['SF', 'sf0000000001 ']), // line 7: another number (case matters), fine
       row('A7', ['YTO', 'YT10000007']), // line 8
       row('A8', ['SF', 'SF0000000001'], stranger), // line 9: the same again
     ]);
     const s = await importOrders({ sql: db.sql, clock, input: INPUT, file: f, batchSize: 2, errorReport: join(dir, 'report.csv') });
-    expect(s).toMatchObject({ rows: 8, rejectedRows: 4, shipments: 4, stored: 4, unchanged: 0 });
+    expect(s).toMatchObject({ rows: 8, rejectedRows: 3, warnings: 1, shipments: 5, stored: 5, unchanged: 0 });
     expect(readFileSync(s.errorReport!, 'utf8').startsWith('\ufeffline,orderId,reason\n')).toBe(true); // BOM: Chinese Excel opens it as UTF-8
     const report = readFileSync(s.errorReport!, 'utf8').trim().split('\n');
     expect(report.slice(1).map((l) => l.split(',').slice(0, 2).join(','))).toEqual(['3,A2', '4,A3', '5,A4', '9,A8']);
     expect(report[2]).toMatch(/SF0000000001 \(SF\) already serves order OTHER of another customer .*nothing of order A3 was stored/);
+    expect(report[3]).toMatch(/^5,A4,"?warning: shipments\.0\.carrier: unknown carrier ""nosuch""; accepted/);
+    const [ns] = await db.sql`select carrier from shipments where tracking_no = 'NS10000001'`;
+    expect(ns!.carrier).toBe('nosuch');
     expect(await db.sql`select external_id from orders where external_id in ('A3', 'A8')`).toHaveLength(0);
     // Never moved silently.
     const [sf] = await db.sql`select o.external_id from shipments s join orders o on o.id = s.order_id where s.tracking_no = 'SF0000000001'`;

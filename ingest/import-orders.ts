@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { Sql } from '../db/client.js';
 import { OrderRows, prepareOrderRows, writeOrderRows, type PreparedOrderRows, type UpsertOrdersResult } from '../db/queries/orders.js';
 import type { Clock } from '../domain/clock.js';
-import { addFlatOrderFast, FLAT_ORDER_COLUMNS, flatRowToOrder, inputLimits, parseOrder } from './order-input.js';
+import { addFlatOrderFast, carrierWarnings, FLAT_ORDER_COLUMNS, flatRowToOrder, inputLimits, parseOrder } from './order-input.js';
 import { detectEncoding, detectFormat, ErrorReport, readCsvRecords, readRows, recordObject, type ImportEncoding, type ImportFormat } from './read-rows.js';
 
 export interface ImportSummary {
@@ -18,6 +18,8 @@ export interface ImportSummary {
   shipments: number;
   /** Lines of the errors file: rows refused, and orders refused whole for a parcel that clashes. */
   rejectedRows: number;
+  /** Accepted rows with a warning (carrier to be detected); listed in the report as `warning: …`. */
+  warnings: number;
   errorReport: string | null;
   seconds: number;
 }
@@ -76,9 +78,11 @@ interface Batch {
   /** File rows taken (a row of the schema's path may add several flat rows). */
   taken: number;
   rejected: Rejected[];
+  /** Accepted rows the report should still name (unknown carrier). */
+  warnings: Rejected[];
 }
 
-const newBatch = (): Batch => ({ rows: new OrderRows(), taken: 0, rejected: [] });
+const newBatch = (): Batch => ({ rows: new OrderRows(), taken: 0, rejected: [], warnings: [] });
 
 export function conflictReason(c: UpsertOrdersResult['conflicts'][number]): string {
   return (
@@ -100,7 +104,7 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
   const encoding = opts.encoding ?? (await detectEncoding(opts.file));
   const batchSize = opts.batchSize ?? 2500;
   const report = new ErrorReport(opts.errorReport ?? `${opts.file}.errors.csv`, ['line', 'orderId', 'reason']);
-  const summary: ImportSummary = { format, encoding, rows: 0, stored: 0, unchanged: 0, shipments: 0, rejectedRows: 0, errorReport: null, seconds: 0 };
+  const summary: ImportSummary = { format, encoding, rows: 0, stored: 0, unchanged: 0, shipments: 0, rejectedRows: 0, warnings: 0, errorReport: null, seconds: 0 };
 
   const write = async (b: Batch, prepared: PreparedOrderRows | null) => {
     const rejected = b.rejected;
@@ -112,8 +116,10 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
       r.conflicts.forEach((c, i) => rejected.push({ line: r.conflictSources[i]!, orderId: c.orderId, reason: conflictReason(c) }));
       if (r.conflicts.length) rejected.sort((x, y) => x.line - y.line);
     }
-    for (const x of rejected) report.write([x.line, x.orderId ?? '', x.reason]);
+    const listed = b.warnings.length ? [...rejected, ...b.warnings].sort((x, y) => x.line - y.line) : rejected;
+    for (const x of listed) report.write([x.line, x.orderId ?? '', x.reason]);
     summary.rejectedRows += rejected.length;
+    summary.warnings += b.warnings.length;
     await report.drained();
   };
 
@@ -136,6 +142,7 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
     if (p.ok) {
       batch.rows.add(p.order, line);
       batch.taken++;
+      for (const w of carrierWarnings(p.order)) batch.warnings.push({ line, orderId: p.order.orderId, reason: `warning: ${w}` });
     } else refuse(line, p.orderId, p.errors.join('; '));
   };
   // A full batch is sent before the next row of another order; past twice the size, whatever the order (bounded memory).

@@ -112,14 +112,15 @@ const amount = z.unknown().optional().transform((v, ctx) => {
 });
 
 const shipmentInput = z.object({
-  carrier: z.string().transform((v, ctx) => {
-    const code = normalizeCarrier(v);
-    if (!code) {
-      ctx.addIssue({ code: 'custom', message: `unknown carrier ${shown(v)}` });
-      return z.NEVER;
-    }
-    return code;
-  }),
+  // A carrier outside the table (or none) is not a reason to leave a parcel unwatched: the text is kept as
+  // given, the answer carries a warning (carrierWarnings), and the carrier is detected from the number.
+  carrier: z
+    .string()
+    .nullish()
+    .transform((v) => {
+      const t = (v ?? '').trim();
+      return normalizeCarrier(t) ?? t;
+    }),
   trackingNo: z
     .union([z.string(), z.number()])
     .transform((v) => String(v).trim())
@@ -179,6 +180,17 @@ export function checkInstants(o: OrderInput, l: InputLimits): string[] {
 /** Validation messages as "field: problem", naming the path inside the order. */
 export function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((i) => `${i.path.map(String).join('.') || 'order'}: ${i.message}`);
+}
+
+/** Per-parcel warnings of an accepted order: carriers the table does not know (detected later from the number). */
+export function carrierWarnings(order: OrderInput): string[] {
+  const out: string[] = [];
+  order.shipments.forEach((s, i) => {
+    if (normalizeCarrier(s.carrier)) return;
+    const what = s.carrier ? `unknown carrier ${JSON.stringify(s.carrier)}` : 'no carrier';
+    out.push(`shipments.${i}.carrier: ${what}; accepted, the carrier will be detected from trackingNo ${s.trackingNo}`);
+  });
+  return out;
 }
 
 export type ParsedOrder = { ok: true; order: OrderInput } | { ok: false; orderId: string | null; errors: string[] };

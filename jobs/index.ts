@@ -1,4 +1,5 @@
 import type { JobDefinition } from './define-job.js';
+import { detectCarrier } from './detect-carrier.js';
 import { detectExceptions } from './detect-exceptions.js';
 import { planPolls } from './plan-polls.js';
 import { pollTracking } from './poll-tracking.js';
@@ -12,7 +13,7 @@ import { planSubscriptions } from './plan-subscriptions.js';
 import { subscribeTracking } from './subscribe-tracking.js';
 
 /** Every job the daemon knows. `as const` is load-bearing: names are checked at startup. */
-export const jobs = [planPolls, pollTracking, detectExceptions, syncOutreachJob, deliverOutreach, notifyChasersJob, sendCustomerMessage, sendNotifications, refreshNormsJob, planSubscriptions, subscribeTracking] as const satisfies readonly JobDefinition[];
+export const jobs = [planPolls, pollTracking, detectCarrier, detectExceptions, syncOutreachJob, deliverOutreach, notifyChasersJob, sendCustomerMessage, sendNotifications, refreshNormsJob, planSubscriptions, subscribeTracking] as const satisfies readonly JobDefinition[];
 
 export function jobByName(name: string): JobDefinition {
   const job = (jobs as readonly JobDefinition[]).find((j) => j.name === name);

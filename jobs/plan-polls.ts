@@ -1,12 +1,17 @@
 import { z } from 'zod';
 import type { ProviderName } from '../carriers/carrier.js';
+import { normalizeCarrier } from '../carriers/carrier-codes.js';
 import { providerFor } from '../carriers/index.js';
 import { lateShipmentPolicyFor } from '../config/load.js';
 import type { Config, Platform } from '../config/schema.js';
 import type { Sql } from '../db/client.js';
 import { addHours, MINUTE_MS } from '../domain/clock.js';
 import { pushCoverage } from '../domain/poll-policy.js';
+import { carrierDetectors } from './detect-carrier.js';
 import { defineJob, slotId, type Deps, type FollowUp } from './define-job.js';
+
+/** Parcels per detect-carrier job: detection is one call per number per provider. */
+const DETECT_BATCH = 20;
 
 /** A shipment handed to a poll job is not re-planned for this long (covers queueing and retries). */
 const LEASE_MINUTES = 30;
@@ -50,7 +55,13 @@ export const planPolls = defineJob({
       planned += rows.length;
       const followUps: FollowUp[] = [];
       const byProvider = new Map<string, number[]>();
+      const undetected: number[] = [];
       for (const r of rows) {
+        // A carrier outside the table (kept as the order gave it, or empty): detect it before it can be routed.
+        if (!normalizeCarrier(r.carrier)) {
+          undetected.push(Number(r.id));
+          continue;
+        }
         let p = routeCache.get(r.carrier);
         if (!p) routeCache.set(r.carrier, (p = providerFor(config, r.carrier)));
         let list = byProvider.get(p);
@@ -74,6 +85,15 @@ export const planPolls = defineJob({
             payload: { provider, shipmentIds: chunk },
             jobId: `poll-${provider}-${slot}-${chunk[0]}`,
           });
+        }
+      }
+      if (undetected.length) {
+        // On the first detector's poll queue, so its rate limit covers detection calls too.
+        const queue = `poll-${carrierDetectors(config, providers)[0]?.name ?? providerFor(config, 'default')}`;
+        undetected.sort((a, b) => a - b);
+        for (let i = 0; i < undetected.length; i += DETECT_BATCH) {
+          const chunk = undetected.slice(i, i + DETECT_BATCH);
+          followUps.push({ job: 'detect-carrier', queue, payload: { shipmentIds: chunk }, jobId: `detect-carrier-${slot}-${chunk[0]}` });
         }
       }
       // Overlap Redis and Postgres: this page goes to BullMQ while the next page is claimed.

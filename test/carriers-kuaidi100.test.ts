@@ -21,6 +21,7 @@ function cfg(over: Partial<Kuaidi100Config> = {}): Kuaidi100Config {
     minPollIntervalMinutes: 60,
     customer: 'CUST123',
     key: 'secret-key',
+    autonumberUrl: fake.url,
     resultv2: '4',
     maxQueriesPer24h: 40,
     mode: 'poll',

@@ -56,17 +56,25 @@ describe('order ingest', () => {
       orders: [order('A1'), { ...order('A2'), paidAt: '2026-11-11 00:05' }, order('A3', { shipments: [{ carrier: '顺丰', trackingNo: 'SF123456789' }] }), { orderId: 'A4', paidAt: '2026-11-11T00:05:00+08:00', shipments: [{ carrier: 'nosuchcarrier', trackingNo: 'X1234567' }] }],
     });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { accepted: number; rejected: { index: number; orderId: string; errors: string[] }[] };
-    expect(body.rejected.map((r) => r.orderId)).toEqual(['A2', 'A4']);
-    expect(body.accepted).toBe(2);
-    expect(body.rejected).toHaveLength(2);
+    const body = (await res.json()) as {
+      accepted: number;
+      rejected: { index: number; orderId: string; errors: string[] }[];
+      warnings: { index: number; orderId: string; message: string }[];
+    };
+    expect(body.rejected.map((r) => r.orderId)).toEqual(['A2']);
+    // An unknown carrier is not a reason to leave the parcel unwatched (issue 16): accepted, with a warning.
+    expect(body.accepted).toBe(3);
+    expect(body.rejected).toHaveLength(1);
     expect(body.rejected[0]).toMatchObject({ index: 1, orderId: 'A2' });
     expect(body.rejected[0]!.errors[0]).toMatch(/^paidAt: /);
-    expect(body.rejected[1]!.errors[0]).toMatch(/shipments\.0\.carrier: unknown carrier/);
+    expect(body.warnings).toEqual([
+      { index: 3, orderId: 'A4', message: 'shipments.0.carrier: unknown carrier "nosuchcarrier"; accepted, the carrier will be detected from trackingNo X1234567' },
+    ]);
     const rows = await db.sql`select o.external_id, s.carrier, s.tracking_no from orders o left join shipments s on s.order_id = o.id order by 1`;
     expect(rows.map((r) => [r.external_id, r.carrier])).toEqual([
       ['A1', 'ZTO'],
       ['A3', 'SF'],
+      ['A4', 'nosuchcarrier'],
     ]);
   });
 

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import { timingSafeEqual } from 'node:crypto';
 import type { Queue } from 'bullmq';
+import { getAlerts, getCarriers } from '../api/carriers.js';
 import { deleteChase, getChases, postChase } from '../api/chases.js';
 import { getUnclassified } from '../api/events.js';
 import { getExceptions } from '../api/exceptions.js';
@@ -56,6 +57,8 @@ type Handler = (
  */
 const routes: { method: string; path: RegExp; handler: Handler }[] = [
   { method: 'POST', path: /^\/api\/orders$/, handler: async (req, _res, deps) => postOrders(deps, await readJson(req, deps.config.http.bodyLimitBytes)) },
+  { method: 'GET', path: /^\/api\/carriers$/, handler: async (req) => getCarriers(queryParams(req)) },
+  { method: 'GET', path: /^\/api\/alerts$/, handler: async (_req, _res, deps) => getAlerts(deps) },
   { method: 'GET', path: /^\/api\/exceptions$/, handler: async (req, _res, deps) => getExceptions(deps, queryParams(req)) },
   { method: 'GET', path: /^\/api\/outreach$/, handler: async (req, _res, deps) => listOutreach(deps, queryParams(req)) },
   {

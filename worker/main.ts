@@ -4,6 +4,8 @@ import { ConfigError, loadConfig, redactConfig } from '../config/load.js';
 import { EXCEPTION_TYPES, SEVERITIES, type Config } from '../config/schema.js';
 import { createDb, DatabaseUrlError } from '../db/client.js';
 import { listExceptions } from '../db/queries/exception-list.js';
+import { listOpenAlerts } from '../db/queries/tracking.js';
+import { getCarriers } from '../api/carriers.js';
 import { runMigrations } from '../db/migrate.js';
 import { fixedClock, systemClock } from '../domain/clock.js';
 import { importNormSeeds } from '../ingest/import-norms.js';
@@ -52,7 +54,17 @@ const USAGE = `parcelwatch <command>
   deliveries retry [--failed] [ID…]         send failed agent deliveries again (new attempt budget)
   report carriers|exceptions [--since 30d|ISO] [--until ISO] [--carrier C] [--type T] [--by carrier|route]
          [--format table|csv|json] [--encoding utf8|gb18030]   scorecards / exception trends (CSV: UTF-8 BOM or GB18030)
+  carriers list [--search TEXT] [--format table|json]   the carrier table: how a name in an export resolves
+  alerts [--format table|json]              open ops alerts (provider auth/quota, carriers nobody recognises)
 ${CHASES_USAGE}${EXPLAIN_USAGE}`;
+
+/** Aligned columns for people (CJK characters take two cells); long cells are not cut, the last column is free. */
+function printTable(cols: string[], rows: string[][]): void {
+  const cells = (v: string) => [...v].reduce((n, ch) => n + (/[\u2e80-\uffff]/u.test(ch) ? 2 : 1), 0);
+  const widths = cols.map((c, i) => Math.min(40, Math.max(cells(c), ...rows.map((r) => cells(r[i]!)))));
+  const line = (r: string[]) => r.map((v, i) => (i === r.length - 1 ? v : v + ' '.repeat(Math.max(0, widths[i]! - cells(v))))).join('  ');
+  process.stdout.write(`${[cols, ...rows].map(line).join('\n')}\n`);
+}
 
 function die(err: unknown): never {
   if (err instanceof ConfigError || err instanceof DatabaseUrlError) {
@@ -305,6 +317,33 @@ async function main(argv: string[]): Promise<void> {
         if (values.format === 'json') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         else if (values.format === 'csv') process.stdout.write(encodeCsv(table, values.encoding as CsvEncoding));
         else process.stdout.write(`${kind} ${report.since} → ${report.until}\n${renderTable(table)}`);
+      } finally {
+        await db.close();
+      }
+      return;
+    }
+    case 'carriers': {
+      const { values } = parseCommand({ command: 'carriers', options: { search: text(), format: choice(['table', 'json'], 'table') }, positionals: ['list'] }, rest);
+      const { items } = getCarriers(new URLSearchParams(values.search ? { search: values.search } : {}));
+      if (values.format === 'json') process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+      else {
+        const rows = items.map((c) => [c.code, c.name, c.providers.kuaidi100 ?? '-', c.providers.kdniao ?? '-', c.providers.seventeenTrack === null ? '-' : String(c.providers.seventeenTrack), c.aliases.join(' | ')]);
+        printTable(['code', 'name', 'kuaidi100', 'kdniao', '17track', 'aliases'], rows);
+        process.stdout.write(`${items.length} carriers\n`);
+      }
+      return;
+    }
+    case 'alerts': {
+      const { values } = parseCommand({ command, options: { format: choice(['table', 'json'], 'table') } }, rest);
+      const cfg = config();
+      const db = await createDb({ url: cfg.database.url, poolSize: 1 });
+      try {
+        const items = await listOpenAlerts(db.sql);
+        if (values.format === 'json') process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+        else {
+          printTable(['key', 'count', 'lastAt', 'message'], items.map((a) => [a.key, String(a.count), a.lastAt.toISOString(), a.message]));
+          process.stdout.write(`${items.length} open alerts\n`);
+        }
       } finally {
         await db.close();
       }

@@ -17,6 +17,12 @@ export function createMetrics() {
       labelNames: ['provider', 'carrier'],
       registers: [registry],
     }),
+    carrierDetections: new Counter({
+      name: 'parcelwatch_carrier_detections_total',
+      help: 'Parcels whose carrier was detected from the number (result detected|duplicate) or that no provider recognised (unrecognised: an ops alert)',
+      labelNames: ['provider', 'result'],
+      registers: [registry],
+    }),
     quarantined: new Counter({ name: 'parcelwatch_replies_quarantined_total', help: 'Malformed replies stored raw', labelNames: ['provider', 'kind'], registers: [registry] }),
     exceptions: new Counter({ name: 'parcelwatch_exceptions_total', help: 'Exception transitions', labelNames: ['type', 'action'], registers: [registry] }),
     ordersIngested: new Counter({ name: 'parcelwatch_orders_ingested_total', help: 'Orders accepted', labelNames: ['source'], registers: [registry] }),

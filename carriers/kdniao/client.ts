@@ -3,7 +3,7 @@ import type { Config } from '../../config/schema.js';
 import { ProviderError, type ProviderContext, type SubscribeResult, type TrackRequest, type TrackResult, type TrackingProvider } from '../carrier.js';
 import { providerCarrierCode } from '../carrier-codes.js';
 import { RateGate } from '../rate-gate.js';
-import { ProviderHttp, isRecord, phoneLast4, textOf } from '../http.js';
+import { ProviderHttp, clip, isRecord, phoneLast4, textOf } from '../http.js';
 import { classifyFailure, parseKdniaoReply } from './parse.js';
 
 /** 物流跟踪 subscription request type (UNCONFIRMED in stored docs; Kdniao's SDK demos use 1008). */
@@ -51,15 +51,28 @@ export class KdniaoProvider implements TrackingProvider {
   private async trackOne(req: TrackRequest, ctx: ProviderContext): Promise<TrackResult> {
     const shipper = providerCarrierCode('kdniao', req.carrier);
     if (!shipper) return { kind: 'rejected', trackingNo: req.trackingNo, code: 'unsupported_carrier', message: `Kdniao has no code for carrier ${req.carrier}` };
-    const reply = await this.call(this.requestType, shipper, req, ctx);
+    const reply = await this.call(this.requestType, numberData(shipper, req), ctx);
     return parseKdniaoReply(reply.body, req.trackingNo, ctx.timeZone, reply.raw);
   }
 
-  private call(requestType: string, shipper: string, req: TrackRequest, ctx: ProviderContext) {
-    const data: Record<string, string> = { OrderCode: '', ShipperCode: shipper, LogisticCode: req.trackingNo };
-    // SF wants the phone's last four digits as CustomerName (UNCONFIRMED in stored docs; harmless for others).
-    const last4 = phoneLast4(req.phone);
-    if (shipper === 'SF' && last4) data.CustomerName = last4;
+  /**
+   * 单号识别 (RequestType 2002): `{LogisticCode}` → `{Success, Shippers:[{ShipperCode, ShipperName}]}`; an empty
+   * Shippers list means not recognised (and is not billed). A failure is classified like a tracking failure.
+   */
+  async detectCarrier(trackingNo: string, ctx: ProviderContext): Promise<string[]> {
+    const reply = await this.call('2002', { LogisticCode: trackingNo }, ctx);
+    const b = reply.body;
+    if (!isRecord(b) || typeof b.Success !== 'boolean') throw new ProviderError('kdniao', 'malformed', 'recognition reply is not a Kdniao envelope', { raw: clip(reply.raw) });
+    if (b.Success === false) {
+      // Account failures throw here; anything else about this number is "not recognised".
+      classifyFailure(textOf(b.Reason), trackingNo, reply.raw);
+      return [];
+    }
+    const shippers = Array.isArray(b.Shippers) ? b.Shippers.filter(isRecord) : [];
+    return shippers.map((s) => textOf(s.ShipperCode).trim()).filter(Boolean);
+  }
+
+  private call(requestType: string, data: Record<string, string>, ctx: ProviderContext) {
     const requestData = JSON.stringify(data);
     return this.http.postForm(
       '/Ebusiness/EbusinessOrderHandle.aspx',
@@ -81,7 +94,7 @@ export class KdniaoProvider implements TrackingProvider {
         continue;
       }
       try {
-        const { body, raw } = await this.call(KDNIAO_SUBSCRIBE, shipper, req, ctx);
+        const { body, raw } = await this.call(KDNIAO_SUBSCRIBE, numberData(shipper, req), ctx);
         if (!isRecord(body) || typeof body.Success !== 'boolean') throw new ProviderError('kdniao', 'malformed', 'subscription reply is not a Kdniao envelope', { raw });
         if (body.Success) out.push({ trackingNo: req.trackingNo, outcome: 'subscribed', code: 'Success', message: textOf(body.Reason) });
         else {
@@ -95,6 +108,15 @@ export class KdniaoProvider implements TrackingProvider {
     }
     return out;
   }
+}
+
+/** The RequestData naming one parcel (query and subscription alike). */
+function numberData(shipper: string, req: TrackRequest): Record<string, string> {
+  const data: Record<string, string> = { OrderCode: '', ShipperCode: shipper, LogisticCode: req.trackingNo };
+  // SF wants the phone's last four digits as CustomerName (UNCONFIRMED in stored docs; harmless for others).
+  const last4 = phoneLast4(req.phone);
+  if (shipper === 'SF' && last4) data.CustomerName = last4;
+  return data;
 }
 
 export function createKdniaoProvider(config: Config): KdniaoProvider {

@@ -3,7 +3,7 @@ import type { Config } from '../../config/schema.js';
 import { ProviderError, type ProviderContext, type SubscribeResult, type TrackRequest, type TrackResult, type TrackingProvider } from '../carrier.js';
 import { providerCarrierCode } from '../carrier-codes.js';
 import { RateGate } from '../rate-gate.js';
-import { ProviderHttp, codeString, isRecord, phoneLast4, textOf } from '../http.js';
+import { ProviderHttp, clip, codeString, isRecord, phoneLast4, textOf } from '../http.js';
 import { parseKuaidi100Reply } from './parse.js';
 
 export type Kuaidi100Config = Config['providers']['kuaidi100'];
@@ -29,18 +29,37 @@ export class Kuaidi100Provider implements TrackingProvider {
    * (1/s), so it does not share the query gate; the subscribe queue's BullMQ limiter paces it.
    */
   private readonly subscribeHttp: ProviderHttp;
+  /** The detection API lives on another host (www.kuaidi100.com); it shares the account's rate gate. */
+  private readonly autonumber: ProviderHttp;
 
   /** `gate`: the per-process request limit (createProviders passes one; client tests run without). */
   constructor(
     private readonly cfg: Kuaidi100Config,
     opts: { gate?: RateGate } = {},
   ) {
-    this.http = new ProviderHttp({ provider: 'kuaidi100', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: cfg.concurrency, ...(opts.gate ? { gate: opts.gate } : {}) });
+    const gate = opts.gate ? { gate: opts.gate } : {};
+    this.http = new ProviderHttp({ provider: 'kuaidi100', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: cfg.concurrency, ...gate });
+    this.autonumber = new ProviderHttp({ provider: 'kuaidi100', baseUrl: cfg.autonumberUrl, timeoutMs: cfg.timeoutMs, maxSockets: 2, ...gate });
     this.subscribeHttp = new ProviderHttp({ provider: 'kuaidi100', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: 4 });
   }
 
   close(): void {
     this.http.close();
+    this.autonumber.close();
+  }
+
+  /**
+   * 智能判断: `GET /autonumber/auto?num=&key=` answers `[{comCode, lengthPre, noCount, noPre}]`, most likely
+   * company first, `[]` when the number matches no known range. Anything else (an error object) is refused
+   * credentials or a reply we do not understand.
+   */
+  async detectCarrier(trackingNo: string, ctx: ProviderContext): Promise<string[]> {
+    const reply = await this.autonumber.get('/autonumber/auto', { num: trackingNo, key: this.cfg.key }, ctx.clock.now());
+    if (Array.isArray(reply.body)) return reply.body.filter(isRecord).map((c) => textOf(c.comCode).trim()).filter(Boolean);
+    const b = isRecord(reply.body) ? reply.body : {};
+    const code = textOf(b.returnCode);
+    if (code === '600' || code === '601') throw new ProviderError('kuaidi100', 'auth', `autonumber ${code}: ${textOf(b.message)}`, { raw: clip(reply.raw) });
+    throw new ProviderError('kuaidi100', 'malformed', 'autonumber reply is not a list of companies', { raw: clip(reply.raw) });
     this.subscribeHttp.close();
   }
 

@@ -102,6 +102,20 @@ export class SeventeenTrackProvider implements TrackingProvider {
     return out;
   }
 
+  /**
+   * Auto-detection: register the number without a carrier and read the carrier 17TRACK assigned (a number
+   * registered before is looked up with gettrackinfo instead). Carrier 0 or a refusal means not recognised.
+   */
+  async detectCarrier(trackingNo: string, ctx: ProviderContext): Promise<string[]> {
+    let env = await this.call('register', [{ number: trackingNo }], ctx);
+    if (env.rejected.some((r) => r.number === trackingNo && r.code === ST_ALREADY_REGISTERED)) {
+      env = await this.call('gettrackinfo', [{ number: trackingNo }], ctx);
+    }
+    const item = env.accepted.find((a) => textOf(a.number) === trackingNo);
+    const carrier = item ? Number(item.carrier) : 0;
+    return Number.isInteger(carrier) && carrier > 0 ? [String(carrier)] : [];
+  }
+
   /** Registers `requests`; returns those now registered, records per-number refusals in `results`. */
   private async register(requests: TrackRequest[], results: Map<string, TrackResult>, ctx: ProviderContext): Promise<TrackRequest[]> {
     const items = requests.map((r) => {

@@ -209,3 +209,17 @@ export async function raiseAlert(sql: Sql, key: string, message: string, now: Da
     returning (xmax = 0) as created`;
   return Boolean(r?.created);
 }
+
+export interface AlertRow {
+  key: string;
+  message: string;
+  count: number;
+  firstAt: Date;
+  lastAt: Date;
+}
+
+/** Open alerts, most recent first (CLI `parcelwatch alerts`, GET /api/alerts). */
+export async function listOpenAlerts(sql: Sql, limit = 1000): Promise<AlertRow[]> {
+  const rows = await sql`select key, message, count, first_at, last_at from alerts where resolved_at is null order by last_at desc, id desc limit ${limit}`;
+  return rows.map((r) => ({ key: r.key, message: r.message, count: Number(r.count), firstAt: r.first_at, lastAt: r.last_at }));
+}

@@ -12,8 +12,17 @@ export const shipments = pgTable(
     orderId: bigint('order_id', { mode: 'number' })
       .notNull()
       .references(() => orders.id, { onDelete: 'cascade' }),
-    /** Canonical carrier code (Kdniao shipper codes: SF, ZTO, YTO, …). */
+    /**
+     * Canonical carrier code (Kdniao shipper codes: SF, ZTO, YTO, …; carriers/data/carriers.json). An order naming
+     * a carrier outside the table keeps the text as given here ('' when it named none) until a provider's
+     * detection replaces it with the detected code (jobs/detect-carrier.ts).
+     */
     carrier: text('carrier').notNull(),
+    /** The carrier text the order gave, kept when detection replaced it; NULL when the order's carrier was used as is. */
+    carrierGiven: text('carrier_given'),
+    /** Provider whose detection API named the carrier (kuaidi100, kdniao, seventeenTrack), and when. */
+    carrierDetectedBy: text('carrier_detected_by'),
+    carrierDetectedAt: tz('carrier_detected_at'),
     trackingNo: text('tracking_no').notNull(),
     /** When the seller clicked "shipped" — not a carrier fact. */
     markedShippedAt: tz('marked_shipped_at'),

@@ -10,6 +10,8 @@ export interface KdniaoFake extends RunningServer {
   refuseSubscribe(num: string, reason: string): void;
   /** Require CustomerName = these last-4 phone digits for `num` (SF). */
   requirePhone(num: string, last4: string): void;
+  /** What 单号识别 (RequestType 2002) answers for `num`: these shipper codes (default: none). */
+  recognise(num: string, ...shipperCodes: string[]): void;
 }
 
 function asReply(r: FakeReply | Record<string, unknown>): FakeReply {
@@ -24,6 +26,7 @@ export async function startKdniaoFake(opts: { eBusinessId: string; appKey: strin
   const phones = new Map<string, string>();
   const subscribed = new Set<string>();
   const refusals = new Map<string, string>();
+  const recognised = new Map<string, string[]>();
   const fail = (Reason: string, extra: Record<string, unknown> = {}) => reply.json({ EBusinessID: opts.eBusinessId, Success: false, Reason, ...extra });
   const server = await startServer(async (req, body, res) => {
     const rec: RecordedRequest = { at: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, numbers: [] };
@@ -37,7 +40,7 @@ export async function startKdniaoFake(opts: { eBusinessId: string; appKey: strin
     if (form.get('DataSign') !== expected) return send(res, fail('数据签名验证失败'));
     if (form.get('DataType') !== '2') return send(res, fail('DataType参数错误'));
     const requestType = form.get('RequestType') ?? '';
-    if (!['1002', '8001', '1008'].includes(requestType)) return send(res, fail('RequestType参数错误'));
+    if (!['1002', '8001', '1008', '2002'].includes(requestType)) return send(res, fail('RequestType参数错误'));
     let data: Record<string, unknown>;
     try {
       data = JSON.parse(requestData) as Record<string, unknown>;
@@ -46,6 +49,12 @@ export async function startKdniaoFake(opts: { eBusinessId: string; appKey: strin
     }
     const num = typeof data.LogisticCode === 'string' ? data.LogisticCode : '';
     rec.numbers.push(num);
+    if (requestType === '2002') {
+      // 单号识别: no ShipperCode; an unrecognised number answers Success with an empty Shippers list (not billed).
+      if (!num) return send(res, fail('LogisticCode不能为空'));
+      const Shippers = (recognised.get(num) ?? []).map((ShipperCode) => ({ ShipperCode, ShipperName: ShipperCode }));
+      return send(res, reply.json({ EBusinessID: opts.eBusinessId, Success: true, LogisticCode: num, Shippers }));
+    }
     if (!num || typeof data.ShipperCode !== 'string' || !data.ShipperCode) return send(res, fail('ShipperCode或LogisticCode不能为空'));
     if (requestType === '1008') {
       // 物流跟踪 subscription: the pushes would go to the back-office callback URL.
@@ -70,5 +79,6 @@ export async function startKdniaoFake(opts: { eBusinessId: string; appKey: strin
     subscribed,
     refuseSubscribe: (num, reason) => void refusals.set(num, reason),
     requirePhone: (num, last4) => void phones.set(num, last4),
+    recognise: (num, ...shipperCodes) => void recognised.set(num, shipperCodes),
   };
 }

@@ -127,6 +127,8 @@ export interface Kuaidi100Fake extends RunningServer {
   script(num: string, ...replies: (FakeReply | Record<string, unknown>)[]): void;
   /** Require these last-4 phone digits for `num` (mismatch → 验证码错误, like SF/ZTO). */
   requirePhone(num: string, last4: string): void;
+  /** What 智能判断 (GET /autonumber/auto) answers for `num`: these company codes, most likely first (default: none). */
+  recognise(num: string, ...comCodes: string[]): void;
 }
 
 function asReply(r: FakeReply | Record<string, unknown>): FakeReply {
@@ -141,9 +143,19 @@ export async function startKuaidi100Fake(opts: { customer: string; key: string }
   const phones = new Map<string, string>();
   const subscriptions: Record<string, unknown>[] = [];
   const subscribeCodes = new ReplyQueue<string>();
+  const recognised = new Map<string, string[]>();
   const server = await startServer(async (req, body, res) => {
     const rec: RecordedRequest = { at: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, numbers: [] };
     requests.push(rec);
+    const url = new URL(req.url ?? '/', 'http://fake');
+    if (req.method === 'GET' && url.pathname === '/autonumber/auto') {
+      // 智能判断: key in the query string, no signature; the answer is a bare array of candidate companies.
+      const num = url.searchParams.get('num') ?? '';
+      rec.numbers.push(num);
+      if (url.searchParams.get('key') !== opts.key) return send(res, reply.json({ returnCode: '600', message: '您不是合法的订阅者（即授权Key出错）' }));
+      const codes = recognised.get(num) ?? [];
+      return send(res, reply.json(codes.map((comCode) => ({ comCode, lengthPre: num.length, noCount: 1, noPre: num.slice(0, 4) }))));
+    }
     if (req.method === 'POST' && req.url === '/poll') return subscribe(body, rec, res);
     if (req.method !== 'POST' || req.url !== '/poll/query.do') return send(res, reply.status(404, 'not found'));
     if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
@@ -210,5 +222,6 @@ export async function startKuaidi100Fake(opts: { customer: string; key: string }
     scriptSubscribe: (num, ...codes) => subscribeCodes.push(num, codes),
     script: (num, ...replies) => scripts.push(num, replies.map(asReply)),
     requirePhone: (num, last4) => void phones.set(num, last4),
+    recognise: (num, ...comCodes) => void recognised.set(num, comCodes),
   };
 }

@@ -14,6 +14,8 @@ export interface SeventeenTrackFake extends RunningServer {
   rejectRegister(num: string, code: number, message: string): void;
   /** Forget a registration (the next gettrackinfo answers -18019902). */
   forget(num: string): void;
+  /** The carrier auto-detection assigns `num` when register names none (default 3011; 0 = not recognised). */
+  autoDetect(num: string, carrier: number): void;
 }
 
 export async function startSeventeenTrackFake(opts: { token: string; maxBatch?: number }): Promise<SeventeenTrackFake> {
@@ -22,6 +24,7 @@ export async function startSeventeenTrackFake(opts: { token: string; maxBatch?: 
   const items = new ReplyQueue<SeventeenItem>();
   const calls = { register: [] as FakeReply[], gettrackinfo: [] as FakeReply[] };
   const registerRejects = new Map<string, { code: number; message: string }>();
+  const detected = new Map<string, number>();
   const maxBatch = opts.maxBatch ?? 40;
 
   const server = await startServer(async (req, body, res) => {
@@ -59,7 +62,7 @@ export async function startSeventeenTrackFake(opts: { token: string; maxBatch?: 
           rejected.push({ number: e.number, error: { code: -18019901, message: `The tracking number '${e.number}' has been registered, don't need to repeat registration.` } });
         } else {
           registered.add(e.number);
-          accepted.push({ origin: 1, number: e.number, carrier: e.carrier ?? 3011 });
+          accepted.push({ origin: 1, number: e.number, carrier: e.carrier ?? detected.get(e.number) ?? 3011 });
         }
         continue;
       }
@@ -81,5 +84,6 @@ export async function startSeventeenTrackFake(opts: { token: string; maxBatch?: 
     scriptCall: (endpoint, ...replies) => void calls[endpoint].push(...replies),
     rejectRegister: (num, code, message) => void registerRejects.set(num, { code, message }),
     forget: (num) => void registered.delete(num),
+    autoDetect: (num, carrier) => void detected.set(num, carrier),
   };
 }
