@@ -17,6 +17,7 @@ export function createMetrics() {
     ordersRejected: new Counter({ name: 'parcelwatch_orders_rejected_total', help: 'Orders rejected', labelNames: ['source'], registers: [registry] }),
     outreach: new Counter({ name: 'parcelwatch_outreach_total', help: 'Outreach task transitions', labelNames: ['action'], registers: [registry] }),
     deliveries: new Counter({ name: 'parcelwatch_channel_deliveries_total', help: 'Channel deliveries', labelNames: ['channel', 'result'], registers: [registry] }),
+    retentionRows: new Counter({ name: 'parcelwatch_retention_rows_total', help: 'Rows removed (or thinned: raw JSON cleared) by the retention job', labelNames: ['table', 'action'], registers: [registry] }),
     overdueTasks: new Gauge({ name: 'parcelwatch_outreach_overdue', help: 'Open outreach tasks past due', registers: [registry] }),
   };
   return m;
