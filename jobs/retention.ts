@@ -22,6 +22,8 @@ const TERMINAL = [...TERMINAL_STATUSES];
  * (orders, shipments, exceptions, tasks, chases) are kept, so every parcel stays explainable.
  */
 interface Pass {
+  /** Summary key (run-once totals, logs). */
+  key: string;
   table: string;
   action: 'deleted' | 'raw_cleared';
   days: (c: Config) => number | null;
@@ -49,6 +51,7 @@ const summarise = (r: readonly { last_id: string | number | null; n: string | nu
 
 export const RETENTION_PASSES: readonly Pass[] = [
   {
+    key: 'rawJsonCleared',
     table: 'tracking_events',
     action: 'raw_cleared',
     days: (c) => c.retention.rawJsonDays,
@@ -65,6 +68,7 @@ export const RETENTION_PASSES: readonly Pass[] = [
     },
   },
   {
+    key: 'eventsDeleted',
     table: 'tracking_events',
     action: 'deleted',
     days: (c) => c.retention.eventsDays,
@@ -81,6 +85,7 @@ export const RETENTION_PASSES: readonly Pass[] = [
     },
   },
   {
+    key: 'exceptionHistoryDeleted',
     table: 'exception_history',
     action: 'deleted',
     days: (c) => c.retention.exceptionHistoryDays,
@@ -97,6 +102,7 @@ export const RETENTION_PASSES: readonly Pass[] = [
     },
   },
   {
+    key: 'deliveriesDeleted',
     table: 'outreach_deliveries',
     action: 'deleted',
     days: (c) => c.retention.deliveriesDays,
@@ -115,6 +121,7 @@ export const RETENTION_PASSES: readonly Pass[] = [
     },
   },
   {
+    key: 'notificationsDeleted',
     table: 'notifications',
     action: 'deleted',
     days: (c) => c.retention.notificationsDays,
@@ -132,6 +139,7 @@ export const RETENTION_PASSES: readonly Pass[] = [
     },
   },
   {
+    key: 'quarantineDeleted',
     table: 'poll_quarantine',
     action: 'deleted',
     days: (c) => c.retention.quarantineDays,
@@ -149,6 +157,7 @@ export const RETENTION_PASSES: readonly Pass[] = [
     },
   },
   {
+    key: 'alertsDeleted',
     table: 'alerts',
     action: 'deleted',
     days: (c) => c.retention.alertsDays,
@@ -165,9 +174,6 @@ export const RETENTION_PASSES: readonly Pass[] = [
   },
 ];
 
-/** Summary key of a pass, e.g. tracking_events_raw_cleared, notifications_deleted. */
-const passKey = (p: Pass) => `${p.table}_${p.action}`;
-
 /**
  * Run every pass with ages from config at the injected clock's now. Returns rows per pass and whether
  * the stop signal cut the run short (what was done is committed; the next run carries on).
@@ -175,7 +181,8 @@ const passKey = (p: Pass) => `${p.table}_${p.action}`;
 export async function applyRetention(deps: Deps, ctx: Pick<JobContext, 'signal'>): Promise<{ summary: Record<string, number>; stopped: boolean }> {
   const { sql, config, clock, metrics } = deps;
   const now = clock.now().getTime();
-  const summary: Record<string, number> = {};
+  // retentionBatches: statements run (one short transaction each), so the effect of batchSize shows in the summary.
+  const summary: Record<string, number> = { retentionBatches: 0 };
   for (const pass of RETENTION_PASSES) {
     const days = pass.days(config);
     if (days === null) continue;
@@ -185,9 +192,10 @@ export async function applyRetention(deps: Deps, ctx: Pick<JobContext, 'signal'>
     for (;;) {
       if (ctx.signal?.aborted) return { summary, stopped: true };
       const { lastId, rows } = await pass.batch(sql, cutoff, afterId, config.retention.batchSize);
+      summary.retentionBatches! += 1;
       if (rows > 0) metrics.retentionRows.inc({ table: pass.table, action: pass.action }, rows);
       total += rows;
-      summary[passKey(pass)] = total;
+      summary[pass.key] = total;
       if (lastId === null) break;
       afterId = lastId;
     }
