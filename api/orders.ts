@@ -1,6 +1,7 @@
 import type { Deps } from '../jobs/define-job.js';
 import { upsertOrders } from '../db/queries/orders.js';
-import { parseOrder, type OrderInput } from '../ingest/order-input.js';
+import { inputLimits, parseOrder, type OrderInput } from '../ingest/order-input.js';
+import { conflictReason } from '../ingest/import-orders.js';
 import { HttpError } from './http-kit.js';
 
 export interface IngestAnswer {
@@ -20,8 +21,9 @@ export async function postOrders(deps: Deps, body: unknown): Promise<IngestAnswe
   const good: OrderInput[] = [];
   const goodIndex: number[] = [];
   const rejected: IngestAnswer['rejected'] = [];
+  const limits = inputLimits(deps.config.input);
   list.forEach((raw, index) => {
-    const r = parseOrder(raw);
+    const r = parseOrder(raw, limits);
     if (r.ok) {
       good.push(r.order);
       goodIndex.push(index);
@@ -29,10 +31,14 @@ export async function postOrders(deps: Deps, body: unknown): Promise<IngestAnswe
   });
   const result = await upsertOrders(deps.sql, good, deps.clock.now());
   let accepted = good.length;
+  // An order refused for a clashing parcel was stored in no part: every item of it is rejected.
   for (const c of result.conflicts) {
-    const i = good.findIndex((o) => o.orderId === c.orderId);
-    rejected.push({ index: goodIndex[i] ?? -1, orderId: c.orderId, errors: [`shipments.trackingNo: ${c.trackingNo} (${c.carrier}) already belongs to another order`] });
-    accepted--;
+    good.forEach((o, i) => {
+      if (o.platform !== c.platform || o.orderId !== c.orderId) return;
+      const at = o.shipments.findIndex((x) => x.carrier === c.carrier && x.trackingNo === c.trackingNo);
+      rejected.push({ index: goodIndex[i]!, orderId: c.orderId, errors: [`shipments.${at === -1 ? '' : `${at}.`}trackingNo: ${conflictReason(c)}`] });
+      accepted--;
+    });
   }
   rejected.sort((a, b) => a.index - b.index);
   deps.metrics.ordersIngested.inc({ source: 'api' }, accepted);

@@ -3,12 +3,15 @@ import { EXCEPTION_TYPES } from '../config/schema.js';
 import { loadTaskViews } from '../db/queries/outreach.js';
 import { queueDeliveries } from '../jobs/sync-outreach.js';
 import type { Deps, FollowUp } from '../jobs/define-job.js';
+import { storableString, TEXT_LIMITS } from '../ingest/text.js';
 import { HttpError, isSafeIntText } from './http-kit.js';
 
 const listQuery = z.object({
   status: z.enum(['open', 'claimed', 'done', 'cancelled']).optional(),
   agent: z.string().optional(),
   type: z.enum(EXCEPTION_TYPES).optional(),
+  /** The marketplace order id: the tasks of one order (the console's parcel timeline). */
+  orderId: z.string().min(1).optional(),
   cursor: z
     .string()
     .regex(/^-?\d+_\d+_\d+$/)
@@ -28,6 +31,7 @@ export async function listOutreach(deps: Deps, params: URLSearchParams) {
       status: q.data.status,
       agent: q.data.agent,
       type: q.data.type,
+      orderId: q.data.orderId,
       cursor: cursor ? { priority: cursor[0]!, dueBy: new Date(cursor[1]!), id: cursor[2]! } : undefined,
       limit: q.data.limit + 1,
     },
@@ -38,8 +42,13 @@ export async function listOutreach(deps: Deps, params: URLSearchParams) {
   return { items: page, nextCursor: items.length > q.data.limit && last ? `${last.priority}_${new Date(last.dueBy).getTime()}_${last.id}` : null };
 }
 
-const claimBody = z.object({ agent: z.string().min(1) });
-const completeBody = z.object({ outcome: z.string().min(1), note: z.string().optional(), compensationYuan: z.number().nonnegative().optional() });
+const claimBody = z.object({ agent: storableString(TEXT_LIMITS.agent).pipe(z.string().min(1, 'required')) });
+const completeBody = z.object({
+  outcome: storableString(TEXT_LIMITS.note).pipe(z.string().min(1)),
+  note: storableString(TEXT_LIMITS.note).optional(),
+  compensationYuan: z.number().nonnegative().optional(),
+});
+const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
 
 async function current(deps: Deps, id: number) {
   const [t] = await loadTaskViews(deps.sql, { ids: [id] }, deps.clock.now());
@@ -56,12 +65,12 @@ export async function transition(deps: Deps, id: number, action: string, body: u
   let rows;
   if (action === 'claim') {
     const b = claimBody.safeParse(body);
-    if (!b.success) throw new HttpError(400, 'agent: required');
+    if (!b.success) throw new HttpError(400, issues(b.error));
     rows = await deps.sql`update outreach_tasks set status = 'claimed', agent = ${b.data.agent}, claimed_at = ${now}, updated_at = ${now}
                           where id = ${id} and status = 'open' returning id`;
   } else if (action === 'complete') {
     const b = completeBody.safeParse(body);
-    if (!b.success) throw new HttpError(400, b.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (!b.success) throw new HttpError(400, issues(b.error));
     rows = await deps.sql`update outreach_tasks set status = 'done', outcome = ${b.data.outcome}, notes = ${b.data.note ?? null},
                           compensation_yuan = ${b.data.compensationYuan ?? null}, completed_at = ${now}, updated_at = ${now}
                           where id = ${id} and status in ('open', 'claimed') returning id`;

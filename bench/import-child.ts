@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createDb } from '../db/client.js';
 import { fixedClock } from '../domain/clock.js';
 import { importOrders } from '../ingest/import-orders.js';
+import { loadConfig } from '../config/load.js';
 import { BENCH_NOW } from './generate.js';
 
 export interface ImportChildResult {
@@ -39,9 +40,9 @@ if (!url || !file || !errors) {
 const db = await createDb({ url, poolSize: 2 });
 try {
   const t0 = performance.now();
-  const s = await importOrders({ sql: db.sql, clock: fixedClock(BENCH_NOW), file, errorReport: errors });
+  const s = await importOrders({ sql: db.sql, clock: fixedClock(BENCH_NOW), input: loadConfig({ env: {} }).input, file, errorReport: errors });
   const seconds = (performance.now() - t0) / 1000;
-  const out: ImportChildResult = { rows: s.rows, orders: s.orders, shipments: s.shipments, rejectedRows: s.rejectedRows, seconds, peakRssMb: vmHwmMb() };
+  const out: ImportChildResult = { rows: s.rows, orders: s.stored + s.unchanged, shipments: s.shipments, rejectedRows: s.rejectedRows, seconds, peakRssMb: vmHwmMb() };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 } finally {
   await db.close();

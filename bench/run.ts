@@ -34,6 +34,8 @@ if (values.help) {
       '  latency  6 hub-moved latency of min(N, 10000) chased parcels: provider answer → customer endpoint, p50/p95/p99/max',
       '  memory   7 peak RSS of a `parcelwatch start --role all` child working through N shipments',
       '           (time cap BENCH_MEMORY_CAP_SECONDS, default 300; one run whatever --reps)',
+      '  push     8 signed Kuaidi100 pushes (min(N, 20000) numbers + 20 % re-sent) at a `start --role api` child\'s hook,',
+      '           32 keep-alive clients, vs one INSERT … unnest per push; ack p50/p99, failed acks, daemon RSS',
       '',
     ].join('\n'),
   );

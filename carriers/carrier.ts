@@ -27,7 +27,21 @@ export interface NormalizedEvent {
   text: string;
   /** Provider code as sent (kuaidi100 statusCode, kdniao Action, 17track sub_status). */
   providerCode: string | null;
+  /**
+   * What decided `status`: a text rule (`text:delivered`, `text:forward_sign`) or a provider code
+   * (`kuaidi100:statusCode=301`, `kdniao:Action=202`, `17track:stage=Delivered`); undefined when
+   * nothing did (status `unknown`). Precedence: domain/status.ts, "Provider code vs text".
+   */
+  rule?: string;
   raw: unknown;
+}
+
+/** An event a parser could not use, kept raw with the reason. */
+export interface DroppedEvent {
+  /** Where in the reply, e.g. `data[3]`, `Traces[0]`. */
+  where: string;
+  error: string;
+  raw: string;
 }
 
 /** The answer for one tracking number. A provider call returns one per request, in any order. */
@@ -40,6 +54,11 @@ export type TrackResult =
       summaryStatus: Status | null;
       /** Provider alert flags, e.g. `kuaidi100:202`, `kdniao:412` (extra detection signals). */
       flags: string[];
+      /**
+       * Single events left out of an otherwise good reply (e.g. a time like `2019-07-25 16:32:162`),
+       * each with where and why: one bad trace never costs the whole reply. The poll job quarantines them.
+       */
+      dropped?: DroppedEvent[];
     }
   /** The carrier has no record yet: a state, not an error. */
   | { kind: 'not_found'; trackingNo: string; message: string }
@@ -59,7 +78,8 @@ export class ProviderError extends Error {
     readonly provider: ProviderName,
     readonly kind: ProviderErrorKind,
     message: string,
-    readonly opts: { retryAfterMs?: number; raw?: string; status?: number } = {},
+    /** circuitOpen: rejected by the breaker without a request (not a provider failure). */
+    readonly opts: { retryAfterMs?: number; raw?: string; status?: number; circuitOpen?: boolean } = {},
   ) {
     super(`${provider}: ${message}`);
     this.name = 'ProviderError';
@@ -73,10 +93,27 @@ export interface ProviderContext {
   timeZone: string;
 }
 
+/**
+ * What a subscription request did for one number:
+ * - `subscribed`: the provider will push (accepted, or already subscribed/registered);
+ * - `refused`: refused for this number (bad number or carrier, callback refused): poll it instead;
+ * - `key_error`: the account key was refused (Kuaidi100 600/601): alert once, stop subscribing, poll;
+ * - `retry`: a passing failure (server error, timeout): try again later.
+ */
+export interface SubscribeResult {
+  trackingNo: string;
+  outcome: 'subscribed' | 'refused' | 'key_error' | 'retry';
+  /** The provider's reply code as sent (Kuaidi100 returnCode, 17TRACK error code), or a transport kind. */
+  code: string;
+  message: string;
+}
+
 /** Every tracking provider implements this; jobs never see provider JSON. */
 export interface TrackingProvider {
   readonly name: ProviderName;
   /** Most numbers one call can carry (1 for per-number APIs, 40 for 17TRACK). */
   readonly maxBatch: number;
   track(requests: TrackRequest[], ctx: ProviderContext): Promise<TrackResult[]>;
+  /** Subscribe numbers to the provider's push service (providers that push); one result per request. */
+  subscribe?(requests: TrackRequest[], ctx: ProviderContext): Promise<SubscribeResult[]>;
 }

@@ -16,8 +16,12 @@ type State = { kind: 'closed'; failures: number } | { kind: 'open'; until: numbe
  * so the queue backs off without hammering the provider. Only transient failures count: an auth,
  * quota or malformed reply proves the provider is reachable.
  */
+export type BreakerState = 'closed' | 'open' | 'half_open';
+
 export class CircuitBreaker {
   private state: State = { kind: 'closed', failures: 0 };
+  /** Told of every change of state (worker/deps.ts logs it and sets the metric). */
+  onChange?: (to: BreakerState, from: BreakerState) => void;
 
   constructor(
     readonly provider: ProviderName,
@@ -30,11 +34,17 @@ export class CircuitBreaker {
     return this.state.kind;
   }
 
+  private set(next: State): void {
+    const from = this.state.kind;
+    this.state = next;
+    if (from !== next.kind) this.onChange?.(next.kind, from);
+  }
+
   async exec<T>(fn: () => Promise<T>): Promise<T> {
     const now = this.clock.now().getTime();
     if (this.state.kind === 'open') {
       if (now < this.state.until) throw this.openError(this.state.until - now);
-      this.state = { kind: 'half_open', trialInFlight: false };
+      this.set({ kind: 'half_open', trialInFlight: false });
     }
     let trial = false;
     if (this.state.kind === 'half_open') {
@@ -45,12 +55,12 @@ export class CircuitBreaker {
     }
     try {
       const result = await fn();
-      this.state = { kind: 'closed', failures: 0 };
+      this.set({ kind: 'closed', failures: 0 });
       return result;
     } catch (err) {
       const transient = !(err instanceof ProviderError) || err.kind === 'transient';
       if (!transient) {
-        this.state = { kind: 'closed', failures: 0 };
+        this.set({ kind: 'closed', failures: 0 });
       } else if (trial) {
         this.trip();
       } else if (this.state.kind === 'closed') {
@@ -63,11 +73,11 @@ export class CircuitBreaker {
   }
 
   private trip(): void {
-    this.state = { kind: 'open', until: this.clock.now().getTime() + this.opts.openSeconds * 1000 };
+    this.set({ kind: 'open', until: this.clock.now().getTime() + this.opts.openSeconds * 1000 });
   }
 
   private openError(retryAfterMs: number): ProviderError {
-    return new ProviderError(this.provider, 'transient', 'circuit open', { retryAfterMs });
+    return new ProviderError(this.provider, 'transient', 'circuit open', { retryAfterMs, circuitOpen: true });
   }
 }
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Status } from '../domain/status.js';
 import { STATUSES } from '../domain/status.js';
-import { matchTextRule, statusFromText, stripBoilerplate, TEXT_RULES } from './status-rules.js';
+import { classifyText, FORWARD_SIGN_RULE, matchTextRule, statusFromText, stripBoilerplate, stripForward, TEXT_RULES } from './status-rules.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../test/fixtures/${name}`, import.meta.url), 'utf8'));
 
@@ -78,11 +78,37 @@ describe('statusFromText: words from the brief and glossary', () => {
     ['转寄', 'in_transit'],
     ['清关中', 'in_transit'],
     ['【苏州转运中心】 已发出 下一站 【无锡转运中心公司】', 'in_transit'],
-    ['Picked up', null],
     ['', null],
   ];
   it.each(cases)('%s → %s', (text, status) => {
     expect(statusFromText(text)).toBe(status);
+  });
+});
+
+describe('issue 11 class 1: forward-looking and negated phrases', () => {
+  const cases: [string, Status, string][] = [
+    ['正在派送途中,请您准备签收', 'out_for_delivery', 'out_for_delivery'],
+    ['正在派送中，请您准备签收', 'out_for_delivery', 'out_for_delivery'],
+    ['【深圳市】快件已到达【深圳宝安网点】，请注意签收', 'arrived_at_hub', 'arrived_at_hub'],
+    ['请您准备签收', 'out_for_delivery', 'forward_sign'],
+    ['预计今日签收', 'out_for_delivery', 'forward_sign'],
+    ['等待客户签收', 'out_for_delivery', 'forward_sign'],
+    ['快递员即将为您派送，请保持电话畅通，方便签收', 'out_for_delivery', 'out_for_delivery'],
+    ['快件地址不详，无法派送，请联系寄件方', 'problem', 'delivery_blocked'],
+    ['因天气原因暂停派送', 'problem', 'delivery_blocked'],
+    ['快件延迟派送', 'problem', 'delivery_blocked'],
+    ['收件地址不在服务范围，不能投递', 'problem', 'delivery_blocked'],
+    ['快件未能派送，客户要求改天', 'failed_attempt', 'failed_attempt'],
+    ['派件异常后已签收', 'delivered', 'delivered_after_issue'],
+    ['已签收，签收人：本人，请您对服务进行评价', 'delivered', 'delivered'],
+  ];
+  it.each(cases)('%s → %s (%s)', (text, status, rule) => {
+    expect(statusFromText(text)).toBe(status);
+    expect(classifyText(text)).toEqual({ status, rule: `text:${rule}` });
+  });
+  it('a forward phrase is removed, never turned into a signature', () => {
+    expect(stripForward('正在派送途中,请您准备签收')).not.toMatch(/签收/);
+    expect(FORWARD_SIGN_RULE.status).not.toBe('delivered');
   });
 });
 
@@ -172,14 +198,21 @@ describe('payload samples', () => {
     expect(statusFromText(text)).toBe(expected.get(text));
   });
 
-  it('English texts of 17TRACK/AfterShip samples match no Chinese rule', () => {
-    const english = [
-      ...fixture('aftership-tracking.json').data.checkpoints?.map((c: { message: string }) => c.message) ?? [],
-      'Picked up',
-      'Arrived at FedEx location',
-      'Departed FedEx location',
-      'The shipment is available for pick-up from the retail outlet retail outlet Valentinskamp 88 20355 Hamburg as of now.',
+  // Issue 11 class 4: 17TRACK events without a stage carry only the English description, so English
+  // texts are read by the en_* rules (they used to match nothing and stayed unknown).
+  it('English texts of 17TRACK/AfterShip samples are read by the English rules', () => {
+    const english: [string, Status][] = [
+      ['Picked up', 'collected'],
+      ['Arrived at FedEx location', 'arrived_at_hub'],
+      ['Departed FedEx location', 'in_transit'],
+      ['The shipment is available for pick-up from the retail outlet retail outlet Valentinskamp 88 20355 Hamburg as of now.', 'at_pickup_point'],
     ];
-    for (const t of english) expect(statusFromText(t)).toBeNull();
+    for (const [t, status] of english) {
+      expect(statusFromText(t), t).toBe(status);
+      expect(matchTextRule(t)!.id, t).toMatch(/^en_/);
+    }
+    for (const c of fixture('aftership-tracking.json').data.checkpoints ?? []) {
+      expect(matchTextRule(c.message)?.id ?? 'en_', c.message).toMatch(/^en_/);
+    }
   });
 });

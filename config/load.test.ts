@@ -88,4 +88,17 @@ describe('config', () => {
     expect(r.database.url).not.toContain('pw@');
     expect(c.providers.kuaidi100.key).toBe('abc123');
   });
+
+  it('push mode for Kuaidi100 needs the salt and the callback URL; the salt comes from the environment', () => {
+    const file = overrideFile('providers:\n  kuaidi100:\n    enabled: true\n    customer: c\n    key: k\n    mode: push\n');
+    const issues = issuesOf(() => loadConfig({ env: { PARCELWATCH_CONFIG: file } }));
+    expect(issues.some((i) => i.startsWith('[providers.kuaidi100.salt]'))).toBe(true);
+    expect(issues.some((i) => i.startsWith('[providers.kuaidi100.callbackUrl]'))).toBe(true);
+    const ok = overrideFile('providers:\n  kuaidi100:\n    enabled: true\n    customer: c\n    key: k\n    mode: both\n    callbackUrl: https://shop.example/hooks/kuaidi100\n');
+    const c = loadConfig({ env: { PARCELWATCH_CONFIG: ok, KUAIDI100_SALT: 's4lt', PARCELWATCH_HOOK_SECRET: 'h00k' } });
+    expect(c.providers.kuaidi100.salt).toBe('s4lt');
+    expect(c.push.hookSecret).toBe('h00k');
+    expect(redactConfig(c).providers.kuaidi100.salt).toBe('***');
+    expect(issuesOf(() => loadConfig({ env: {}, overrides: { providers: { kdniao: { mode: 'sometimes' as never } } } })).some((i) => i.includes('providers.kdniao.mode'))).toBe(true);
+  });
 });

@@ -136,6 +136,11 @@ function crossChecks(c: Config): string[] {
   const kd = c.providers.kdniao;
   if (kd.enabled && (!kd.eBusinessId || !kd.appKey)) out.push('[providers.kdniao] enabled but eBusinessId/appKey (env KDNIAO_APP_KEY) missing');
   if (c.providers.seventeenTrack.enabled && !c.providers.seventeenTrack.token) out.push('[providers.seventeenTrack.token] required when enabled (env SEVENTEENTRACK_TOKEN)');
+  // Pushes are authenticated by their signature only: without the salt none could be verified.
+  if (k.enabled && k.mode !== 'poll') {
+    if (!k.salt) out.push(`[providers.kuaidi100.salt] required for mode ${k.mode} (env KUAIDI100_SALT): pushes are verified with it`);
+    if (!/^https?:\/\//.test(k.callbackUrl)) out.push(`[providers.kuaidi100.callbackUrl] must be an http(s) URL for mode ${k.mode}`);
+  }
   for (const [path, ch] of [
     ['outreach.channels.webhook', c.outreach.channels.webhook],
     ['outreach.channels.wecom', c.outreach.channels.wecom],

@@ -55,6 +55,7 @@ export const EXCEPTION_TYPES = [
   'carrier_problem',
   'delivery_overdue',
   'pickup_overdue',
+  'route_overdue',
 ] as const;
 export type ExceptionType = (typeof EXCEPTION_TYPES)[number];
 
@@ -78,6 +79,7 @@ export const SCRIPT_PLACEHOLDERS = [
   'ageHours',
   'penaltyYuan',
   'normalTransitDays',
+  'normalArrival',
   'compensationYuan',
   'perDayLateYuan',
   'shipDate',
@@ -93,6 +95,7 @@ export const CUSTOMER_PLACEHOLDERS = [
   'hub',
   'time',
   'status',
+  'normalArrival',
 ] as const;
 
 const lateShipmentPolicy = z.strictObject({
@@ -115,6 +118,16 @@ const providerCommon = {
   timeoutMs: posInt().describe('HTTP timeout per request.'),
   minPollIntervalMinutes: pos().describe('Never query one number more often than this (per-number floor).'),
 };
+
+/** How a provider's tracking reaches us (see README "Push ingestion"). */
+export const INGEST_MODES = ['poll', 'push', 'both'] as const;
+export type IngestMode = (typeof INGEST_MODES)[number];
+const ingestMode = () =>
+  z
+    .enum(INGEST_MODES)
+    .describe(
+      'poll: query only. push: subscribe and receive pushes; poll only as the fallback (no push for push.fallbackAfterHours, collection near the ship deadline, failed subscription). both: subscribe and keep polling on the normal schedule.',
+    );
 
 const channelWebhook = z.strictObject({
   enabled: z.boolean().describe('Deliver to this channel.'),
@@ -194,6 +207,10 @@ export const configSchema = z.strictObject({
     sendNotifications: z.strictObject({
       schedule: cronExpr().describe('Release held customer messages (quiet hours ended) and end expired chases.'),
     }),
+    refreshNorms: z.strictObject({
+      schedule: cronExpr().describe('Turn newly delivered parcels into transit samples and recompute the norms of the routes they touched.'),
+      batchSize: posInt().describe('Delivered parcels sampled per statement.'),
+    }),
   }),
   providers: z.strictObject({
     routes: z.record(z.string(), z.enum(['sandbox', 'kuaidi100', 'kdniao', 'seventeenTrack'])).describe('Carrier code → provider; key `default` for the rest.'),
@@ -222,6 +239,9 @@ export const configSchema = z.strictObject({
       key: z.string().describe('Kuaidi100 key (secret; env KUAIDI100_KEY).'),
       resultv2: z.enum(['0', '1', '4', '8']).describe('resultv2 level requested (4 = advanced status codes per event).'),
       maxQueriesPer24h: posInt().max(48).describe('Hard cap per number per rolling 24 h; more than 48 locks the number for a day.'),
+      mode: ingestMode(),
+      salt: z.string().describe('Push signing salt sent with each subscription; pushes must carry sign = MD5(param + salt) (secret; env KUAIDI100_SALT).'),
+      callbackUrl: z.string().describe('Where Kuaidi100 pushes (this daemon\'s /hooks/kuaidi100[/<hookSecret>] as reachable from the internet).'),
     }),
     kdniao: z.strictObject({
       ...providerCommon,
@@ -229,11 +249,35 @@ export const configSchema = z.strictObject({
       appKey: z.string().describe('Kdniao AppKey (secret; env KDNIAO_APP_KEY).'),
       requestType: z.enum(['1002', '8001']).describe('1002 instant query (daily quota) or 8001 in-transit monitoring.'),
       dailyQuota: posInt().describe('Calls per day allowed for 1002 (500 on the current plan); ignored for 8001.'),
+      mode: ingestMode(),
     }),
     seventeenTrack: z.strictObject({
       ...providerCommon,
       token: z.string().describe('17TRACK API key sent as the 17token header (secret; env SEVENTEENTRACK_TOKEN).'),
       batchSize: posInt().max(40).describe('Numbers per request (at most 40).'),
+      mode: ingestMode(),
+    }),
+  }),
+  push: z.strictObject({
+    hookSecret: z
+      .string()
+      .regex(/^[\w-]*$/, 'only letters, digits, _ and -')
+      .describe('Optional secret path segment: when set, hooks answer only at /hooks/<provider>/<hookSecret> (env PARCELWATCH_HOOK_SECRET).'),
+    bodyLimitBytes: posInt().describe('Largest accepted push body; larger answers 413 and stores nothing.'),
+    fallbackAfterHours: pos().describe('A subscribed shipment with no push for this long (since the last push or the subscription) is polled again.'),
+    abortResubscribeMinutes: pos().describe('After Kuaidi100 reports status abort, subscribe again (once) after this long.'),
+    maxSubscriptionsPerMonth: posInt().describe('Subscriptions of one number per calendar month (Kuaidi100 refuses more than 4).'),
+    subscribe: z.strictObject({
+      schedule: cronExpr().describe('When shipments waiting for a subscription are handed to the subscribe queues.'),
+      pageSize: posInt().describe('Subscriptions claimed per page.'),
+      qps: z
+        .strictObject({
+          kuaidi100: pos().describe('Kuaidi100 subscription requests per second (the push service allows about 20).'),
+          kdniao: pos().describe('Kdniao subscription requests per second.'),
+          seventeenTrack: pos().describe('17TRACK register requests per second (40 numbers each; shares the 3 req/s account limit with polling).'),
+        })
+        .describe('Rate of subscription requests per provider (BullMQ limiter of the subscribe-<provider> queue).'),
+      retryMinutes: pos().describe('A subscription that failed for a transient reason (timeout, 5xx, 500) is retried after this long.'),
     }),
   }),
   polling: z.strictObject({
@@ -272,6 +316,15 @@ export const configSchema = z.strictObject({
     pickupOverdue: z.strictObject({
       hours: pos().describe('In a locker/station and not picked up after this long → pickup_overdue.'),
     }),
+    routeOverdue: z.strictObject({
+      factor: pos().describe("In transit longer than the applicable norm's p90 × this → route_overdue (warning)."),
+      criticalFactor: pos().describe('…critical beyond p90 × this.'),
+    }),
+  }),
+  norms: z.strictObject({
+    minSamples: posInt().describe('Delivered parcels a learned norm needs before it is used; below it the next level applies (route → carrier → global; an imported seed stands in at its level).'),
+    windowDays: pos().describe('Only parcels delivered within this many days count towards a recomputed norm.'),
+    arrivalText: template(['days']).describe('{normalArrival}: how "normally arrives" is said, from the p50 in whole days (usual practice, never a promise).'),
   }),
   outreach: z.strictObject({
     slaMinutes: z.strictObject({
@@ -286,7 +339,7 @@ export const configSchema = z.strictObject({
         z.ZodNumber
       >)
       .describe('Priority added per exception type; severity adds 100/200/300 for warning/critical/breach.'),
-    normalTransitDays: pos().describe('What agents say a parcel normally takes ("通常 N 天内送达"); never an exact date.'),
+    normalTransitDays: pos().describe('What agents say a parcel normally takes ("通常 N 天内送达") when no transit norm applies; never an exact date.'),
     compensation: z.strictObject({
       perDayLateYuan: nonNeg().describe('Compensation offered per day late.'),
       lateShipmentYuan: nonNeg().describe('Compensation offered for a late shipment (on top of the marketplace penalty).'),
@@ -380,6 +433,15 @@ export const configSchema = z.strictObject({
     ),
     heartbeatSeconds: posInt().describe('How often scheduler/worker daemons record their heartbeat; one seen within 3 intervals counts as running.'),
   }),
+  input: z.strictObject({
+    earliestPaidAt: z.iso
+      .datetime({ offset: true })
+      .describe('Orders (API, import) paid before this instant are refused as a typo or a placeholder date.'),
+    futureSkewMinutes: nonNeg().describe(
+      'How far after the wall-clock time of receipt a paidAt or markedShippedAt may lie (clock skew of the sending system); later is refused.',
+    ),
+    promiseWithinDays: pos().describe('A promisedShipBy may lie at most this many days after paidAt (longest presale period accepted).'),
+  }),
   demo: z.strictObject({
     orders: posInt().describe('Orders `parcelwatch demo` seeds.'),
     paidWithinHours: pos().describe('Seeded orders were paid within this many hours before now.'),
@@ -394,6 +456,8 @@ export const SECRET_PATHS = [
   'redis.url',
   'http.apiToken',
   'providers.kuaidi100.key',
+  'providers.kuaidi100.salt',
+  'push.hookSecret',
   'providers.kdniao.appKey',
   'providers.seventeenTrack.token',
   'outreach.channels.webhook.secret',
@@ -415,6 +479,8 @@ export const ENV_OVERRIDES: Record<string, { path: string; type: 'string' | 'int
   PARCELWATCH_QUEUE_PREFIX: { path: 'redis.prefix', type: 'string' },
   LOG_LEVEL: { path: 'log.level', type: 'string' },
   KUAIDI100_KEY: { path: 'providers.kuaidi100.key', type: 'string' },
+  KUAIDI100_SALT: { path: 'providers.kuaidi100.salt', type: 'string' },
+  PARCELWATCH_HOOK_SECRET: { path: 'push.hookSecret', type: 'string' },
   KDNIAO_APP_KEY: { path: 'providers.kdniao.appKey', type: 'string' },
   SEVENTEENTRACK_TOKEN: { path: 'providers.seventeenTrack.token', type: 'string' },
   OUTREACH_WEBHOOK_SECRET: { path: 'outreach.channels.webhook.secret', type: 'string' },

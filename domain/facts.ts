@@ -1,4 +1,5 @@
 import type { ExceptionType, Platform, Severity } from '../config/schema.js';
+import type { TransitNorm } from './norms.js';
 import type { Status } from './status.js';
 
 export type OrderType = 'normal' | 'presale' | 'custom';
@@ -30,6 +31,11 @@ export interface SubjectFacts {
   statusSince: Date | null;
   /** Provider alert flags, e.g. `kuaidi100:202`, `kdniao:412`. */
   providerFlags: string[];
+  /**
+   * The transit norm that applies to this parcel (route → carrier → global, see db/queries/norms.ts), or
+   * null when the shop has no history and no seed. Supplied by detection only for collected, undelivered parcels.
+   */
+  transitNorm?: TransitNorm | null;
 }
 
 /** A rule's finding: this subject has this problem now, at this severity. */

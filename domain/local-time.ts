@@ -2,7 +2,8 @@
  * Carriers in China send local wall-clock times without an offset ("2026-11-12 08:21:03", "2014/06/25 08:05:37").
  * They are read in the business time zone from config. Strings with an explicit offset or Z are honoured as given.
  */
-const LOCAL_RE = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?$/;
+// ZTO via Kdniao sometimes drops the space ("2018-04-0313:21:49"): accepted right after a two-digit day only.
+const LOCAL_RE = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:(?:[ T]|(?<=[-/.]\d{2}))(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?$/;
 
 const offsetCache = new Map<string, Intl.DateTimeFormat>();
 

@@ -34,3 +34,43 @@ export function nextPollAt(f: PollFacts, now: Date, cfg: Config['polling'], floo
   if (f.chased && !f.hadError) minutes = Math.min(minutes, cfg.chasedMinutes);
   return new Date(now.getTime() + Math.max(minutes, floorMinutes) * MINUTE_MS);
 }
+
+/** What polling needs to know about a shipment's push subscription. */
+export interface PushFacts {
+  /** The mode of the shipment's provider (config providers.<p>.mode; the sandbox only polls). */
+  mode: 'poll' | 'push' | 'both';
+  /** Subscription state (db/schema/push.ts), null when the shipment has none yet. */
+  state: string | null;
+  subscribedAt: Date | null;
+  lastPushAt: Date | null;
+  collectedAt: Date | null;
+  /** Ship deadline while uncollected (as in PollFacts). */
+  shipDeadline: Date | null;
+}
+
+/** Why a shipment of a push-mode provider is polled anyway. */
+export type FallbackReason = 'unsubscribed' | 'silent' | 'deadline';
+
+export type Coverage =
+  | { poll: true; fallback: FallbackReason | null }
+  /** Pushes cover it: no poll; look again at `until` (when it would fall silent or near its deadline). */
+  | { poll: false; until: Date };
+
+/**
+ * Whether a due shipment is polled or left to its pushes. Poll and both modes always poll (no fallback).
+ * In push mode a shipment is polled when it is not subscribed (failed, aborted, key refused, not yet),
+ * when no push came for `fallbackAfterHours` since the last one (or since subscribing), and always
+ * while uncollected within `nearDeadlineHours` of its ship deadline: the 72-hour verdict must rest on a
+ * fresh query, not on a push that may be late.
+ */
+export function pushCoverage(f: PushFacts, now: Date, cfg: { fallbackAfterHours: number; nearDeadlineHours: number }): Coverage {
+  if (f.mode !== 'push') return { poll: true, fallback: null };
+  if (f.state !== 'subscribed') return { poll: true, fallback: 'unsubscribed' };
+  const hour = 60 * MINUTE_MS;
+  const deadlineWatch = !f.collectedAt && f.shipDeadline ? f.shipDeadline.getTime() - cfg.nearDeadlineHours * hour : Infinity;
+  if (now.getTime() >= deadlineWatch) return { poll: true, fallback: 'deadline' };
+  const since = Math.max(f.lastPushAt?.getTime() ?? -Infinity, f.subscribedAt?.getTime() ?? -Infinity);
+  const silentAt = since + cfg.fallbackAfterHours * hour;
+  if (!Number.isFinite(since) || now.getTime() >= silentAt) return { poll: true, fallback: 'silent' };
+  return { poll: false, until: new Date(Math.min(silentAt, deadlineWatch)) };
+}

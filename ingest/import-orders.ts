@@ -1,13 +1,22 @@
+import type { Config } from '../config/schema.js';
 import type { Sql } from '../db/client.js';
-import { OrderRows, prepareOrderRows, writeOrderRows, type PreparedOrderRows } from '../db/queries/orders.js';
+import { OrderRows, prepareOrderRows, writeOrderRows, type PreparedOrderRows, type UpsertOrdersResult } from '../db/queries/orders.js';
 import type { Clock } from '../domain/clock.js';
-import { addFlatOrderFast, FLAT_ORDER_COLUMNS, flatRowToOrder, parseOrder } from './order-input.js';
-import { detectFormat, ErrorReport, readCsvRecords, readRows, recordObject } from './read-rows.js';
+import { addFlatOrderFast, FLAT_ORDER_COLUMNS, flatRowToOrder, inputLimits, parseOrder } from './order-input.js';
+import { detectEncoding, detectFormat, ErrorReport, readCsvRecords, readRows, recordObject, type ImportEncoding, type ImportFormat } from './read-rows.js';
 
 export interface ImportSummary {
+  format: ImportFormat;
+  encoding: ImportEncoding;
+  /** Rows read (blank lines not counted). */
   rows: number;
-  orders: number;
+  /** Distinct orders stored: new, changed, or given a parcel. */
+  stored: number;
+  /** Distinct valid orders already stored exactly so (a re-import). */
+  unchanged: number;
+  /** Parcels newly added. */
   shipments: number;
+  /** Lines of the errors file: rows refused, and orders refused whole for a parcel that clashes. */
   rejectedRows: number;
   errorReport: string | null;
   seconds: number;
@@ -16,8 +25,12 @@ export interface ImportSummary {
 export interface ImportOptions {
   sql: Sql;
   clock: Clock;
+  /** The accepted instants (config `input`), judged against the wall-clock time the import starts. */
+  input: Config['input'];
   file: string;
-  format?: 'csv' | 'ndjson';
+  format?: ImportFormat;
+  /** Default: detected (UTF-8 with or without BOM, else GB18030). */
+  encoding?: ImportEncoding;
   /** Where bad rows go (line, orderId, reason); default FILE.errors.csv. */
   errorReport?: string;
   batchSize?: number;
@@ -31,6 +44,30 @@ export interface ImportOptions {
  */
 export const CSV_COLUMNS = FLAT_ORDER_COLUMNS;
 
+/** Columns a CSV import cannot do without; the others may be left out (empty). */
+const REQUIRED_COLUMNS = ['orderId', 'paidAt'] as const;
+
+/** The file cannot be imported as it stands (its header); nothing was stored. */
+export class ImportHeaderError extends Error {
+  override name = 'ImportHeaderError';
+}
+
+/**
+ * The header's problems: a column it does not know (a typo such as `trackingNumber` would silently drop every
+ * parcel), a column named twice, a required column missing, carrier without trackingNo or the reverse.
+ */
+export function headerProblems(header: readonly string[]): string[] {
+  const known: ReadonlySet<string> = new Set(CSV_COLUMNS);
+  const out: string[] = [];
+  header.forEach((h, i) => {
+    if (!known.has(h)) out.push(`column ${i + 1} ${JSON.stringify(h)} is not one of ${CSV_COLUMNS.join(', ')}`);
+    else if (header.indexOf(h) !== i) out.push(`column ${i + 1} ${JSON.stringify(h)} is named twice`);
+  });
+  for (const c of REQUIRED_COLUMNS) if (!header.includes(c)) out.push(`column ${c} is missing`);
+  if (header.includes('carrier') !== header.includes('trackingNo')) out.push('columns carrier and trackingNo go together');
+  return out;
+}
+
 type Rejected = { line: number; orderId: string | null; reason: string };
 
 /** The valid rows of up to batchSize file rows (tagged with their lines), and the rows refused among them. */
@@ -43,27 +80,36 @@ interface Batch {
 
 const newBatch = (): Batch => ({ rows: new OrderRows(), taken: 0, rejected: [] });
 
+export function conflictReason(c: UpsertOrdersResult['conflicts'][number]): string {
+  return (
+    `trackingNo ${c.trackingNo} (${c.carrier}) already serves order ${c.otherOrderId} of another customer ` +
+    `(a parcel may serve several orders only of one customer: same platform and phone or handle); nothing of order ${c.orderId} was stored`
+  );
+}
+
 /**
  * Stream rows → validate → upsert in batches, one batch written while the next is read and validated (at most
  * one in flight, so memory stays bounded by two batches whatever the file size). Bad rows go to the report in
- * line order, each batch's once its write has settled, with the parcels that already belong to another order.
+ * line order, each batch's once its write has settled, with the orders refused for a parcel that clashes.
+ * A batch ends between orders (rows of one order are kept together, as exports write them), so each order is
+ * counted once as stored or unchanged.
  */
 export async function importOrders(opts: ImportOptions): Promise<ImportSummary> {
   const started = performance.now();
   const format = detectFormat(opts.file, opts.format);
+  const encoding = opts.encoding ?? (await detectEncoding(opts.file));
   const batchSize = opts.batchSize ?? 2500;
   const report = new ErrorReport(opts.errorReport ?? `${opts.file}.errors.csv`, ['line', 'orderId', 'reason']);
-  const summary: ImportSummary = { rows: 0, orders: 0, shipments: 0, rejectedRows: 0, errorReport: null, seconds: 0 };
+  const summary: ImportSummary = { format, encoding, rows: 0, stored: 0, unchanged: 0, shipments: 0, rejectedRows: 0, errorReport: null, seconds: 0 };
 
   const write = async (b: Batch, prepared: PreparedOrderRows | null) => {
     const rejected = b.rejected;
     if (prepared) {
       const r = await writeOrderRows(opts.sql, prepared, opts.clock.now());
-      summary.orders += b.taken;
+      summary.stored += r.changed;
+      summary.unchanged += r.unchanged;
       summary.shipments += r.newShipments;
-      r.conflicts.forEach((c, i) =>
-        rejected.push({ line: r.conflictSources[i]!, orderId: c.orderId, reason: `trackingNo ${c.trackingNo} (${c.carrier}) already belongs to another order` }),
-      );
+      r.conflicts.forEach((c, i) => rejected.push({ line: r.conflictSources[i]!, orderId: c.orderId, reason: conflictReason(c) }));
       if (r.conflicts.length) rejected.sort((x, y) => x.line - y.line);
     }
     for (const x of rejected) report.write([x.line, x.orderId ?? '', x.reason]);
@@ -83,15 +129,22 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
     inFlight.catch(() => {}); // awaited at the next flush; this only keeps it from counting as unhandled meanwhile
   };
 
+  const limits = inputLimits(opts.input);
   const refuse = (line: number, orderId: string | null, reason: string) => batch.rejected.push({ line, orderId, reason });
   const parsed = (line: number, raw: unknown) => {
-    const p = parseOrder(raw);
+    const p = parseOrder(raw, limits);
     if (p.ok) {
       batch.rows.add(p.order, line);
       batch.taken++;
     } else refuse(line, p.orderId, p.errors.join('; '));
   };
-  const full = () => batch.taken >= batchSize || batch.rejected.length >= batchSize;
+  // A full batch is sent before the next row of another order; past twice the size, whatever the order (bounded memory).
+  let lastKey: string | null = null;
+  const beforeRow = async (key: string | null) => {
+    const n = Math.max(batch.taken, batch.rejected.length);
+    if (n >= 2 * batchSize || (n >= batchSize && key !== lastKey)) await flush();
+    lastKey = key;
+  };
   const counted = () => {
     summary.rows++;
     if (summary.rows % 10_000 === 0) opts.onProgress?.(summary.rows);
@@ -100,28 +153,31 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
   try {
     if (format === 'csv') {
       let header: string[] | null = null;
-      let col: number[] | null = null;
-      for await (const records of readCsvRecords(opts.file)) {
+      let col: number[] = [];
+      for await (const records of readCsvRecords(opts.file, { encoding })) {
         for (const rec of records) {
           if (!header) {
+            if (rec.error) throw new ImportHeaderError(`${opts.file}: header: ${rec.error}`);
+            const problems = headerProblems(rec.fields);
+            if (problems.length) throw new ImportHeaderError(`${opts.file}: header (line ${rec.line}): ${problems.join('; ')}`);
             header = rec.fields;
-            // A header naming one column twice leaves the mapping to recordObject (the later one wins where present).
-            const unique = FLAT_ORDER_COLUMNS.every((k) => header!.indexOf(k) === header!.lastIndexOf(k));
-            col = unique ? FLAT_ORDER_COLUMNS.map((k) => header!.indexOf(k)) : null;
+            col = FLAT_ORDER_COLUMNS.map((k) => header!.indexOf(k));
             continue;
           }
           counted();
-          if (col && addFlatOrderFast(rec.fields, col, batch.rows, rec.line)) batch.taken++;
+          await beforeRow(rec.error ? null : `${rec.fields[col[1]!] ?? ''}\u0001${rec.fields[col[0]!] ?? ''}`);
+          if (rec.error) refuse(rec.line, null, rec.error);
+          else if (addFlatOrderFast(rec.fields, col, batch.rows, rec.line, limits)) batch.taken++;
           else parsed(rec.line, flatRowToOrder(recordObject(header, rec.fields)));
-          if (full()) await flush();
         }
       }
     } else {
-      for await (const row of readRows(opts.file, format)) {
+      for await (const row of readRows(opts.file, format, { encoding })) {
         counted();
+        const raw = 'raw' in row ? row.raw : null;
+        await beforeRow(raw ? `${String(raw.platform ?? '')}\u0001${String(raw.orderId ?? '')}` : null);
         if ('error' in row) refuse(row.line, null, row.error);
         else parsed(row.line, row.raw);
-        if (full()) await flush();
       }
     }
     await flush();

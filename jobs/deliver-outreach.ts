@@ -62,10 +62,11 @@ export const deliverOutreach = defineJob({
       const last = permanent || Math.max(ctx.attempt, attempts) >= config.outreach.delivery.attempts;
       // Covers the longest backoff BullMQ may wait before this chain's next attempt.
       const backoff = config.outreach.delivery.backoffMs * 2 ** Math.max(0, ctx.attempt - 1);
+      // The alert first: whoever sees the row failed also finds the alert.
+      if (last) await raiseAlert(sql, `delivery:${d.channel}`, `agent delivery ${deliveryId} to ${d.channel} failed after ${attempts} attempts: ${message}`, now);
       await record(last ? 'failed' : 'pending', message, last ? null : backoff + channelTimeoutMs(config, d.channel) + LEASE_MARGIN_MS);
       deps.metrics.deliveries.inc({ channel: d.channel, result: last ? 'failed' : 'retry' });
       if (last) {
-        await raiseAlert(sql, `delivery:${d.channel}`, `agent delivery ${deliveryId} to ${d.channel} failed after ${attempts} attempts: ${message}`, now);
         ctx.log.error({ deliveryId, channel: d.channel, attempts, err: message }, 'agent delivery failed; re-send with `parcelwatch deliveries retry`');
         throw new UnrecoverableError(message);
       }

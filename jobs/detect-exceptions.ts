@@ -12,6 +12,8 @@ import {
   type NewException,
   type OpenException,
 } from '../db/queries/exceptions.js';
+import { attachTransitNorms } from '../db/queries/norms.js';
+import { raiseAlert } from '../db/queries/tracking.js';
 import type { SubjectFacts, Verdict } from '../domain/facts.js';
 import { evaluateSubject, rulesByType } from '../rules/index.js';
 import { defineJob, type Deps } from './define-job.js';
@@ -25,6 +27,8 @@ export interface DetectSummary {
   resolved: Record<string, number>;
   /** Orders whose exceptions changed (outreach follows them). */
   ordersTouched: Set<number>;
+  /** Subjects set aside because judging them failed on their own data (see `isolate`), with the error. */
+  quarantined: { subject: string; error: string }[];
 }
 
 function bump(map: Record<string, number>, key: string) {
@@ -94,12 +98,14 @@ export async function detect(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, shipm
   const { sql, config } = deps;
   const now = deps.clock.now();
   const batch = config.jobs.detectExceptions.batchSize;
-  const summary: DetectSummary = { evaluated: 0, opened: {}, escalated: {}, resolved: {}, ordersTouched: new Set() };
+  const summary = emptySummary();
 
-  const shipmentBatch = async (ids?: number[]) =>
-    sql.begin(async (tx) => {
-      const facts = await claimShipmentSubjects(tx, now, batch, ids);
+  const shipmentBatch = (ids?: number[]) =>
+    isolate(sql, 'shipments', now, summary, async (tx, one, claimed, summary) => {
+      const facts = await claimShipmentSubjects(tx, now, batch, one ?? ids);
+      claimed(facts.map((f) => f.shipmentId!));
       if (facts.length === 0) return 0;
+      await attachTransitNorms(tx, facts, config.norms.minSamples);
       const open = await loadOpenExceptions(tx, { shipmentIds: facts.map((f) => f.shipmentId!) });
       const next = await judge(tx, deps, facts.map((f) => ({ key: `s${f.shipmentId}`, facts: f, orderId: f.orderId })), open, now, summary);
       await setNextCheck(tx, 'shipments', next.map((n) => ({ id: Number(n.key.slice(1)), at: n.nextCheckAt })));
@@ -116,8 +122,9 @@ export async function detect(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, shipm
     while ((await shipmentBatch()) === batch && !signal?.aborted);
   }));
   while (!signal?.aborted) {
-    const n = await sql.begin(async (tx) => {
-      const subjects = await claimOrderSubjects(tx, now, batch);
+    const n = await isolate(sql, 'orders', now, summary, async (tx, one, claimed, summary) => {
+      const subjects = await claimOrderSubjects(tx, now, batch, one);
+      claimed(subjects.map((s) => s.orderId));
       if (subjects.length === 0) return 0;
       const open = await loadOpenExceptions(tx, { orderLevelOf: subjects.map((s) => s.orderId) });
       const next = await judge(tx, deps, subjects.map((s) => ({ key: `o${s.orderId}`, facts: s.facts, orderId: s.orderId })), open, now, summary);
@@ -127,6 +134,70 @@ export async function detect(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, shipm
     if (n < batch) break;
   }
   return summary;
+}
+
+const emptySummary = (): DetectSummary => ({ evaluated: 0, opened: {}, escalated: {}, resolved: {}, ordersTouched: new Set(), quarantined: [] });
+
+function mergeSummary(into: DetectSummary, from: DetectSummary): void {
+  into.evaluated += from.evaluated;
+  for (const k of ['opened', 'escalated', 'resolved'] as const) for (const [type, n] of Object.entries(from[k])) into[k][type] = (into[k][type] ?? 0) + n;
+  for (const id of from.ordersTouched) into.ordersTouched.add(id);
+  into.quarantined.push(...from.quarantined);
+}
+
+/**
+ * A failure that comes from one subject's own data, not from the database or the code at large: Postgres'
+ * data exceptions (class 22: a date beyond its range, "time zone displacement out of range" for an order paid in
+ * year 9999) and the RangeError of date arithmetic past JS's range. Anything else (a lost connection, a
+ * deadlock) fails the sweep as before, to be retried whole.
+ */
+function isDataError(err: unknown): boolean {
+  if (err instanceof RangeError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('22');
+}
+
+/**
+ * Run one locked batch (`work` with no ids: claim what is due). If it fails on some subject's data, the batch
+ * rolls back and each subject it had claimed is judged alone in a transaction of its own; one that still fails
+ * is set aside: not due again until new facts make it due (a poll, an order update), recorded as an open alert
+ * (`detection:s<id>` / `detection:o<id>`, with the error; counted if it recurs) and in the summary, which the
+ * job logs and counts in /metrics. The happy path stays one set-based transaction per batch; one poisoned row
+ * costs its batch a second, row-by-row pass instead of stopping every sweep.
+ */
+async function isolate(
+  sql: Pick<Deps, 'sql'>['sql'],
+  table: 'shipments' | 'orders',
+  now: Date,
+  summary: DetectSummary,
+  work: (tx: Sql, one: number[] | undefined, claimed: (ids: number[]) => void, into: DetectSummary) => Promise<number>,
+): Promise<number> {
+  let ids: number[] = [];
+  // Counts go into the summary only once their transaction has committed: a rolled-back batch counts nothing.
+  const committed = async (one: number[] | undefined, claimed: (ids: number[]) => void) => {
+    const local = emptySummary();
+    const n = await sql.begin((tx) => work(tx, one, claimed, local));
+    mergeSummary(summary, local);
+    return n;
+  };
+  try {
+    return await committed(undefined, (c) => (ids = c));
+  } catch (err) {
+    if (!isDataError(err) || ids.length === 0) throw err;
+  }
+  for (const id of ids) {
+    try {
+      await committed([id], () => {});
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      const subject = `${table === 'shipments' ? 's' : 'o'}${id}`;
+      const error = (err as Error).message;
+      await setNextCheck(sql, table, [{ id, at: null }]);
+      await raiseAlert(sql, `detection:${subject}`, `detection skipped ${table === 'shipments' ? 'shipment' : 'order'} ${id}: ${error}`, now);
+      summary.quarantined.push({ subject, error });
+    }
+  }
+  return ids.length;
 }
 
 function flatten(prefix: string, counts: Record<string, number>): Record<string, number> {
@@ -144,6 +215,10 @@ export const detectExceptions = defineJob({
     for (const [type, n] of Object.entries(s.opened)) deps.metrics.exceptions.inc({ type, action: 'opened' }, n);
     for (const [type, n] of Object.entries(s.escalated)) deps.metrics.exceptions.inc({ type, action: 'escalated' }, n);
     for (const [type, n] of Object.entries(s.resolved)) deps.metrics.exceptions.inc({ type, action: 'resolved' }, n);
+    if (s.quarantined.length) {
+      deps.metrics.detectionQuarantined.inc(s.quarantined.length);
+      ctx.log.error({ quarantined: s.quarantined }, 'detection skipped subjects whose data it cannot judge (see alerts)');
+    }
     const total = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
     if (total(s.opened) + total(s.escalated) + total(s.resolved) > 0 && shipmentIds) {
       // Triggered by new tracking events: bring the outreach tasks in step right away.
@@ -155,6 +230,7 @@ export const detectExceptions = defineJob({
     return {
       summary: {
         evaluated: s.evaluated,
+        quarantined: s.quarantined.length,
         exceptionsOpened: total(s.opened),
         exceptionsEscalated: total(s.escalated),
         exceptionsResolved: total(s.resolved),

@@ -3,6 +3,7 @@ import { carrierName } from '../carriers/carrier-codes.js';
 import type { Config } from '../config/schema.js';
 import type { SqlOrTx } from '../db/client.js';
 import { formatLocal } from '../domain/local-time.js';
+import { normalArrival } from '../domain/norms.js';
 import { quietUntil } from '../notify/quiet-hours.js';
 import { renderTemplate } from '../notify/render.js';
 import { messageFollowUp } from './send-customer-message.js';
@@ -27,6 +28,8 @@ interface Candidate {
   carrier: string;
   trackingNo: string;
   status: string;
+  /** p50 transit hours of the parcel's norm, for {normalArrival} (null: the flat normalTransitDays). */
+  normP50Hours?: number | null;
 }
 
 /**
@@ -38,12 +41,14 @@ interface Candidate {
  * replicas' clock skew cannot hide an event. A late scan with an old carrier timestamp still counts,
  * and history the provider re-sends is not new (the event row already exists with its first id).
  */
-async function candidates(sql: SqlOrTx, shipmentIds: number[]): Promise<Candidate[]> {
+async function candidates(sql: SqlOrTx, shipmentIds: number[], minSamples: number): Promise<Candidate[]> {
   const rows = await sql`
     with c as (
       select c.id, c.shipment_id, c.contact, c.channel, c.baseline_hub, c.last_notified_hub, c.registered_after_event_id,
-             s.carrier, s.tracking_no, o.external_id, o.customer_name
+             s.carrier, s.tracking_no, o.external_id, o.customer_name, n.p50_hours as norm_p50_hours
       from chases c join shipments s on s.id = c.shipment_id join orders o on o.id = s.order_id
+      left join lateral parcelwatch_route(s.id) r on true
+      left join lateral parcelwatch_norm(s.carrier, r.origin, r.destination, ${minSamples}::int) n on true
       where c.status = 'active' and c.shipment_id = any(${sql.array(shipmentIds)}::bigint[])
     ),
     ev as (
@@ -55,7 +60,7 @@ async function candidates(sql: SqlOrTx, shipmentIds: number[]): Promise<Candidat
       from c join tracking_events e on e.shipment_id = c.shipment_id and e.id > c.registered_after_event_id
     )
     select distinct on (id, kind, case when kind = 'hub_moved' then hub end)
-           id, kind, hub, occurred_at, contact, channel, external_id, customer_name, carrier, tracking_no, ev_status
+           id, kind, hub, occurred_at, contact, channel, external_id, customer_name, carrier, tracking_no, ev_status, norm_p50_hours
     from ev
     where kind is not null
       and (kind <> 'hub_moved' or (hub is not null and hub is distinct from baseline_hub and hub is distinct from last_notified_hub
@@ -74,6 +79,7 @@ async function candidates(sql: SqlOrTx, shipmentIds: number[]): Promise<Candidat
     carrier: r.carrier,
     trackingNo: r.tracking_no,
     status: r.ev_status,
+    normP50Hours: r.norm_p50_hours === null ? null : Number(r.norm_p50_hours),
   }));
 }
 
@@ -90,7 +96,7 @@ export function sendAfter(now: Date, config: Config): Date {
   return new Date(now.getTime() + config.chases.coalesceSeconds * 1000);
 }
 
-export function renderCustomerMessage(config: Config, c: Pick<Candidate, 'hub' | 'occurredAt' | 'carrier' | 'trackingNo' | 'orderId' | 'customerName' | 'status'>, kind: NotificationKind): string {
+export function renderCustomerMessage(config: Config, c: Pick<Candidate, 'hub' | 'occurredAt' | 'carrier' | 'trackingNo' | 'orderId' | 'customerName' | 'status' | 'normP50Hours'>, kind: NotificationKind): string {
   const t = config.chases.templates;
   const template = kind === 'hub_moved' ? t.hubMoved : kind === 'out_for_delivery' ? t.outForDelivery : t.delivered;
   return renderTemplate(template, {
@@ -101,6 +107,7 @@ export function renderCustomerMessage(config: Config, c: Pick<Candidate, 'hub' |
     hub: c.hub,
     time: formatLocal(c.occurredAt, config.timezone),
     status: c.status,
+    normalArrival: normalArrival(c.normP50Hours == null ? null : { p50Hours: c.normP50Hours }, config),
   });
 }
 
@@ -120,7 +127,7 @@ export async function notifyChasers(
 ): Promise<{ summary: NotifySummary; followUps: FollowUp[] }> {
   const { sql, config } = deps;
   const now = deps.clock.now();
-  const found = await candidates(sql, shipmentIds);
+  const found = await candidates(sql, shipmentIds, config.norms.minSamples);
   const after = sendAfter(now, config);
   const rows = found
     .filter((c): c is Candidate & { kind: NotificationKind } => c.kind !== 'returned' && (c.kind !== 'delivered' || config.chases.sendDelivered))

@@ -1,7 +1,12 @@
 import { z } from 'zod';
+import type { ProviderName } from '../carriers/carrier.js';
 import { providerFor } from '../carriers/index.js';
-import { MINUTE_MS } from '../domain/clock.js';
-import { defineJob, slotId, type FollowUp } from './define-job.js';
+import { lateShipmentPolicyFor } from '../config/load.js';
+import type { Config, Platform } from '../config/schema.js';
+import type { Sql } from '../db/client.js';
+import { addHours, MINUTE_MS } from '../domain/clock.js';
+import { pushCoverage } from '../domain/poll-policy.js';
+import { defineJob, slotId, type Deps, type FollowUp } from './define-job.js';
 
 /** A shipment handed to a poll job is not re-planned for this long (covers queueing and retries). */
 const LEASE_MINUTES = 30;
@@ -17,12 +22,13 @@ export const planPolls = defineJob({
   payload: z.object({ slot: z.string().optional() }),
   schedule: (c) => c.jobs.planPolls.schedule,
   cycleOrder: 10,
-  async handle(payload, { sql, clock, config, providers }, ctx) {
+  async handle(payload, { sql, clock, config, providers, metrics }, ctx) {
     const now = clock.now();
     const slot = payload.slot ?? slotId(now);
     const lease = new Date(now.getTime() + LEASE_MINUTES * MINUTE_MS);
     let planned = 0;
     let jobs = 0;
+    let leftToPushes = 0;
     // A handful of carriers cover a whole order book: resolve each route once per run, not once per parcel.
     const routeCache = new Map<string, string>();
     let inFlight: Promise<void> = Promise.resolve();
@@ -52,6 +58,12 @@ export const planPolls = defineJob({
         list.push(Number(r.id));
       }
       for (const [provider, ids] of byProvider) {
+        if (modeOf(config, provider) !== 'push') continue;
+        const polled = await leaveCoveredToPushes({ sql, config, metrics }, provider as ProviderName, ids, now);
+        leftToPushes += ids.length - polled.length;
+        byProvider.set(provider, polled);
+      }
+      for (const [provider, ids] of byProvider) {
         const size = providers.get(provider as never)?.maxBatch ?? 1;
         ids.sort((a, b) => a - b);
         for (let i = 0; i < ids.length; i += size) {
@@ -75,6 +87,48 @@ export const planPolls = defineJob({
       if (rows.length < config.jobs.planPolls.pageSize || ctx.signal?.aborted) break;
     }
     await inFlight;
-    return { summary: { pollsPlanned: planned, pollJobs: jobs } };
+    return { summary: { pollsPlanned: planned - leftToPushes, pollJobs: jobs, ...(leftToPushes ? { leftToPushes } : {}) } };
   },
 });
+
+/** The ingest mode of a provider; the sandbox only polls. */
+export function modeOf(config: Config, provider: string): 'poll' | 'push' | 'both' {
+  return provider === 'kuaidi100' || provider === 'kdniao' || provider === 'seventeenTrack' ? config.providers[provider].mode : 'poll';
+}
+
+/**
+ * Due shipments of a push-mode provider: those whose pushes are flowing are not polled (domain/poll-policy.ts
+ * pushCoverage); their next poll moves to when they would fall silent or near their ship deadline.
+ * Returns the ids to poll (fallback: unsubscribed, silent, deadline).
+ */
+async function leaveCoveredToPushes(deps: Pick<Deps, 'sql' | 'config' | 'metrics'>, provider: ProviderName, ids: number[], now: Date): Promise<number[]> {
+  const { sql, config } = deps;
+  const rows = await sql`
+    select s.id, s.collected_at, o.paid_at, o.type, o.promised_ship_by, o.platform, x.state, x.subscribed_at, x.last_push_at
+    from shipments s join orders o on o.id = s.order_id left join shipment_subscriptions x on x.shipment_id = s.id
+    where s.id = any(${sql.array(ids)}::bigint[])`;
+  const poll: number[] = [];
+  const later: { id: number; at: Date }[] = [];
+  for (const r of rows) {
+    const shipDeadline = r.collected_at ? null : r.type !== 'normal' ? r.promised_ship_by : addHours(r.paid_at, lateShipmentPolicyFor(config, r.platform as Platform).shipWithinHours);
+    const c = pushCoverage(
+      { mode: 'push', state: r.state, subscribedAt: r.subscribed_at, lastPushAt: r.last_push_at, collectedAt: r.collected_at, shipDeadline },
+      now,
+      { fallbackAfterHours: config.push.fallbackAfterHours, nearDeadlineHours: config.polling.nearDeadlineHours },
+    );
+    if (c.poll) {
+      poll.push(Number(r.id));
+      if (c.fallback) deps.metrics.fallbackPolls.inc({ provider, why: c.fallback });
+    } else later.push({ id: Number(r.id), at: c.until });
+  }
+  await deferPolls(sql, later);
+  return poll.sort((a, b) => a - b);
+}
+
+async function deferPolls(sql: Sql, rows: { id: number; at: Date }[]): Promise<void> {
+  if (rows.length === 0) return;
+  await sql`
+    update shipment_schedule c set next_poll_at = t.at
+    from unnest(${sql.array(rows.map((r) => r.id))}::bigint[], ${sql.array(rows.map((r) => r.at.toISOString()))}::timestamptz[]) as t(id, at)
+    where c.shipment_id = t.id and c.next_poll_at is not null`;
+}

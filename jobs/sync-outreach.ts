@@ -4,6 +4,7 @@ import { SEVERITIES, type Config, type ExceptionType, type Severity } from '../c
 import type { SqlOrTx } from '../db/client.js';
 import { MINUTE_MS } from '../domain/clock.js';
 import { formatLocal } from '../domain/local-time.js';
+import { normalArrival } from '../domain/norms.js';
 import { renderTemplate } from '../notify/render.js';
 import { deliveryFollowUp, requeueDeliveries } from './deliver-outreach.js';
 import { defineJob, type Deps, type FollowUp } from './define-job.js';
@@ -23,6 +24,8 @@ interface OpenExc {
   lastEvent: string | null;
   lastEventAt: Date | null;
   lastHub: string | null;
+  /** p50 transit hours of the norm that applies to its parcel (null: no norm, the flat normalTransitDays is said). */
+  normP50Hours?: number | null;
 }
 
 interface OrderRow {
@@ -69,6 +72,7 @@ export function planTask(order: OrderRow, open: OpenExc[], now: Date, config: Co
     ageHours: typeof d.ageHours === 'number' ? d.ageHours : null,
     penaltyYuan: worst.penaltyYuan,
     normalTransitDays: config.outreach.normalTransitDays,
+    normalArrival: normalArrival(worst.normP50Hours == null ? null : { p50Hours: worst.normP50Hours }, config),
     compensationYuan: worst.type === 'late_shipment' ? config.outreach.compensation.lateShipmentYuan : config.outreach.compensation.perDayLateYuan,
     perDayLateYuan: config.outreach.compensation.perDayLateYuan,
     // Tell the truth about the ship date: the next business day after now, never a delivery date.
@@ -270,8 +274,11 @@ async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now
   const ids = tx.array(orderRows.map((o) => Number(o.id)));
   const excRows = await tx`
     select e.id, e.order_id, e.type, e.severity, e.details, e.deadline_at, e.penalty_yuan, e.change_seq, s.tracking_no, s.carrier,
-           s.last_event_text, s.last_event_at, s.last_hub
+           s.last_event_text, s.last_event_at, s.last_hub, n.p50_hours as norm_p50_hours
     from exceptions e left join shipments s on s.id = e.shipment_id
+    -- {normalArrival}: the parcel's route norm, else its carrier's, else the global one (an order not shipped yet)
+    left join lateral parcelwatch_route(e.shipment_id) r on true
+    left join lateral parcelwatch_norm(s.carrier, r.origin, r.destination, ${config.norms.minSamples}::int) n on true
     where e.order_id = any(${ids}::bigint[]) and e.status = 'open'
       -- an exception an agent already handled in a done task stays with that task (its history);
       -- a new problem on the order gets a new task of its own
@@ -300,6 +307,7 @@ async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now
       lastEvent: r.last_event_text,
       lastEventAt: r.last_event_at,
       lastHub: r.last_hub,
+      normP50Hours: r.norm_p50_hours === null ? null : Number(r.norm_p50_hours),
     });
   }
   const taskByOrder = new Map(taskRows.map((t) => [Number(t.order_id), t]));

@@ -5,6 +5,7 @@ import { deliveryOverdueRule } from './delivery-overdue.js';
 import { fakeShipmentRule } from './fake-shipment.js';
 import { lateShipmentRule } from './late-shipment.js';
 import { pickupOverdueRule } from './pickup-overdue.js';
+import { routeOverdueRule } from './route-overdue.js';
 import type { Rule } from './rule.js';
 import { stalledRule } from './stalled.js';
 import { undeliveredRule } from './undelivered.js';
@@ -22,6 +23,7 @@ export const allRules: readonly Rule[] = [
   carrierProblemRule,
   deliveryOverdueRule,
   pickupOverdueRule,
+  routeOverdueRule,
 ];
 
 /** The rule of each exception type (resolution texts, re-evaluation of one open exception). */

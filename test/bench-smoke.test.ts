@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { runBench } from '../bench/harness.js';
 import { repetitionBudget } from '../bench/types.js';
+import { timeline } from '../bench/generate.js';
+import { eventKey } from '../domain/event-key.js';
 import { ADMIN_DATABASE_URL, TEST_REDIS_URL } from './helpers/services.js';
 
 /** The benchmark harness at a tiny size, so it cannot rot. Correctness facts only: no timing assertions. */
@@ -9,7 +11,7 @@ describe('bench harness (smoke)', () => {
     // The daemon child (scenario 7) pays a fixed start-up; 100 shipments keep the smoke test short.
     const r = await runBench({
       shipments: 300,
-      shipmentsFor: { memory: 100 },
+      shipmentsFor: { memory: 100, push: 100 },
       reps: 1,
       jsonOut: false,
       log: () => {},
@@ -84,6 +86,13 @@ describe('bench harness (smoke)', () => {
     expect(lat.baselineItemsPerSec).toBeGreaterThan(0);
 
     // Scenario 7: a real `parcelwatch start --role all` child worked through the whole book and stopped cleanly.
+    const push = r.rows.find((x) => x.scenario === '8');
+    expect(push, 'push scenario').toBeDefined();
+    expect(push!.items).toBe(120); // 100 numbers + 20 % re-sent
+    expect(push!.facts.failedAcks).toEqual([0]);
+    const events = Array.from({ length: 100 }, (_, i) => new Set(timeline(i + 1).map((e) => eventKey(e.at, e.context))).size).reduce((a, b) => a + b, 0);
+    expect(push!.facts.eventRows).toEqual([events]);
+
     const mem = row('daemon memory (start --role all)');
     expect(mem.facts.drained).toEqual([1]);
     expect(mem.facts.shipmentsSeeded).toEqual([100]);

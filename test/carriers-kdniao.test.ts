@@ -25,6 +25,7 @@ function cfg(over: Partial<KdniaoConfig> = {}): KdniaoConfig {
     appKey: 'app-key-secret',
     requestType: '8001',
     dailyQuota: 500,
+    mode: 'poll',
     ...over,
   };
 }

@@ -23,6 +23,9 @@ function cfg(over: Partial<Kuaidi100Config> = {}): Kuaidi100Config {
     key: 'secret-key',
     resultv2: '4',
     maxQueriesPer24h: 40,
+    mode: 'poll',
+    salt: '',
+    callbackUrl: '',
     ...over,
   };
 }
@@ -132,7 +135,7 @@ describe('Kuaidi100 client against the fake', () => {
     if (first.kind !== 'ok' || second.kind !== 'ok') throw new Error('expected ok');
     expect(second.events).toHaveLength(5);
     expect(second.events.slice(0, 4).map((e) => [e.occurredAt.getTime(), e.text])).toEqual(first.events.map((e) => [e.occurredAt.getTime(), e.text]));
-    expect(second.events[4]).toMatchObject({ text: '快件已到达【无锡转运中心公司】', hub: '无锡转运中心公司' });
+    expect(second.events[4]).toMatchObject({ text: '快件已到达【无锡转运中心公司】', hub: '无锡转运中心' }); // one spelling per site (issue 11 class 5: …中心公司 is …中心)
   });
 
   it('out-of-order events come back sorted ascending', async () => {
@@ -149,6 +152,16 @@ describe('Kuaidi100 client against the fake', () => {
     expect((await one(NUM)).kind).toBe('malformed');
     fake.script('ARR', reply.json([1, 2, 3]));
     expect((await failure(one('ARR'))).kind).toBe('malformed');
+  });
+
+  // Issue 11 class 6, over the wire: the SDK-relayed result:false with data[] is data; one bad time drops one trace.
+  it('result:false beside full data[] is data; a trace with time 16:32:162 is dropped with its reason', async () => {
+    const bad = { time: '2019-07-25 16:32:162', ftime: '2019-07-25 16:32:162', context: '快件已到达【苏州转运中心】' };
+    fake.script(NUM, { ...JOURNEY, result: false, data: [bad, ...JOURNEY.data] });
+    const r = await one(NUM);
+    if (r.kind !== 'ok') throw new Error(`expected ok, got ${r.kind}`);
+    expect(r.events).toHaveLength(JOURNEY.data.length);
+    expect(r.dropped).toEqual([{ where: 'data[0]', error: expect.stringContaining('16:32:162'), raw: expect.stringContaining('苏州转运中心') }]);
   });
 
   it('connection reset → transient, then success', async () => {

@@ -21,6 +21,7 @@ function cfg(over: Partial<SeventeenTrackConfig> = {}): SeventeenTrackConfig {
     minPollIntervalMinutes: 60,
     token: 'TOKEN-17',
     batchSize: 40,
+    mode: 'poll',
     ...over,
   };
 }

@@ -44,7 +44,7 @@ describe('parcelwatch CLI', () => {
     );
     const imp = await cli(['import', 'orders', file], env);
     expect(imp.code).toBe(3);
-    expect(imp.stdout).toMatch(/imported 2 orders \(1 new shipments\) from 3 rows .* 1 rejected/);
+    expect(imp.stdout).toMatch(/read 3 rows; orders: 2 stored \(new or changed\), 0 unchanged; 1 new parcels; 1 rejected/);
     const r = await cli(['run-once', '--now', '2026-11-14T09:00:00+08:00', '--json'], env);
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!);

@@ -104,8 +104,9 @@ describe('order ingest', () => {
         'E4,tmall,normal,2026-11-11T01:00:00+08:00,,-5,CNY,陈静,13900000004,cj,YTO,YT0000000004,',
       ].join('\n'),
     );
-    const s = await importOrders({ sql: db.sql, clock: fixedClock('2026-11-12T00:00:00Z'), file });
-    expect(s).toMatchObject({ rows: 5, orders: 3, rejectedRows: 2 });
+    const s = await importOrders({ sql: db.sql, clock: fixedClock('2026-11-12T00:00:00Z'), input: daemon.deps.config.input, file });
+    // Two distinct orders (E1 has two rows).
+    expect(s).toMatchObject({ rows: 5, stored: 2, unchanged: 0, rejectedRows: 2 });
     const report = readFileSync(s.errorReport!, 'utf8').trim().split('\n');
     expect(report[1]).toMatch(/^4,E2,"?paidAt: /);
     expect(report[2]).toMatch(/^6,E4,"?amount: /);

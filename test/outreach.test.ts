@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NormalizedEvent, ProviderContext, TrackingProvider, TrackRequest, TrackResult } from '../carriers/carrier.js';
 import { fixedClock } from '../domain/clock.js';
-import type { Status } from '../domain/status.js';
 import { dingtalkSign } from '../notify/agents/index.js';
 import { startDaemon, type Daemon } from '../worker/daemon.js';
 import { createDeps } from '../worker/deps.js';
@@ -11,6 +9,7 @@ import { syncOutreach } from '../jobs/sync-outreach.js';
 import { escalateExceptions } from '../db/queries/exceptions.js';
 import { startChannelSink, type ChannelSink, type SinkRequest } from './fakes/channel-sink.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { scriptedProvider as scripted, type ScriptedEvent } from './helpers/scripted-provider.js';
 
 const T0 = Date.parse('2026-11-11T00:00:00+08:00');
 const at = (h: number) => new Date(T0 + h * 3_600_000);
@@ -19,34 +18,10 @@ const SECRET = 'whsec-outreach';
 const DING_SECRET = 'SEC-ding-outreach';
 const silent = createLogger('silent', { pretty: false });
 
-interface Ev {
-  h: number;
-  status: Status;
-  text: string;
-  hub?: string;
-}
+type Ev = ScriptedEvent;
 
 /** Reports every scripted event that has happened by the poll's clock instant. */
-function scriptedProvider(script: Record<string, Ev[]>): TrackingProvider {
-  return {
-    name: 'sandbox',
-    maxBatch: 50,
-    async track(reqs: TrackRequest[], ctx: ProviderContext): Promise<TrackResult[]> {
-      const now = ctx.clock.now().getTime();
-      return reqs.map((r) => {
-        const events = (script[r.trackingNo] ?? []).filter((e) => at(e.h).getTime() <= now);
-        if (!events.length) return { kind: 'not_found', trackingNo: r.trackingNo, message: 'no record yet' };
-        return {
-          kind: 'ok',
-          trackingNo: r.trackingNo,
-          summaryStatus: null,
-          flags: [],
-          events: events.map((e): NormalizedEvent => ({ occurredAt: at(e.h), status: e.status, hub: e.hub ?? null, location: null, text: e.text, providerCode: null, raw: e })),
-        };
-      });
-    },
-  };
-}
+const scriptedProvider = (script: Record<string, Ev[]>) => scripted(new Map(Object.entries(script)));
 
 const collected: Ev = { h: 5, status: 'collected', text: '【杭州】快件已揽收', hub: '杭州' };
 const SCRIPT: Record<string, Ev[]> = {
@@ -193,7 +168,7 @@ describe('outreach through run-once, channels on a local sink', () => {
     const [b] = await tasksOf(app, 'B');
     expect(b).toMatchObject({ status: 'open', type: 'fake_shipment_risk', severity: 'warning', priority: 150, version: 1 });
     expect(b!.due_by.toISOString()).toBe(iso(34));
-    checkScript(b!, ['中通快递', 'PWB00000001', '3 天内送达']);
+    checkScript(b!, ['中通快递', 'PWB00000001', '通常 3 天左右送达']);
     expect((await deliveries(app, b!.id)).map((d) => [d.channel, d.event, d.status])).toEqual([
       ['webhook', 'outreach.created', 'sent'],
       ['wecom', 'outreach.created', 'sent'],

@@ -9,7 +9,7 @@ import { createDeps } from './deps.js';
 import { startHttp, type HttpServer } from './http.js';
 import { openWorkerPools, type WorkerPools } from './pools.js';
 import { RedisConnections, redactUrl } from './redis.js';
-import { QueueRuntime } from './runtime.js';
+import { allQueueNames, QueueRuntime } from './runtime.js';
 import { startScheduler } from './scheduler.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 
@@ -65,7 +65,10 @@ export async function startDaemon(opts: {
     if (has('scheduler') || has('worker')) heartbeat = await startHeartbeat(deps.sql, { role, intervalSeconds: config.replay.heartbeatSeconds, log });
     runtime = new QueueRuntime(deps, connections, pools);
     // HTTP first, so /readyz says why we are not ready while Redis is still down.
-    if (has('api')) http = await startHttp(deps, connections, runtime.enqueue, { port: opts.port });
+    if (has('api')) {
+      const rt = runtime;
+      http = await startHttp(deps, connections, rt.enqueue, { port: opts.port, queues: allQueueNames(config).map((n) => rt.queue(n)) });
+    }
     if ((await connections.check()) !== 'ok') {
       log.warn({ redis: redactUrl(config.redis.url) }, 'waiting for Redis before starting workers and the scheduler (not ready)');
       await connections.waitReady(signal);

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { CircuitBreaker } from '../carriers/circuit-breaker.js';
 import { createProviders } from '../carriers/index.js';
 import type { Config } from '../config/schema.js';
 import { createDb, type DbHandle } from '../db/client.js';
@@ -24,5 +25,17 @@ export async function createDeps(config: Config, clock: Clock, log: Logger): Pro
     agentChannels: createAgentChannels(config, systemClock),
     customerChannels: createCustomerChannels(config, systemClock),
   };
+  // Breakers are made with the providers, before the log and metrics of the process exist: wire them here.
+  for (const [name, p] of deps.providers) {
+    const breaker = (p as { breaker?: CircuitBreaker }).breaker;
+    if (!breaker) continue;
+    deps.metrics.circuitOpen.set({ provider: name }, 0);
+    breaker.onChange = (to, from) => {
+      deps.metrics.circuitOpen.set({ provider: name }, to === 'closed' ? 0 : 1);
+      deps.metrics.circuitTransitions.inc({ provider: name, to });
+      if (to === 'open') log.warn({ provider: name, from, openSeconds: config.providers.circuitBreaker.openSeconds }, 'provider circuit breaker opened: calls fail fast');
+      else log.info({ provider: name, from, to }, `provider circuit breaker ${to === 'closed' ? 'closed' : 'half open: one trial call'}`);
+    };
+  }
   return { deps, db };
 }

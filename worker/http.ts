@@ -1,11 +1,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { timingSafeEqual } from 'node:crypto';
+import type { Queue } from 'bullmq';
 import { deleteChase, getChases, postChase } from '../api/chases.js';
+import { getUnclassified } from '../api/events.js';
 import { getExceptions } from '../api/exceptions.js';
 import { HttpError, idParam, queryParams, readJson, sendJson } from '../api/http-kit.js';
+import { handleHook, hookFor } from '../api/hooks.js';
 import { postOrders } from '../api/orders.js';
+import { getCarrierReport, getExceptionReport, getToday, getVocabulary } from '../api/reports.js';
 import { listOutreach, transition } from '../api/outreach.js';
+import { getShipment } from '../api/shipments.js';
 import type { Deps, FollowUp } from '../jobs/define-job.js';
 import { z } from 'zod';
 import { retryDeliveries } from '../jobs/deliver-outreach.js';
@@ -27,6 +32,7 @@ async function withinTimeout(check: Promise<unknown>): Promise<string> {
     clearTimeout(timer);
   }
 }
+import { cookieToken, createConsole } from './console.js';
 
 export interface HttpServer {
   server: Server;
@@ -76,18 +82,40 @@ const routes: { method: string; path: RegExp; handler: Handler }[] = [
   { method: 'POST', path: /^\/api\/chases$/, handler: async (req, res, deps) => postChase(deps, await readJson(req, deps.config.http.bodyLimitBytes), res) },
   { method: 'GET', path: /^\/api\/chases$/, handler: async (req, _res, deps) => getChases(deps, queryParams(req)) },
   { method: 'DELETE', path: /^\/api\/chases\/(?<id>\d+)$/, handler: async (_req, _res, deps, _e, p) => deleteChase(deps, idParam(p.id, 'chase')) },
+  { method: 'GET', path: /^\/api\/shipments\/(?<trackingNo>[^/]+)$/, handler: async (req, _res, deps, _e, p) => getShipment(deps, p.trackingNo!, queryParams(req)) },
+  { method: 'GET', path: /^\/api\/reports\/carriers$/, handler: async (req, _res, deps) => getCarrierReport(deps, queryParams(req)) },
+  { method: 'GET', path: /^\/api\/reports\/exceptions$/, handler: async (req, _res, deps) => getExceptionReport(deps, queryParams(req)) },
+  { method: 'GET', path: /^\/api\/reports\/today$/, handler: async (_req, _res, deps) => getToday(deps) },
+  { method: 'GET', path: /^\/api\/reports\/vocabulary$/, handler: async (_req, _res, deps) => getVocabulary(deps) },
+  { method: 'GET', path: /^\/api\/events\/unclassified$/, handler: async (req, _res, deps) => getUnclassified(deps, queryParams(req)) },
 ];
 
-function authorized(req: IncomingMessage, token: string): boolean {
+function tokenMatches(given: string | null, token: string): boolean {
   if (!token) return true;
-  const header = req.headers.authorization ?? '';
-  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+  const a = Buffer.from(given ?? '');
   const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
+  return a.length === want.length && timingSafeEqual(a, want);
 }
 
-export async function startHttp(deps: Deps, redis: Pick<RedisConnections, 'check'>, enqueue: (f: FollowUp[]) => Promise<void>, opts: { port?: number } = {}): Promise<HttpServer> {
+/**
+ * Bearer header, or for reads the console's session cookie (HttpOnly, SameSite=Strict): the browser pages
+ * read the API with the cookie, while every write still needs the header, so no page elsewhere can make a
+ * browser change anything.
+ */
+function authorized(req: IncomingMessage, token: string): boolean {
+  const header = req.headers.authorization ?? '';
+  if (tokenMatches(header.startsWith('Bearer ') ? header.slice(7) : null, token)) return true;
+  return req.method === 'GET' && cookieToken(req) !== null && tokenMatches(cookieToken(req), token);
+}
+
+export async function startHttp(
+  deps: Deps,
+  redis: Pick<RedisConnections, 'check'>,
+  enqueue: (f: FollowUp[]) => Promise<void>,
+  opts: { port?: number; queues?: Queue[] } = {},
+): Promise<HttpServer> {
   let draining = false;
+  const opsConsole = createConsole({ queues: opts.queues ?? [] });
   const server = createServer(async (req, res) => {
     const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID();
     res.setHeader('x-request-id', requestId);
@@ -105,6 +133,15 @@ export async function startHttp(deps: Deps, redis: Pick<RedisConnections, 'check
         const text = await deps.metrics.registry.metrics();
         res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
         return res.end(text);
+      }
+      if (path === '/console' || path.startsWith('/console/')) {
+        return await opsConsole.handle(req, res, path, (t) => tokenMatches(t, deps.config.http.apiToken));
+      }
+      // Provider pushes authenticate by their own signature, not by the API token.
+      if (path.startsWith('/hooks/')) {
+        const receiver = hookFor(path, deps.config);
+        if (!receiver) return sendJson(res, 404, { error: 'not found' });
+        return await handleHook(req, res, receiver, deps, enqueue, log);
       }
       if (path.startsWith('/api/') && !authorized(req, deps.config.http.apiToken)) {
         return sendJson(res, 401, { error: 'missing or wrong bearer token' });

@@ -6,7 +6,21 @@ import { createDb, DatabaseUrlError } from '../db/client.js';
 import { listExceptions } from '../db/queries/exception-list.js';
 import { runMigrations } from '../db/migrate.js';
 import { fixedClock, systemClock } from '../domain/clock.js';
-import { importOrders } from '../ingest/import-orders.js';
+import { importNormSeeds } from '../ingest/import-norms.js';
+import {
+  carrierReport,
+  carrierTable,
+  encodeCsv,
+  exceptionReport,
+  exceptionTable,
+  parseReportQuery,
+  renderTable,
+  type CarrierReport,
+  type CsvEncoding,
+  type ExceptionReport,
+} from '../api/reports.js';
+import { importOrdersCommand } from './import-cli.js';
+import { IMPORT_FORMATS, importOption } from '../ingest/read-rows.js';
 import { assertJobRegistry } from '../jobs/index.js';
 import { seedDemoOrders } from './demo.js';
 import { ROLES, startDaemon, type Role } from './daemon.js';
@@ -20,6 +34,7 @@ import { QueueRuntime } from './runtime.js';
 import { renderConfigDocs } from '../config/docs.js';
 import { CHASES_USAGE, chasesCommand, importChasesCommand } from './chases-cli.js';
 import { choice, flag, instant, int, parseCommand, text, truncatedNote, UsageError } from './cli-args.js';
+import { EXPLAIN_USAGE, explainCommand } from './explain-cli.js';
 
 const USAGE = `parcelwatch <command>
 
@@ -31,10 +46,13 @@ const USAGE = `parcelwatch <command>
   migrate                                   apply database migrations
   config check                              validate config, print the effective config (secrets redacted)
   config docs                               print the config reference (markdown)
-  import orders FILE [--format csv|ndjson] [--errors FILE]
+  import orders FILE [--format csv|ndjson] [--encoding utf8|gbk|gb18030] [--errors FILE]
+  import norms FILE [--errors FILE]        seed transit norms: CSV carrier,origin,destination,p50Hours,p90Hours,samples
   exceptions [--status open|resolved] [--type T] [--severity S] [--format table|csv|json] [--limit N (1-10000)]
   deliveries retry [--failed] [ID…]         send failed agent deliveries again (new attempt budget)
-${CHASES_USAGE}`;
+  report carriers|exceptions [--since 30d|ISO] [--until ISO] [--carrier C] [--type T] [--by carrier|route]
+         [--format table|csv|json] [--encoding utf8|gb18030]   scorecards / exception trends (CSV: UTF-8 BOM or GB18030)
+${CHASES_USAGE}${EXPLAIN_USAGE}`;
 
 function die(err: unknown): never {
   if (err instanceof ConfigError || err instanceof DatabaseUrlError) {
@@ -121,6 +139,11 @@ async function main(argv: string[]): Promise<void> {
         log.info(seeded, 'demo order book seeded (sandbox carrier); running a first cycle now, then on the cron schedule');
         const s = await runOnce(daemon.deps);
         log.info({ totals: s.totals, seconds: s.seconds, try: `curl localhost:${daemon.http?.port}/api/exceptions?status=open` }, 'first cycle done');
+        if (daemon.http) {
+          // ?token= once: the console turns it into its session cookie and drops it from the address bar.
+          const token = cfg.http.apiToken ? `?token=${encodeURIComponent(cfg.http.apiToken)}` : '';
+          process.stdout.write(`\nOps console: http://localhost:${daemon.http.port}/console/${token}\n\n`);
+        }
       }
       return;
     }
@@ -170,40 +193,39 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'import': {
+      // --format/--encoding are checked by the importers themselves (exit 2 with the usage, as the issue asks of imports).
       const { values, positionals } = parseCommand(
-        { command, options: { format: choice(['csv', 'ndjson']), errors: text() }, positionals: ['orders|chases', 'FILE'] },
+        { command, options: { format: text(), encoding: text(), errors: text() }, positionals: ['orders|chases|norms', 'FILE'] },
         rest,
       );
       const [kind, file] = positionals as [string, string];
       if (kind === 'chases') {
         const cfg = config();
         await runMigrations(cfg.database.url);
-        process.exitCode = await importChasesCommand(cfg, file, values);
+        let format;
+        try {
+          format = importOption('format', values.format, IMPORT_FORMATS);
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        process.exitCode = await importChasesCommand(cfg, file, { format, errors: values.errors });
         return;
       }
-      if (kind !== 'orders') throw new UsageError('import orders|chases FILE');
-      const cfg = config();
-      await runMigrations(cfg.database.url);
-      const db = await createDb({ url: cfg.database.url, poolSize: 2 });
-      const tty = process.stderr.isTTY;
-      try {
-        const s = await importOrders({
-          sql: db.sql,
-          clock: systemClock,
-          file,
-          format: values.format,
-          errorReport: values.errors,
-          onProgress: tty ? (rows) => process.stderr.write(`\r  ${rows.toLocaleString('en-US')} rows…`) : undefined,
-        });
-        if (tty) process.stderr.write('\n');
-        process.stdout.write(
-          `imported ${s.orders} orders (${s.shipments} new shipments) from ${s.rows} rows in ${s.seconds.toFixed(1)}s; ` +
-            `${s.rejectedRows} rejected${s.errorReport ? ` — see ${s.errorReport}` : ''}\n`,
-        );
-        process.exitCode = s.rejectedRows > 0 ? 3 : 0;
-      } finally {
-        await db.close();
+      if (kind === 'norms') {
+        const cfg = config();
+        await runMigrations(cfg.database.url);
+        const db = await createDb({ url: cfg.database.url, poolSize: 1 });
+        try {
+          const s = await importNormSeeds({ sql: db.sql, clock: systemClock, file, errorReport: values.errors });
+          process.stdout.write(`${s.upserted} seed norms stored from ${s.rows} rows; ${s.rejectedRows} rejected${s.errorReport ? ` — see ${s.errorReport}` : ''}\n`);
+          process.exitCode = s.rejectedRows > 0 ? 3 : 0;
+        } finally {
+          await db.close();
+        }
+        return;
       }
+      if (kind !== 'orders') throw new UsageError('import orders|chases|norms FILE');
+      process.exitCode = await importOrdersCommand(file, values, () => USAGE);
       return;
     }
     case 'exceptions': {
@@ -249,6 +271,45 @@ async function main(argv: string[]): Promise<void> {
       }
       return;
     }
+    case 'report': {
+      const { values, positionals } = parseCommand(
+        {
+          command,
+          options: {
+            since: text('30d'),
+            until: text(),
+            carrier: text(),
+            type: text(),
+            by: choice(['carrier', 'route'], 'carrier'),
+            format: choice(['table', 'csv', 'json'], 'table'),
+            encoding: choice(['utf8', 'gb18030'], 'utf8'),
+          },
+          positionals: ['carriers|exceptions'],
+        },
+        rest,
+      );
+      const kind = positionals[0];
+      if (kind !== 'carriers' && kind !== 'exceptions') throw new UsageError('report carriers|exceptions');
+      const cfg = config();
+      const db = await createDb({ url: cfg.database.url, poolSize: 3 });
+      try {
+        let q;
+        try {
+          q = parseReportQuery({ since: values.since, until: values.until, carrier: values.carrier, type: values.type, by: values.by }, systemClock.now());
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        const deps = { sql: db.sql, config: cfg };
+        const report = kind === 'carriers' ? await carrierReport(deps, q) : await exceptionReport(deps, q);
+        const table = kind === 'carriers' ? carrierTable(report as CarrierReport) : exceptionTable(report as ExceptionReport);
+        if (values.format === 'json') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else if (values.format === 'csv') process.stdout.write(encodeCsv(table, values.encoding as CsvEncoding));
+        else process.stdout.write(`${kind} ${report.since} → ${report.until}\n${renderTable(table)}`);
+      } finally {
+        await db.close();
+      }
+      return;
+    }
     case 'deliveries': {
       const { values, positionals } = parseCommand({ command: 'deliveries', options: { failed: flag() }, positionals: ['retry', 'ID…?'] }, rest);
       const ids = positionals.slice(1).map((p) => (/^\d{1,15}$/.test(p) ? Number(p) : NaN));
@@ -279,6 +340,11 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'chases': {
       process.exitCode = await chasesCommand(config, rest);
+      return;
+    }
+    case 'shipment':
+    case 'events': {
+      process.exitCode = await explainCommand(config(), command, rest, systemClock);
       return;
     }
     case undefined:

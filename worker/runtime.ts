@@ -17,7 +17,10 @@ export function queueNameFor(def: JobDefinition, followUpQueue?: string): string
 
 export function allQueueNames(config: Config): string[] {
   const base = new Set<string>((jobs as readonly JobDefinition[]).map((j) => j.queue).filter((q) => q !== 'tracking'));
-  for (const p of enabledProviders(config)) base.add(`poll-${p}`);
+  for (const p of enabledProviders(config)) {
+    base.add(`poll-${p}`);
+    if (p !== 'sandbox' && config.providers[p].mode !== 'poll') base.add(`subscribe-${p}`);
+  }
   return [...base];
 }
 
@@ -129,7 +132,13 @@ export class QueueRuntime {
     for (const qn of allQueueNames(config)) {
       const provider = qn.startsWith('poll-') ? (qn.slice(5) as ProviderName) : null;
       const configured = provider ? config.providers[provider] : null;
-      const pcfg = configured ? { ...configured, concurrency: Math.min(configured.concurrency, usefulConcurrency(configured.qps, configured.timeoutMs)) } : null;
+      let pcfg = configured ? { ...configured, concurrency: Math.min(configured.concurrency, usefulConcurrency(configured.qps, configured.timeoutMs)) } : null;
+      if (qn.startsWith('subscribe-')) {
+        // Subscriptions: paced by their own rate (push.subscribe.qps), one request per job (17TRACK: 40 numbers).
+        const p = qn.slice('subscribe-'.length) as Exclude<ProviderName, 'sandbox'>;
+        const qps = config.push.subscribe.qps[p];
+        pcfg = { ...config.providers[p], qps, concurrency: usefulConcurrency(qps, config.providers[p].timeoutMs) };
+      }
       // Across processes, job starts per window; within a process, the provider client's RateGate bounds
       // the requests themselves (they leave after the job's load, and a 17TRACK job makes two).
       const window = pcfg ? rateWindow(pcfg.qps) : undefined;

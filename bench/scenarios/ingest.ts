@@ -9,7 +9,7 @@ import { parseKuaidi100Reply } from '../../carriers/kuaidi100/parse.js';
 import { kuaidi100Status } from '../../carriers/kuaidi100/status-map.js';
 import { loadShipmentsForPoll } from '../../db/queries/tracking.js';
 import { eventKey } from '../../domain/event-key.js';
-import { ingestResults, type IngestItem } from '../../jobs/poll-tracking.js';
+import { ingestResults, type IngestItem } from '../../ingest/tracking.js';
 import type { Sql } from '../../db/client.js';
 import { BENCH_NOW, kuaidi100Body, seedShipments, timeline } from '../generate.js';
 import { freshTables, gc, median, rowsWrittenSince, withRss, xidMark, type BenchEnv } from '../context.js';

@@ -32,7 +32,7 @@ import { fixedClock, HOUR_MS, MINUTE_MS } from '../../domain/clock.js';
 import { importChases } from '../../ingest/import-chases.js';
 import { chasePolicy } from '../../db/queries/chases.js';
 import { planPolls } from '../../jobs/plan-polls.js';
-import { ingestResults, type IngestItem } from '../../jobs/poll-tracking.js';
+import { ingestResults, type IngestItem } from '../../ingest/tracking.js';
 import { quietUntil } from '../../notify/quiet-hours.js';
 import { SIGNATURE_HEADER, verifySignature } from '../../notify/sign.js';
 import { reply, send, startKuaidi100Fake, startServer } from '../../test/fakes/kuaidi100-server.js';

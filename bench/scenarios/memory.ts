@@ -47,7 +47,7 @@ const SECRET = 'bench-secret';
 // ---------------------------------------------------------------------------------------------
 // /proc sampling of a process tree
 
-function statusKb(pid: number): { rss: number; hwm: number } | null {
+export function statusKb(pid: number): { rss: number; hwm: number } | null {
   try {
     const s = readFileSync(`/proc/${pid}/status`, 'utf8');
     return { rss: Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0), hwm: Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0) };
@@ -179,7 +179,7 @@ function daemonYaml(env: BenchEnv, prefix: string, fakeUrl: string, sinkUrl: str
   };
 }
 
-interface Daemon {
+export interface Daemon {
   child: ChildProcess;
   exited: Promise<number | null>;
   /** The last lines the daemon wrote (for error messages). */
@@ -187,11 +187,11 @@ interface Daemon {
   started: Promise<void>;
 }
 
-function spawnDaemon(configFile: string, env: BenchEnv): Daemon {
+export function spawnDaemon(configFile: string, env: BenchEnv, role: 'all' | 'api' = 'all'): Daemon {
   const childEnv: NodeJS.ProcessEnv = { DATABASE_URL: env.dbUrl, REDIS_URL: env.redisUrl, PARCELWATCH_CONFIG: configFile };
   for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[k] !== undefined) childEnv[k] = process.env[k];
   // The young-generation size the image sets (Dockerfile NODE_OPTIONS, npm start), so its RSS is measured too.
-  const child = spawn(process.execPath, ['--max-semi-space-size=64', BIN, 'start', '--role', 'all'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--max-semi-space-size=64', BIN, 'start', '--role', role], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   let markStarted!: () => void;
   const started = new Promise<void>((resolve) => (markStarted = resolve));
@@ -210,7 +210,7 @@ function spawnDaemon(configFile: string, env: BenchEnv): Daemon {
 }
 
 /** SIGTERM, then SIGKILL if it has not exited within its grace period (+5 s). Returns the exit code (null = killed). */
-async function stopDaemon(d: Daemon, graceMs: number): Promise<number | null> {
+export async function stopDaemon(d: Daemon, graceMs: number): Promise<number | null> {
   if (d.child.exitCode !== null || d.child.signalCode !== null) return d.child.exitCode;
   d.child.kill('SIGTERM');
   const code = await Promise.race([d.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs + 5000))]);

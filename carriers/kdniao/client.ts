@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../../config/schema.js';
-import type { ProviderContext, TrackRequest, TrackResult, TrackingProvider } from '../carrier.js';
+import { ProviderError, type ProviderContext, type SubscribeResult, type TrackRequest, type TrackResult, type TrackingProvider } from '../carrier.js';
 import { providerCarrierCode } from '../carrier-codes.js';
 import { RateGate } from '../rate-gate.js';
-import { ProviderHttp, phoneLast4 } from '../http.js';
-import { parseKdniaoReply } from './parse.js';
+import { ProviderHttp, isRecord, phoneLast4, textOf } from '../http.js';
+import { classifyFailure, parseKdniaoReply } from './parse.js';
+
+/** 物流跟踪 subscription request type (UNCONFIRMED in stored docs; Kdniao's SDK demos use 1008). */
+export const KDNIAO_SUBSCRIBE = '1008';
 
 export type KdniaoConfig = Config['providers']['kdniao'];
 
@@ -48,23 +51,49 @@ export class KdniaoProvider implements TrackingProvider {
   private async trackOne(req: TrackRequest, ctx: ProviderContext): Promise<TrackResult> {
     const shipper = providerCarrierCode('kdniao', req.carrier);
     if (!shipper) return { kind: 'rejected', trackingNo: req.trackingNo, code: 'unsupported_carrier', message: `Kdniao has no code for carrier ${req.carrier}` };
+    const reply = await this.call(this.requestType, shipper, req, ctx);
+    return parseKdniaoReply(reply.body, req.trackingNo, ctx.timeZone, reply.raw);
+  }
+
+  private call(requestType: string, shipper: string, req: TrackRequest, ctx: ProviderContext) {
     const data: Record<string, string> = { OrderCode: '', ShipperCode: shipper, LogisticCode: req.trackingNo };
     // SF wants the phone's last four digits as CustomerName (UNCONFIRMED in stored docs; harmless for others).
     const last4 = phoneLast4(req.phone);
     if (shipper === 'SF' && last4) data.CustomerName = last4;
     const requestData = JSON.stringify(data);
-    const reply = await this.http.postForm(
+    return this.http.postForm(
       '/Ebusiness/EbusinessOrderHandle.aspx',
-      {
-        RequestData: requestData,
-        EBusinessID: this.cfg.eBusinessId,
-        RequestType: this.requestType,
-        DataSign: kdniaoSign(requestData, this.cfg.appKey),
-        DataType: '2',
-      },
+      { RequestData: requestData, EBusinessID: this.cfg.eBusinessId, RequestType: requestType, DataSign: kdniaoSign(requestData, this.cfg.appKey), DataType: '2' },
       ctx.clock.now(),
     );
-    return parseKdniaoReply(reply.body, req.trackingNo, ctx.timeZone, reply.raw);
+  }
+
+  /**
+   * 物流跟踪 subscription: the 101 pushes then go to the URL configured in Kdniao's back office. The reply
+   * is `{Success, Reason}`; failures are classified by their text like query failures (no code list is published).
+   */
+  async subscribe(requests: TrackRequest[], ctx: ProviderContext): Promise<SubscribeResult[]> {
+    const out: SubscribeResult[] = [];
+    for (const req of requests) {
+      const shipper = providerCarrierCode('kdniao', req.carrier);
+      if (!shipper) {
+        out.push({ trackingNo: req.trackingNo, outcome: 'refused', code: 'unsupported_carrier', message: `Kdniao has no code for carrier ${req.carrier}` });
+        continue;
+      }
+      try {
+        const { body, raw } = await this.call(KDNIAO_SUBSCRIBE, shipper, req, ctx);
+        if (!isRecord(body) || typeof body.Success !== 'boolean') throw new ProviderError('kdniao', 'malformed', 'subscription reply is not a Kdniao envelope', { raw });
+        if (body.Success) out.push({ trackingNo: req.trackingNo, outcome: 'subscribed', code: 'Success', message: textOf(body.Reason) });
+        else {
+          classifyFailure(textOf(body.Reason), req.trackingNo, raw); // throws for account-level reasons
+          out.push({ trackingNo: req.trackingNo, outcome: 'refused', code: 'Success:false', message: textOf(body.Reason) });
+        }
+      } catch (err) {
+        if (!(err instanceof ProviderError)) throw err;
+        out.push({ trackingNo: req.trackingNo, outcome: err.kind === 'auth' || err.kind === 'quota' ? 'key_error' : 'retry', code: err.kind, message: err.message });
+      }
+    }
+    return out;
   }
 }
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../../config/schema.js';
-import type { ProviderContext, TrackRequest, TrackResult, TrackingProvider } from '../carrier.js';
+import { ProviderError, type ProviderContext, type SubscribeResult, type TrackRequest, type TrackResult, type TrackingProvider } from '../carrier.js';
 import { providerCarrierCode } from '../carrier-codes.js';
 import { RateGate } from '../rate-gate.js';
-import { ProviderHttp, phoneLast4 } from '../http.js';
+import { ProviderHttp, codeString, isRecord, phoneLast4, textOf } from '../http.js';
 import { parseKuaidi100Reply } from './parse.js';
 
 export type Kuaidi100Config = Config['providers']['kuaidi100'];
@@ -24,6 +24,11 @@ export class Kuaidi100Provider implements TrackingProvider {
   readonly name = 'kuaidi100' as const;
   readonly maxBatch = 1;
   private readonly http: ProviderHttp;
+  /**
+   * The subscription endpoint has its own, much higher limit (about 20/s) than the real-time query
+   * (1/s), so it does not share the query gate; the subscribe queue's BullMQ limiter paces it.
+   */
+  private readonly subscribeHttp: ProviderHttp;
 
   /** `gate`: the per-process request limit (createProviders passes one; client tests run without). */
   constructor(
@@ -31,10 +36,45 @@ export class Kuaidi100Provider implements TrackingProvider {
     opts: { gate?: RateGate } = {},
   ) {
     this.http = new ProviderHttp({ provider: 'kuaidi100', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: cfg.concurrency, ...(opts.gate ? { gate: opts.gate } : {}) });
+    this.subscribeHttp = new ProviderHttp({ provider: 'kuaidi100', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: 4 });
   }
 
   close(): void {
     this.http.close();
+    this.subscribeHttp.close();
+  }
+
+  /**
+   * Subscribe (`POST /poll`, form schema=json + param; `key` inside param, no sign). Reply codes
+   * (tracking-apis.md, Kuaidi100 subscription API): 200 submitted, 501 already subscribed (both fine),
+   * 600 invalid key / 601 key expired (account: alert and stop), 700 bad data or callback URL, 701
+   * carrier refused, 702 carrier not identified (this number: poll it instead), 500 server error (retry).
+   */
+  async subscribe(requests: TrackRequest[], ctx: ProviderContext): Promise<SubscribeResult[]> {
+    const out: SubscribeResult[] = [];
+    for (const req of requests) out.push(await this.subscribeOne(req, ctx));
+    return out;
+  }
+
+  private async subscribeOne(req: TrackRequest, ctx: ProviderContext): Promise<SubscribeResult> {
+    const company = providerCarrierCode('kuaidi100', req.carrier);
+    if (!company) return { trackingNo: req.trackingNo, outcome: 'refused', code: 'unsupported_carrier', message: `Kuaidi100 has no code for carrier ${req.carrier}` };
+    const parameters: Record<string, string> = { callbackurl: this.cfg.callbackUrl, salt: this.cfg.salt, resultv2: this.cfg.resultv2 };
+    const phone = phoneLast4(req.phone);
+    if (phone && PHONE_REQUIRED.has(company)) parameters.phone = phone;
+    const param = JSON.stringify({ company, number: req.trackingNo, key: this.cfg.key, parameters });
+    let body: unknown;
+    try {
+      body = (await this.subscribeHttp.postForm('/poll', { schema: 'json', param }, ctx.clock.now())).body;
+    } catch (err) {
+      if (!(err instanceof ProviderError)) throw err;
+      return { trackingNo: req.trackingNo, outcome: err.kind === 'auth' ? 'key_error' : 'retry', code: err.kind, message: err.message };
+    }
+    const code = isRecord(body) ? (codeString(body.returnCode) ?? '') : '';
+    const message = isRecord(body) ? textOf(body.message) : '';
+    const outcome: SubscribeResult['outcome'] =
+      code === '200' || code === '501' ? 'subscribed' : code === '600' || code === '601' ? 'key_error' : ['700', '701', '702'].includes(code) ? 'refused' : 'retry';
+    return { trackingNo: req.trackingNo, outcome, code: code || 'malformed', message: message || JSON.stringify(body) };
   }
 
   async track(requests: TrackRequest[], ctx: ProviderContext): Promise<TrackResult[]> {

@@ -54,9 +54,12 @@ describe('parseKuaidi100Reply', () => {
     expect(r.summaryStatus).toBe('delivered');
   });
 
-  it('location/areaName city is the hub fallback when the text has no brackets', () => {
-    const r = parseKuaidi100Reply({ state: '0', data: [{ time: '2026-11-12 08:00:00', context: '快件已发车', areaName: '江苏,苏州市,相城区' }] }, 'N', TZ);
-    expect(r.kind === 'ok' && r.events[0]!.hub).toBe('苏州市');
+  // Issue 11 class 5: location and areaName are regions (宁波市; areaName is Kuaidi100's geocoding of the text),
+  // not sites a customer recognises; the corpus (sf-city-prefix-bike-shed-signed, hhtt-family-signed) never counts them.
+  it('location/areaName regions are not hubs when the text names no site', () => {
+    const r = parseKuaidi100Reply({ state: '0', data: [{ time: '2026-11-12 08:00:00', context: '快件已发车', location: '江苏,苏州市,相城区', areaName: '江苏,苏州市,相城区' }] }, 'N', TZ);
+    expect(r.kind === 'ok' && r.events[0]!.hub).toBeNull();
+    expect(r.kind === 'ok' && r.events[0]!.location).toBe('江苏,苏州市,相城区');
   });
 
   it('falls back to time when ftime is missing; number state accepted', () => {
@@ -114,5 +117,42 @@ describe('parseKuaidi100Reply', () => {
       expect(e).toBeInstanceOf(ProviderError);
       expect((e as ProviderError).kind).toBe(kind);
     }
+  });
+});
+
+/** Issue 11 class 6: envelope robustness. */
+describe('parseKuaidi100Reply: envelope robustness', () => {
+  it('result:false beside a full data[] (as the official Java SDK relays it) is data', () => {
+    const r = parseKuaidi100Reply(
+      { result: false, message: 'ok', state: '3', data: [{ ftime: '2021-06-14 17:31:57', context: '已签收，签收人凭取货码签收。' }] },
+      'N',
+      TZ,
+    );
+    expect(r).toMatchObject({ kind: 'ok', events: [{ status: 'delivered' }] });
+    expect(parseKuaidi100Reply({ result: false, returnCode: '500', message: '查询无结果', data: [] }, 'N', TZ).kind).toBe('not_found');
+  });
+
+  it('one trace with an unparseable time is dropped with its reason; the rest of the reply counts', () => {
+    const r = parseKuaidi100Reply(
+      {
+        state: '0',
+        data: [
+          { time: '2019-07-25 16:32:162', ftime: '2019-07-25 16:32:162', context: '快件已到达【杭州转运中心】' },
+          { ftime: '2019-07-25 10:00:00', context: '【杭州仓前】 已揽收' },
+        ],
+      },
+      'N',
+      TZ,
+    );
+    if (r.kind !== 'ok') throw new Error(r.kind);
+    expect(r.events.map((e) => e.status)).toEqual(['collected']);
+    expect(r.dropped).toHaveLength(1);
+    expect(r.dropped![0]).toMatchObject({ where: 'data[0]', error: expect.stringContaining('16:32:162') });
+  });
+
+  it('every trace unparseable → malformed naming the first; a placeholder only (查无结果) → not_found', () => {
+    const bad = parseKuaidi100Reply({ data: [{ ftime: 'never', context: 'x' }] }, 'N', TZ);
+    expect(bad).toMatchObject({ kind: 'malformed', error: expect.stringContaining('data[0]') });
+    expect(parseKuaidi100Reply({ state: '3', ischeck: '1', data: [{ ftime: '2020-08-14 16:15:45', context: '查无结果' }] }, 'N', TZ).kind).toBe('not_found');
   });
 });

@@ -1,9 +1,9 @@
 import { parseCarrierTime } from '../../domain/local-time.js';
-import type { Status } from '../../domain/status.js';
-import { ProviderError, type NormalizedEvent, type TrackResult } from '../carrier.js';
+import { ProviderError, type DroppedEvent, type NormalizedEvent, type TrackResult } from '../carrier.js';
+import { isPlaceholderText, unifyHubSpellings } from '../carrier-reading.js';
 import { extractHub } from '../hub.js';
 import { clip, codeString, isRecord, sortAscending, textOf } from '../http.js';
-import { statusFromText } from '../status-rules.js';
+import { decideStatus, type Decision } from '../decide-status.js';
 import { KUAIDI100_COARSE_CODES, KUAIDI100_FLAG_CODES, KUAIDI100_STATUS_NAMES, kuaidi100Status } from './status-map.js';
 
 /**
@@ -12,21 +12,32 @@ import { KUAIDI100_COARSE_CODES, KUAIDI100_FLAG_CODES, KUAIDI100_STATUS_NAMES, k
  */
 export function parseKuaidi100Reply(body: unknown, trackingNo: string, timeZone: string, raw = JSON.stringify(body)): TrackResult {
   if (!isRecord(body)) throw new ProviderError('kuaidi100', 'malformed', 'reply is not a JSON object', { raw: clip(raw) });
-  if (body.result === false || (body.returnCode !== undefined && !Array.isArray(body.data))) return classifyError(body, trackingNo, raw);
+  // The official Java SDK relays replies with result:false beside a full data[]: the events are data.
+  const hasData = Array.isArray(body.data) && body.data.length > 0;
+  if (!hasData && (body.result === false || body.returnCode !== undefined)) return classifyError(body, trackingNo, raw);
   if (!Array.isArray(body.data)) return { kind: 'malformed', trackingNo, error: 'no data[] in reply', raw: clip(raw) };
 
   const state = codeString(body.state);
   const events: NormalizedEvent[] = [];
+  const dropped: DroppedEvent[] = [];
   for (const [i, item] of body.data.entries()) {
     if (!isRecord(item)) return { kind: 'malformed', trackingNo, error: `data[${i}] is not an object`, raw: clip(raw) };
-    const occurredAt = parseCarrierTime(item.ftime, timeZone) ?? parseCarrierTime(item.time, timeZone);
-    if (!occurredAt) return { kind: 'malformed', trackingNo, error: `data[${i}] has no parseable time`, raw: clip(raw) };
     const text = textOf(item.context).trim();
+    if (isPlaceholderText(text)) continue;
+    const occurredAt = parseCarrierTime(item.ftime, timeZone) ?? parseCarrierTime(item.time, timeZone);
+    if (!occurredAt) {
+      dropped.push({ where: `data[${i}]`, error: `no parseable time (ftime ${JSON.stringify(item.ftime)}, time ${JSON.stringify(item.time)})`, raw: clip(JSON.stringify(item)) });
+      continue;
+    }
     const code = codeString(item.statusCode);
+    const decided = eventStatus(code, text, textOf(item.status));
     events.push({
       occurredAt,
-      status: eventStatus(code, text, textOf(item.status)),
-      hub: extractHub(text) ?? cityOf(item.location) ?? cityOf(item.areaName),
+      status: decided.status,
+      rule: decided.rule,
+      // location / areaName are regions (宁波市; Kuaidi100's own geocoding 北京,北京,东城区,天坛), not sites: no hub.
+      // Pre-advice has no hub: nothing physical happened at the site that took the order.
+      hub: decided.status === 'info_received' ? null : extractHub(text),
       location: nonEmpty(item.location) ?? nonEmpty(item.areaName),
       text,
       providerCode: code,
@@ -34,14 +45,18 @@ export function parseKuaidi100Reply(body: unknown, trackingNo: string, timeZone:
     });
   }
   if (events.length === 0) {
-    // A success envelope with no events: the carrier has nothing yet.
+    if (dropped.length) return { kind: 'malformed', trackingNo, error: `every event dropped: ${dropped[0]!.where} ${dropped[0]!.error}`, raw: clip(raw) };
+    // A success envelope with no events (or only a placeholder such as 查无结果): the carrier has nothing yet.
     return { kind: 'not_found', trackingNo, message: textOf(body.message) || 'no events' };
   }
-  const sorted = sortAscending(events);
+  const sorted = unifyHubSpellings(sortAscending(events));
   const newest = sorted[sorted.length - 1]!;
   // Without a per-event code (basic replies), the top-level state still tells us what the newest event is;
   // it says nothing about older ones.
-  if (newest.status === 'unknown') newest.status = kuaidi100Status(state) ?? 'unknown';
+  if (newest.status === 'unknown' && kuaidi100Status(state)) {
+    newest.status = kuaidi100Status(state)!;
+    newest.rule = `kuaidi100:state=${state}`;
+  }
   const flags = new Set<string>();
   const newestCode = newest.providerCode;
   // Only current codes become flags: a 202 (超时未更新) in history is superseded by later events.
@@ -52,26 +67,27 @@ export function parseKuaidi100Reply(body: unknown, trackingNo: string, timeZone:
     events: sorted,
     summaryStatus: kuaidi100Status(state) ?? (body.ischeck === '1' || body.ischeck === 1 ? 'delivered' : null),
     flags: [...flags],
+    ...(dropped.length ? { dropped } : {}),
   };
 }
 
-function eventStatus(code: string | null, text: string, statusName: string): Status {
+/** Evidence order: per-event `statusCode` (specific unless a basic parent), then the Chinese status name (coarse). */
+function eventStatus(code: string | null, text: string, statusName: string): Decision {
   const fromCode = kuaidi100Status(code);
-  if (fromCode && !KUAIDI100_COARSE_CODES.has(code!)) return fromCode;
-  return statusFromText(text) ?? fromCode ?? KUAIDI100_STATUS_NAMES[statusName.trim()] ?? 'unknown';
+  const name = statusName.trim();
+  const fromName = KUAIDI100_STATUS_NAMES[name];
+  return decideStatus(
+    [
+      fromCode ? { status: fromCode, rule: `kuaidi100:statusCode=${code}`, specific: !KUAIDI100_COARSE_CODES.has(code!) } : null,
+      fromName ? { status: fromName, rule: `kuaidi100:status=${name}`, specific: false } : null,
+    ],
+    text,
+  );
 }
 
 function nonEmpty(v: unknown): string | null {
   const s = textOf(v).trim();
   return s === '' ? null : s;
-}
-
-/** "江苏,苏州市,相城区,北桥" → "苏州市": the city is the hub granularity customers recognise. */
-function cityOf(v: unknown): string | null {
-  const s = nonEmpty(v);
-  if (!s) return null;
-  const parts = s.split(/[,，]/).map((p) => p.trim()).filter(Boolean);
-  return parts.find((p) => /市$/.test(p)) ?? parts[1] ?? parts[0] ?? null;
 }
 
 /**

@@ -337,7 +337,8 @@ export function planJourney(input: SimInput): Journey | null {
   // Locker or parcel station.
   const inLocker = rng.float() < 0.5;
   t += rng.between(0.5, 4) * HOUR;
-  if (inLocker) add(t, 'LOCKER', 'at_pickup_point', TEXTS.locker(), dest.city, LOCKER);
+  // A bare locker brand is not a hub (carriers/carrier-reading.ts): the event's city is.
+  if (inLocker) add(t, 'LOCKER', 'at_pickup_point', TEXTS.locker(), dest.city, dest.city);
   else add(t, 'LOCKER', 'at_pickup_point', TEXTS.station(pickupStation), dest.city, pickupStation);
   if (ending === 'locker_picked') {
     const pickedAt = t + rng.between(2, 30) * HOUR;

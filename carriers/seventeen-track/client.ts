@@ -1,5 +1,5 @@
 import type { Config } from '../../config/schema.js';
-import { ProviderError, type ProviderContext, type TrackRequest, type TrackResult, type TrackingProvider } from '../carrier.js';
+import { ProviderError, type ProviderContext, type SubscribeResult, type TrackRequest, type TrackResult, type TrackingProvider } from '../carrier.js';
 import { providerCarrierCode } from '../carrier-codes.js';
 import { RateGate } from '../rate-gate.js';
 import { ProviderHttp, clip, isRecord, textOf } from '../http.js';
@@ -73,6 +73,33 @@ export class SeventeenTrackProvider implements TrackingProvider {
     return requests.map(
       (r) => results.get(r.trackingNo) ?? { kind: 'malformed', trackingNo: r.trackingNo, error: 'number missing from 17TRACK reply', raw: '' },
     );
+  }
+
+  /**
+   * Push subscription = `register` (batches of at most 40): accepted or already registered (-18019901)
+   * numbers are pushed to the dashboard's webhook; other item refusals are per number; a whole-call
+   * failure is the account's (auth/quota → key_error) or passing (transient → retry).
+   */
+  async subscribe(requests: TrackRequest[], ctx: ProviderContext): Promise<SubscribeResult[]> {
+    const out: SubscribeResult[] = [];
+    for (let i = 0; i < requests.length; i += this.maxBatch) {
+      const chunk = requests.slice(i, i + this.maxBatch);
+      const results = new Map<string, TrackResult>();
+      try {
+        const ok = new Set((await this.register(chunk, results, ctx)).map((r) => r.trackingNo));
+        for (const r of chunk) {
+          const refused = results.get(r.trackingNo);
+          if (ok.has(r.trackingNo)) out.push({ trackingNo: r.trackingNo, outcome: 'subscribed', code: '0', message: 'registered' });
+          else if (refused?.kind === 'rejected') out.push({ trackingNo: r.trackingNo, outcome: 'refused', code: refused.code, message: refused.message });
+          else out.push({ trackingNo: r.trackingNo, outcome: 'retry', code: refused?.kind ?? 'missing', message: refused && 'message' in refused ? refused.message : 'number missing from register reply' });
+        }
+      } catch (err) {
+        if (!(err instanceof ProviderError)) throw err;
+        const outcome = err.kind === 'auth' || err.kind === 'quota' ? 'key_error' : 'retry';
+        for (const r of chunk) out.push({ trackingNo: r.trackingNo, outcome, code: err.kind, message: err.message });
+      }
+    }
+    return out;
   }
 
   /** Registers `requests`; returns those now registered, records per-number refusals in `results`. */

@@ -122,7 +122,8 @@ export async function registerChases(
   }
   const rows = input.orderId
     ? await sql`select s.id, s.status, s.delivered_at, s.last_hub, s.tracking_no, o.customer_phone, o.customer_handle
-                from orders o join shipments s on s.order_id = o.id where o.external_id = ${input.orderId} order by s.id`
+                from orders o join order_shipments l on l.order_id = o.id join shipments s on s.id = l.shipment_id
+                where o.external_id = ${input.orderId} order by s.id`
     : await sql`select s.id, s.status, s.delivered_at, s.last_hub, s.tracking_no, o.customer_phone, o.customer_handle
                 from shipments s join orders o on o.id = s.order_id where s.tracking_no = ${input.trackingNo!} order by s.id`;
   if (rows.length === 0) {

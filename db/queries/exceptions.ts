@@ -63,15 +63,16 @@ export async function claimShipmentSubjects(tx: Sql, now: Date, limit: number, i
 }
 
 /**
- * Claim orders due for an order-level check. An order that has shipments yields no subject: its
- * order-level exceptions resolve, because each shipment is judged on its own from then on.
+ * Claim orders due for an order-level check (or exactly `ids`). An order that has shipments (its own or a
+ * merged parcel it shares, order_shipments) yields no subject: its order-level exceptions resolve, because each
+ * shipment is judged on its own from then on.
  */
-export async function claimOrderSubjects(tx: Sql, now: Date, limit: number): Promise<{ facts: SubjectFacts | null; orderId: number }[]> {
+export async function claimOrderSubjects(tx: Sql, now: Date, limit: number, ids?: number[]): Promise<{ facts: SubjectFacts | null; orderId: number }[]> {
   const rows = await tx`
     select o.id as order_id, null::bigint as shipment_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by, o.amount,
-           exists (select 1 from shipments s where s.order_id = o.id) as has_shipments
+           exists (select 1 from order_shipments l where l.order_id = o.id) as has_shipments
     from orders o
-    where o.next_check_at <= ${now}
+    where ${ids ? tx`o.id = any(${tx.array(ids)}::bigint[])` : tx`o.next_check_at <= ${now}`}
     order by o.next_check_at
     limit ${limit}
     for update of o skip locked`;

@@ -11,12 +11,12 @@ export const EPOCH = new Date(0);
 const EPOCH_ISO = EPOCH.toISOString();
 
 export interface UpsertOrdersResult {
-  /** Orders inserted or changed. */
+  /** Orders stored: inserted, changed, or given a parcel (distinct orders). */
   changed: number;
   /** Shipments newly added. */
   newShipments: number;
-  /** Shipments whose tracking number already belongs to another order. */
-  conflicts: { orderId: string; trackingNo: string; carrier: string }[];
+  /** Orders refused whole, with the parcel that clashes: its tracking number serves an order of another customer. */
+  conflicts: { platform: string; orderId: string; trackingNo: string; carrier: string; otherOrderId: string }[];
 }
 
 /**
@@ -123,22 +123,11 @@ export function pgArray(values: readonly (string | null)[], at: readonly number[
   return `{${picked.join(',')}}`;
 }
 
-export interface UpsertRowsResult extends UpsertOrdersResult {
-  /** For each of `conflicts`, in the same order, the source of the row the parcel came from. */
-  conflictSources: number[];
-}
-
 /**
- * Set-based idempotent upsert of a batch of validated orders and their shipments: two statements in one
- * transaction, each fed by unnest of one array per column. Re-posting the same orders changes nothing (0 rows
- * written); a new shipment on a known order is added; a tracking number already on another order is reported.
- *
- * 1. orders: INSERT … ON CONFLICT DO UPDATE only where a field differs; the shipments of an order that
- *    changed (not of one just inserted: it has none yet) are made due for a new verdict, in the same statement.
- * 2. shipments: INSERT … ON CONFLICT (a known parcel only gains its marked-shipped time), the clash report
- *    (parcels of this batch that already belong to another order) and the order-level re-check of orders that
- *    gained a parcel, in one statement. The clash lookup only visits parcels the insert neither added nor
- *    updated, so a fresh import pays no extra index probe per parcel for it.
+ * Set-based idempotent upsert of a batch of validated orders and their shipments (see writeOrderRows): two
+ * statements in one transaction, each fed by unnest of one array per column. Re-posting the same orders
+ * changes nothing (0 rows written); a new parcel on a known order is added; a parcel shared with an order of the
+ * same customer serves both (合并发货); an order with a parcel of another customer's order is refused whole.
  */
 export async function upsertOrders(sql: Sql, batch: OrderInput[], now: Date): Promise<UpsertOrdersResult> {
   const rows = new OrderRows();
@@ -152,6 +141,8 @@ export async function upsertOrders(sql: Sql, batch: OrderInput[], now: Date): Pr
  * upsert: the import prepares a batch while the previous one is being written.
  */
 export interface PreparedOrderRows {
+  /** Distinct orders in the batch. */
+  orderCount: number;
   orders: {
     platform: string;
     orderId: string;
@@ -165,9 +156,22 @@ export interface PreparedOrderRows {
     handle: string;
     unshipped: string;
   } | null;
-  shipments: { platform: string; orderId: string; carrier: string; trackingNo: string; markedShippedAt: string } | null;
-  /** The source of the row a shipment (carrier, trackingNo) of this batch was taken from. */
-  sourceOf(carrier: string, trackingNo: string): number;
+  /**
+   * One row per (order, parcel) of the batch: which orders each parcel serves, the customer of each (to tell a
+   * merged parcel from a clash) and the marked-shipped time. The first order of a parcel new to the database
+   * registers it.
+   */
+  links: {
+    platform: string;
+    orderId: string;
+    carrier: string;
+    trackingNo: string;
+    markedShippedAt: string;
+    phone: string;
+    handle: string;
+  };
+  /** The source of the row a parcel (carrier, trackingNo) of order (platform, orderId) was taken from. */
+  sourceOf(platform: string, orderId: string, carrier: string, trackingNo: string): number;
 }
 
 export function prepareOrderRows(rows: OrderRows): PreparedOrderRows {
@@ -196,30 +200,34 @@ export function prepareOrderRows(rows: OrderRows): PreparedOrderRows {
       tail[slot] = r;
     }
   }
-  // Shipments, order by order: the last occurrence of a (carrier, trackingNo) wins, at the place of its first.
-  const shipAt = new Map<string, Map<string, number>>(); // carrier → trackingNo → index in shipRow
-  const shipRow: number[] = [];
+  // Links, order by order: within an order the last occurrence of a (carrier, trackingNo) wins, at the place of its first.
+  const linkRow: number[] = [];
+  const linkAt = new Map<string, number>(); // slot \u0001 carrier \u0001 trackingNo → index in linkRow
   const unshipped = new Array<string>(orderRow.length);
   for (let slot = 0; slot < orderRow.length; slot++) {
     let any = false;
+    const seen = new Map<string, number>();
     for (let r = head[slot]!; r !== -1; r = next[r]!) {
       const trackingNo = rows.trackingNo[r];
       if (trackingNo === null || trackingNo === undefined) continue;
       any = true;
-      const carrier = rows.carrier[r]!;
-      let byNo = shipAt.get(carrier);
-      if (!byNo) shipAt.set(carrier, (byNo = new Map()));
-      const i = byNo.get(trackingNo);
+      const key = `${rows.carrier[r]}\u0001${trackingNo}`;
+      const i = seen.get(key);
       if (i === undefined) {
-        byNo.set(trackingNo, shipRow.length);
-        shipRow.push(r);
-      } else shipRow[i] = r;
+        seen.set(key, linkRow.length);
+        linkAt.set(`${slot}\u0001${key}`, linkRow.length);
+        linkRow.push(r);
+      } else linkRow[i] = r;
     }
     unshipped[slot] = any ? 'f' : 't';
   }
   const o = orderRow;
-  const sh = shipRow;
+  const l = linkRow;
+  // A link's customer is its order's (the order's last row), whatever row the parcel came from.
+  const slotOfRow = (r: number) => slotOf.get(rows.platform[r]!)!.get(rows.orderId[r]!)!;
+  const customerRow = l.map((r) => orderRow[slotOfRow(r)]!);
   return {
+    orderCount: orderRow.length,
     orders: n
       ? {
           platform: pgArray(rows.platform, o),
@@ -235,33 +243,83 @@ export function prepareOrderRows(rows: OrderRows): PreparedOrderRows {
           unshipped: pgArray(unshipped, unshipped.map((_, i) => i), true),
         }
       : null,
-    shipments: sh.length
-      ? {
-          platform: pgArray(rows.platform, sh),
-          orderId: pgArray(rows.orderId, sh),
-          carrier: pgArray(rows.carrier, sh),
-          trackingNo: pgArray(rows.trackingNo, sh),
-          markedShippedAt: pgArray(rows.markedShippedAt, sh, true),
-        }
-      : null,
-    sourceOf: (carrier, trackingNo) => rows.source[shipRow[shipAt.get(carrier)!.get(trackingNo)!]!]!,
+    links: {
+      platform: pgArray(rows.platform, l),
+      orderId: pgArray(rows.orderId, l),
+      carrier: pgArray(rows.carrier, l),
+      trackingNo: pgArray(rows.trackingNo, l),
+      markedShippedAt: pgArray(rows.markedShippedAt, l, true),
+      phone: pgArray(rows.phone, customerRow),
+      handle: pgArray(rows.handle, customerRow),
+    },
+    sourceOf: (platform, orderId, carrier, trackingNo) =>
+      rows.source[linkRow[linkAt.get(`${slotOf.get(platform)!.get(orderId)!}\u0001${carrier}\u0001${trackingNo}`)!]!]!,
   };
+}
+
+/**
+ * The orders of a batch that cannot be stored because one of their parcels serves an order of another customer,
+ * as a CTE body over `sp` (the batch's links). A parcel may serve several orders of the SAME customer (合并发货):
+ * same platform, and the same phone or the same handle (both present). Anything else is a clash: the tracking
+ * number is a typo or a reused waybill, and moving the parcel, or sharing it, would tell one buyer about
+ * another's parcel. Checked against the order that registered the parcel and among the batch's own orders.
+ */
+const sameCustomer = (a: string, b: string) =>
+  `(${a}platform = ${b}platform and (coalesce(${a}phone = ${b}phone, false) or coalesce(${a}handle = ${b}handle, false)))`;
+const CLASHES = `
+  select distinct on (x.platform, x.external_id) x.platform, x.external_id, x.carrier, x.tracking_no, x.other
+  from (
+    -- a parcel already registered: the order that registered it decides
+    select sp.platform, sp.external_id, sp.carrier, sp.tracking_no, o.external_id as other
+    from sp
+    join shipments sh on sh.carrier = sp.carrier and sh.tracking_no = sp.tracking_no
+    cross join lateral (select platform, external_id, customer_phone as phone, customer_handle as handle from orders where id = sh.order_id) o
+    where (o.platform, o.external_id) <> (sp.platform, sp.external_id) and not ${sameCustomer('o.', 'sp.')}
+    union all
+    -- a parcel new to the database: its first order in the batch will register it and decides
+    select a.platform, a.external_id, a.carrier, a.tracking_no, a.first_external_id
+    from (
+      select sp.*, first_value(platform) over w as first_platform, first_value(external_id) over w as first_external_id,
+             first_value(phone) over w as first_phone, first_value(handle) over w as first_handle
+      from sp window w as (partition by carrier, tracking_no order by ord)
+    ) a
+    where (a.platform, a.external_id) <> (a.first_platform, a.first_external_id) and not ${sameCustomer('a.', 'a.first_')}
+      and not exists (select 1 from shipments sh where sh.carrier = a.carrier and sh.tracking_no = a.tracking_no)
+  ) x
+  order by x.platform, x.external_id, x.carrier, x.tracking_no, x.other`;
+
+export interface UpsertRowsResult extends UpsertOrdersResult {
+  /** Valid orders of the batch written as they were (nothing new): orderCount - changed - conflicts. */
+  unchanged: number;
+  /** For each of `conflicts`, in the same order, the source of the row the parcel came from. */
+  conflictSources: number[];
 }
 
 /**
  * Send a prepared batch: BEGIN, the two statements and COMMIT in one round trip (pipelined on a connection of
  * its own: they run in order; if one fails, those after it fail too and the COMMIT rolls back).
+ *
+ * 1. orders: INSERT … ON CONFLICT DO UPDATE only where a field differs, skipping every order with a clashing
+ *    parcel (nothing of such an order is stored); the shipments of an order that changed are made due for a
+ *    new verdict, in the same statement.
+ * 2. shipments: INSERT … ON CONFLICT per parcel (registered by its first order of the batch; a known parcel only
+ *    gains its marked-shipped time), the links of every (order, parcel) in order_shipments, the order-level
+ *    re-check of orders that gained a parcel, and the clash report, in one statement.
  */
 export async function writeOrderRows(sql: Sql, p: PreparedOrderRows, now: Date): Promise<UpsertRowsResult> {
   const o = p.orders;
-  const s = p.shipments;
-  if (!o) return { changed: 0, newShipments: 0, conflicts: [], conflictSources: [] };
+  const l = p.links;
+  if (!o) return { changed: 0, unchanged: 0, newShipments: 0, conflicts: [], conflictSources: [] };
   const nowIso = now.toISOString();
   const tx = await sql.reserve();
+  const sp = tx`
+    select * from unnest(${l.platform}::text[], ${l.orderId}::text[], ${l.carrier}::text[], ${l.trackingNo}::text[],
+                         ${l.markedShippedAt}::timestamptz[], ${l.phone}::text[], ${l.handle}::text[]) with ordinality
+      as sp(platform, external_id, carrier, tracking_no, marked_shipped_at, phone, handle, ord)`;
   try {
     const begin = tx`begin`;
     const orderStatement = tx`
-      with o as (
+      with sp as (${sp}), bad as (${tx.unsafe(CLASHES)}), o as (
         insert into orders (platform, external_id, type, paid_at, promised_ship_by, amount, currency,
                             customer_name, customer_phone, customer_handle, next_check_at, created_at, updated_at)
         select t.platform, t.external_id, t.type, t.paid_at, t.promised_ship_by, t.amount, t.currency,
@@ -272,6 +330,7 @@ export async function writeOrderRows(sql: Sql, p: PreparedOrderRows, now: Date):
                     ${o.amount}::numeric[], ${o.currency}::text[], ${o.name}::text[],
                     ${o.phone}::text[], ${o.handle}::text[], ${o.unshipped}::boolean[])
           as t(platform, external_id, type, paid_at, promised_ship_by, amount, currency, customer_name, customer_phone, customer_handle, unshipped)
+        where not exists (select 1 from bad where bad.platform = t.platform and bad.external_id = t.external_id)
         on conflict (platform, external_id) do update set
           type = excluded.type, paid_at = excluded.paid_at, promised_ship_by = excluded.promised_ship_by,
           amount = excluded.amount, currency = excluded.currency, customer_name = excluded.customer_name,
@@ -284,29 +343,26 @@ export async function writeOrderRows(sql: Sql, p: PreparedOrderRows, now: Date):
                excluded.customer_name, excluded.customer_phone, excluded.customer_handle)
         returning id, (xmax = 0) as inserted
       ), rejudge as (
-        -- A changed order (new paid time, new type) must be re-judged, as must each of its shipments.
+        -- A changed order (new paid time, new type) must be re-judged, as must each parcel it has.
         update shipment_schedule c set next_check_at = ${EPOCH_ISO}::timestamptz
-        from shipments s
-        where s.id = c.shipment_id and s.order_id in (select id from o where not inserted)
+        from order_shipments l
+        where l.shipment_id = c.shipment_id and l.order_id in (select id from o where not inserted)
       )
-      select count(*)::int as changed from o`;
-    const shipmentStatement = s
-      ? tx`
-        with t as (
-          select * from unnest(${s.platform}::text[], ${s.orderId}::text[], ${s.carrier}::text[],
-                               ${s.trackingNo}::text[], ${s.markedShippedAt}::timestamptz[])
-            as t(platform, external_id, carrier, tracking_no, marked_shipped_at)
+      select coalesce(array_agg(id), '{}') as ids from o`;
+    const shipmentStatement = tx`
+        with sp as (${sp}), bad as materialized (${tx.unsafe(CLASHES)}), t as (
+          -- One index probe per link, whatever the planner would guess from the batch size (a hash join would
+          -- read all of a large orders table). Orders with a clash were not stored and get nothing here.
+          select sp.*, (select o.id from orders o where o.platform = sp.platform and o.external_id = sp.external_id) as order_id
+          from sp
+          where not exists (select 1 from bad where bad.platform = sp.platform and bad.external_id = sp.external_id)
+          offset 0
         ), ins as (
-          -- A new parcel gets its schedule row (due at once) from the shipments_schedule_rows trigger.
+          -- A new parcel gets its schedule row (due at once) and its first order's link from the triggers on shipments.
           insert into shipments (order_id, carrier, tracking_no, marked_shipped_at, created_at, updated_at)
-          select t.order_id, t.carrier, t.tracking_no, t.marked_shipped_at, ${nowIso}::timestamptz, ${nowIso}::timestamptz
-          from (
-            -- One index probe per parcel, whatever the planner would guess from the batch size (a hash join
-            -- would read all of a large orders table).
-            select t.*, (select o.id from orders o where o.platform = t.platform and o.external_id = t.external_id) as order_id from t
-            offset 0
-          ) t
-          where t.order_id is not null
+          select f.order_id, f.carrier, f.tracking_no, f.marked_shipped_at, ${nowIso}::timestamptz, ${nowIso}::timestamptz
+          from (select distinct on (carrier, tracking_no) * from t where order_id is not null order by carrier, tracking_no, ord) f
+          order by f.ord
           on conflict (carrier, tracking_no) do update set
             marked_shipped_at = excluded.marked_shipped_at, updated_at = excluded.updated_at
           where shipments.marked_shipped_at is null and excluded.marked_shipped_at is not null
@@ -316,24 +372,18 @@ export async function writeOrderRows(sql: Sql, p: PreparedOrderRows, now: Date):
           -- Newly marked shipped: the fake-shipment clock starts, judge it now.
           update shipment_schedule c set next_check_at = ${EPOCH_ISO}::timestamptz
           from ins where not ins.inserted and c.shipment_id = ins.id
-        ), unwritten as materialized (
-          -- Neither added nor updated: already known, maybe on another order (a clash is never written). When
-          -- every parcel was written (a fresh import), there is nothing to look for.
-          select t.* from t
-          where (select count(*) from ins) < (select count(*) from t)
-            and not exists (select 1 from ins where ins.carrier = t.carrier and ins.tracking_no = t.tracking_no)
-        ), clash as (
-          -- A tracking number already registered on another order is reported, never moved silently.
-          select u.external_id as "orderId", u.tracking_no as "trackingNo", u.carrier
-          from unwritten u
-          cross join lateral (
-            select o.platform, o.external_id from shipments sh join orders o on o.id = sh.order_id
-            where sh.carrier = u.carrier and sh.tracking_no = u.tracking_no limit 1
-          ) o
-          where o.platform <> u.platform or o.external_id <> u.external_id
+        ), link as (
+          -- Every order the parcel serves (a merged parcel serves several of one customer). The parcel is the one
+          -- just written, else the known one (looked up only then: a fresh import pays no second probe).
+          insert into order_shipments (order_id, shipment_id)
+          select t.order_id, coalesce(i.id, (select sh.id from shipments sh where sh.carrier = t.carrier and sh.tracking_no = t.tracking_no))
+          from t left join ins i on i.carrier = t.carrier and i.tracking_no = t.tracking_no
+          where t.order_id is not null
+          on conflict do nothing
+          returning order_id
         ), touched as (
           update orders set next_check_at = ${EPOCH_ISO}::timestamptz
-          where id in (select order_id from ins where inserted) and next_check_at is distinct from ${EPOCH_ISO}::timestamptz
+          where id in (select order_id from link) and next_check_at is distinct from ${EPOCH_ISO}::timestamptz
             -- only orders still judged at the order level need a look now (their order-level alarm resolves)
             and (next_check_at is not null
                  or exists (select 1 from exceptions e where e.order_id = orders.id and e.shipment_id is null and e.status = 'open'))
@@ -341,22 +391,25 @@ export async function writeOrderRows(sql: Sql, p: PreparedOrderRows, now: Date):
         )
         select (select count(*) from ins where inserted)::int as inserted,
                (select count(*) from touched)::int as touched,
-               coalesce((select json_agg(clash) from clash), '[]'::json) as clashes`
-      : null;
+               array(select order_id from link union select order_id from ins) as stored,
+               coalesce((select json_agg(json_build_object('platform', platform, 'orderId', external_id, 'carrier', carrier,
+                                                           'trackingNo', tracking_no, 'otherOrderId', other)) from bad), '[]'::json) as clashes`;
     // Settle all four before the connection goes back: after a failure the rest still run (and fail, or roll back).
     const settled = await Promise.allSettled([begin, orderStatement, shipmentStatement, tx`commit`]);
     const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
     if (failed) throw failed.reason;
-    const [, orderResult, ship, end] = settled.map((x) => (x as PromiseFulfilledResult<postgres.RowList<postgres.Row[]> | null>).value);
+    const [, orderResult, ship, end] = settled.map((x) => (x as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value);
     if (end!.command !== 'COMMIT') throw new Error(`order batch not committed (${end!.command})`);
-    const ord = orderResult![0];
-    const r = ship?.[0];
-    const conflicts = r ? (r.clashes as UpsertOrdersResult['conflicts']) : [];
+    const r = ship![0]!;
+    // An order stored = written itself, or given a parcel or a parcel's shipped time: distinct ids of both.
+    const stored = new Set<string>([...(orderResult![0]!.ids as unknown[]).map(String), ...(r.stored as unknown[]).map(String)]);
+    const conflicts = r.clashes as UpsertOrdersResult['conflicts'];
     return {
-      changed: ord!.changed as number,
-      newShipments: r ? (r.inserted as number) : 0,
+      changed: stored.size,
+      unchanged: p.orderCount - stored.size - conflicts.length,
+      newShipments: r.inserted as number,
       conflicts,
-      conflictSources: conflicts.map((c) => p.sourceOf(c.carrier, c.trackingNo)),
+      conflictSources: conflicts.map((c) => p.sourceOf(c.platform, c.orderId, c.carrier, c.trackingNo)),
     };
   } finally {
     tx.release();

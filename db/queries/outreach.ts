@@ -6,7 +6,7 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 /** Task views with their exceptions and the contact facts agents need, in one query. */
 export async function loadTaskViews(
   sql: SqlOrTx,
-  where: { ids?: number[]; status?: string; agent?: string; type?: string; cursor?: { priority: number; dueBy: Date; id: number }; limit?: number },
+  where: { ids?: number[]; status?: string; agent?: string; type?: string; orderId?: string; cursor?: { priority: number; dueBy: Date; id: number }; limit?: number },
   now: Date,
 ): Promise<OutreachTaskView[]> {
   const rows = await sql`
@@ -20,6 +20,7 @@ export async function loadTaskViews(
       ${where.status ? sql`and t.status = ${where.status}` : sql``}
       ${where.agent ? sql`and t.agent = ${where.agent}` : sql``}
       ${where.type ? sql`and t.type = ${where.type}` : sql``}
+      ${where.orderId ? sql`and o.external_id = ${where.orderId}` : sql``}
       ${where.cursor ? sql`and (-t.priority, t.due_by, t.id) > (${-where.cursor.priority}, ${where.cursor.dueBy}, ${where.cursor.id})` : sql``}
     order by t.priority desc, t.due_by, t.id
     limit ${where.limit ?? 1000}`;

@@ -66,6 +66,7 @@ export interface EventRow {
   text: string;
   provider: string;
   providerCode: string | null;
+  rule: string | null;
   raw: unknown;
 }
 
@@ -85,8 +86,8 @@ export interface InsertedEvent {
 export async function insertEvents(sql: Sql, rows: EventRow[], seenAt: Date): Promise<InsertedEvent[]> {
   if (rows.length === 0) return [];
   const inserted = await sql`
-    insert into tracking_events (shipment_id, event_key, occurred_at, status, hub, location, text, provider, provider_code, raw, seen_at)
-    select t.shipment_id, t.event_key, t.occurred_at, t.status, t.hub, t.location, t.text, t.provider, t.provider_code, t.raw, ${seenAt}::timestamptz
+    insert into tracking_events (shipment_id, event_key, occurred_at, status, hub, location, text, provider, provider_code, rule, raw, seen_at)
+    select t.shipment_id, t.event_key, t.occurred_at, t.status, t.hub, t.location, t.text, t.provider, t.provider_code, t.rule, t.raw, ${seenAt}::timestamptz
     from unnest(${sql.array(rows.map((r) => r.shipmentId))}::bigint[],
                 ${sql.array(rows.map((r) => r.eventKey))}::text[],
                 ${sql.array(rows.map((r) => r.occurredAt.toISOString()))}::timestamptz[],
@@ -96,8 +97,9 @@ export async function insertEvents(sql: Sql, rows: EventRow[], seenAt: Date): Pr
                 ${sql.array(rows.map((r) => r.text))}::text[],
                 ${sql.array(rows.map((r) => r.provider))}::text[],
                 ${sql.array(rows.map((r) => r.providerCode) as string[])}::text[],
+                ${sql.array(rows.map((r) => r.rule) as string[])}::text[],
                 ${sql.array(rows.map((r) => (r.raw === undefined ? null : JSON.stringify(r.raw))) as string[])}::jsonb[])
-      as t(shipment_id, event_key, occurred_at, status, hub, location, text, provider, provider_code, raw)
+      as t(shipment_id, event_key, occurred_at, status, hub, location, text, provider, provider_code, rule, raw)
     on conflict (shipment_id, event_key) do nothing
     returning shipment_id, event_key, occurred_at, status, hub, text`;
   return inserted.map((r) => ({
@@ -150,8 +152,16 @@ export async function applyShipmentUpdates(sql: Sql, updates: ShipmentUpdate[], 
              next_poll_at, polled, err_kind, err, recheck)
     ), facts as (
       update shipments s set
-        status = u.status, status_since = u.status_since, collected_at = u.collected_at, delivered_at = u.delivered_at,
-        last_event_at = u.last_event_at, last_event_text = u.last_event_text, last_hub = u.last_hub,
+        -- A poll and a push (or two pushes) of one shipment may fold from the same loaded state and commit
+        -- in any order; the later commit must not put back what it loaded. So the current status moves only
+        -- when this fold is at least as new as what is stored, and the first-scan instants keep the earliest
+        -- (written against the target row itself: under concurrency Postgres re-evaluates them on the committed row).
+        status = case when s.last_event_at is null or u.last_event_at >= s.last_event_at then u.status else s.status end,
+        status_since = case when s.last_event_at is null or u.last_event_at >= s.last_event_at then u.status_since else s.status_since end,
+        collected_at = least(s.collected_at, u.collected_at), delivered_at = least(s.delivered_at, u.delivered_at),
+        last_event_at = case when s.last_event_at is null or u.last_event_at >= s.last_event_at then u.last_event_at else s.last_event_at end,
+        last_event_text = case when s.last_event_at is null or u.last_event_at >= s.last_event_at then u.last_event_text else s.last_event_text end,
+        last_hub = case when s.last_event_at is null or u.last_event_at >= s.last_event_at then u.last_hub else s.last_hub end,
         provider_flags = coalesce(string_to_array(nullif(u.flags, ''), ','), '{}'::text[]),
         last_polled_at = case when u.polled then ${now}::timestamptz else s.last_polled_at end,
         poll_count = s.poll_count + case when u.polled then 1 else 0 end,

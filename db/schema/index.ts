@@ -5,3 +5,5 @@ export * from './exceptions.js';
 export * from './outreach.js';
 export * from './chases.js';
 export * from './ops.js';
+export * from './norms.js';
+export * from './push.js';

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { orders } from './orders.js';
 
 const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -75,4 +75,19 @@ export const shipmentSchedule = pgTable(
     index('shipment_schedule_next_poll_at_idx').on(t.nextPollAt).where(sql`${t.nextPollAt} is not null`),
     index('shipment_schedule_next_check_at_idx').on(t.nextCheckAt).where(sql`${t.nextCheckAt} is not null`),
   ],
+);
+
+/**
+ * Every order a parcel serves (migration 0004). A merged parcel (合并发货) serves several orders of one
+ * customer; `shipments.order_id` stays the order that registered it first, whose facts detection judges and
+ * whose outreach task is the one call. No foreign keys, like shipment_schedule: triggers add the first
+ * order's row on every insert into shipments and remove rows with their shipment or order.
+ */
+export const orderShipments = pgTable(
+  'order_shipments',
+  {
+    orderId: bigint('order_id', { mode: 'number' }).notNull(),
+    shipmentId: bigint('shipment_id', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orderId, t.shipmentId], name: 'order_shipments_pkey' }), index('order_shipments_shipment_id_idx').on(t.shipmentId)],
 );

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { bigint, bigserial, index, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { shipments } from './shipments.js';
 
@@ -21,6 +22,8 @@ export const trackingEvents = pgTable(
     provider: text('provider').notNull(),
     /** Provider status code as sent (e.g. kuaidi100 1002, kdniao 211). */
     providerCode: text('provider_code'),
+    /** The text rule id or provider code that decided `status` (carriers fill NormalizedEvent.rule); NULL if not said. */
+    rule: text('rule'),
     raw: jsonb('raw'),
     /** When parcelwatch learned of the event — chase notifications key on this, not on occurred_at. */
     seenAt: tz('seen_at').notNull(),
@@ -28,6 +31,8 @@ export const trackingEvents = pgTable(
   (t) => [
     uniqueIndex('tracking_events_shipment_key').on(t.shipmentId, t.eventKey),
     index('tracking_events_shipment_occurred_idx').on(t.shipmentId, t.occurredAt),
+    // Unclassified texts are listed for ops (`events unclassified`); they are rare, so the index is small.
+    index('tracking_events_unknown_seen_idx').on(t.seenAt).where(sql`${t.status} = 'unknown'`),
   ],
 );
 

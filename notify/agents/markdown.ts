@@ -25,6 +25,7 @@ export const TYPE_LABELS: Record<ExceptionType, string> = {
   carrier_problem: '快递异常件',
   delivery_overdue: '派送超时',
   pickup_overdue: '超时未取件',
+  route_overdue: '慢于线路时效',
 };
 
 const DASH = '—';

@@ -4,6 +4,10 @@ import { md5Hex, ReplyQueue, reply, send, startServer, type FakeReply, type Reco
 export interface KdniaoFake extends RunningServer {
   requests: RecordedRequest[];
   script(num: string, ...replies: (FakeReply | Record<string, unknown>)[]): void;
+  /** Numbers subscribed (RequestType 1008). */
+  subscribed: Set<string>;
+  /** Refuse the subscription of `num` with this Reason. */
+  refuseSubscribe(num: string, reason: string): void;
   /** Require CustomerName = these last-4 phone digits for `num` (SF). */
   requirePhone(num: string, last4: string): void;
 }
@@ -18,6 +22,8 @@ export async function startKdniaoFake(opts: { eBusinessId: string; appKey: strin
   const requests: RecordedRequest[] = [];
   const scripts = new ReplyQueue<FakeReply>();
   const phones = new Map<string, string>();
+  const subscribed = new Set<string>();
+  const refusals = new Map<string, string>();
   const fail = (Reason: string, extra: Record<string, unknown> = {}) => reply.json({ EBusinessID: opts.eBusinessId, Success: false, Reason, ...extra });
   const server = await startServer(async (req, body, res) => {
     const rec: RecordedRequest = { at: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, numbers: [] };
@@ -30,7 +36,8 @@ export async function startKdniaoFake(opts: { eBusinessId: string; appKey: strin
     const expected = Buffer.from(md5Hex(requestData + opts.appKey), 'utf8').toString('base64');
     if (form.get('DataSign') !== expected) return send(res, fail('数据签名验证失败'));
     if (form.get('DataType') !== '2') return send(res, fail('DataType参数错误'));
-    if (!['1002', '8001'].includes(form.get('RequestType') ?? '')) return send(res, fail('RequestType参数错误'));
+    const requestType = form.get('RequestType') ?? '';
+    if (!['1002', '8001', '1008'].includes(requestType)) return send(res, fail('RequestType参数错误'));
     let data: Record<string, unknown>;
     try {
       data = JSON.parse(requestData) as Record<string, unknown>;
@@ -40,6 +47,13 @@ export async function startKdniaoFake(opts: { eBusinessId: string; appKey: strin
     const num = typeof data.LogisticCode === 'string' ? data.LogisticCode : '';
     rec.numbers.push(num);
     if (!num || typeof data.ShipperCode !== 'string' || !data.ShipperCode) return send(res, fail('ShipperCode或LogisticCode不能为空'));
+    if (requestType === '1008') {
+      // 物流跟踪 subscription: the pushes would go to the back-office callback URL.
+      const refusal = refusals.get(num);
+      if (refusal) return send(res, fail(refusal));
+      subscribed.add(num);
+      return send(res, reply.json({ EBusinessID: opts.eBusinessId, UpdateTime: '2021-12-16 08:00:00', Success: true, Reason: '' }));
+    }
     const want = phones.get(num);
     if (want !== undefined && data.CustomerName !== want) {
       return send(res, fail('CustomerName手机号后四位不正确', { ShipperCode: data.ShipperCode, LogisticCode: num }));
@@ -53,6 +67,8 @@ export async function startKdniaoFake(opts: { eBusinessId: string; appKey: strin
     ...server,
     requests,
     script: (num, ...replies) => scripts.push(num, replies.map(asReply)),
+    subscribed,
+    refuseSubscribe: (num, reason) => void refusals.set(num, reason),
     requirePhone: (num, last4) => void phones.set(num, last4),
   };
 }

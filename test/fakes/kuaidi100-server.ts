@@ -119,6 +119,10 @@ export const K100_NO_RESULT = { result: false, returnCode: '500', message: '查�
 
 export interface Kuaidi100Fake extends RunningServer {
   requests: RecordedRequest[];
+  /** Subscription params received (`POST /poll`), parsed, in order. */
+  subscriptions: Record<string, unknown>[];
+  /** Answer the next subscription of `num` with this returnCode (the last one sticks). */
+  scriptSubscribe(num: string, ...codes: string[]): void;
   /** Queue replies for a tracking number (a FakeReply, or a plain object sent as JSON with 200). */
   script(num: string, ...replies: (FakeReply | Record<string, unknown>)[]): void;
   /** Require these last-4 phone digits for `num` (mismatch → 验证码错误, like SF/ZTO). */
@@ -135,9 +139,12 @@ export async function startKuaidi100Fake(opts: { customer: string; key: string }
   const requests: RecordedRequest[] = [];
   const scripts = new ReplyQueue<FakeReply>();
   const phones = new Map<string, string>();
+  const subscriptions: Record<string, unknown>[] = [];
+  const subscribeCodes = new ReplyQueue<string>();
   const server = await startServer(async (req, body, res) => {
     const rec: RecordedRequest = { at: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, numbers: [] };
     requests.push(rec);
+    if (req.method === 'POST' && req.url === '/poll') return subscribe(body, rec, res);
     if (req.method !== 'POST' || req.url !== '/poll/query.do') return send(res, reply.status(404, 'not found'));
     if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
       // Per the vendor FAQ a non-form body shows up as 400 找不到对应公司.
@@ -167,9 +174,40 @@ export async function startKuaidi100Fake(opts: { customer: string; key: string }
     }
     return send(res, scripts.next(num) ?? reply.json(K100_NO_RESULT));
   });
+  /**
+   * Subscription (`POST /poll`, form schema=json + param with `key` inside, no sign). Codes per the
+   * subscription doc: 200 submitted, 501 repeated subscription, 600 invalid key, 700 bad data/callback URL.
+   * A scripted code answers as is; otherwise a second subscription of a number answers 501.
+   */
+  const subscribed = new Set<string>();
+  const MESSAGES: Record<string, string> = { '200': '提交成功', '500': '服务器错误', '501': '重复订阅', '600': '您不是合法的订阅者（即授权Key出错）', '601': 'POLL:KEY已过期', '700': '订阅方的订阅数据存在错误（如不支持的快递公司、单号为空、单号超长等）或错误的回调地址', '701': '订阅的快递公司不支持', '702': 'POLL:识别不到该单号对应的快递公司' };
+  const subscribeReply = (code: string) => reply.json({ result: code === '200', returnCode: code, message: MESSAGES[code] ?? '未知错误' });
+  function subscribe(body: string, rec: RecordedRequest, res: ServerResponse) {
+    const form = new URLSearchParams(body);
+    if (form.get('schema') !== 'json') return send(res, subscribeReply('700'));
+    let p: Record<string, unknown>;
+    try {
+      p = JSON.parse(form.get('param') ?? '') as Record<string, unknown>;
+    } catch {
+      return send(res, subscribeReply('700'));
+    }
+    subscriptions.push(p);
+    const num = typeof p.number === 'string' ? p.number : '';
+    rec.numbers.push(num);
+    const scripted = subscribeCodes.next(num);
+    if (scripted) return send(res, subscribeReply(scripted));
+    if (p.key !== opts.key) return send(res, subscribeReply('600'));
+    const params = (p.parameters ?? {}) as Record<string, unknown>;
+    if (!num || typeof p.company !== 'string' || !/^https?:\/\//.test(String(params.callbackurl ?? ''))) return send(res, subscribeReply('700'));
+    if (subscribed.has(num)) return send(res, subscribeReply('501'));
+    subscribed.add(num);
+    return send(res, subscribeReply('200'));
+  }
   return {
     ...server,
     requests,
+    subscriptions,
+    scriptSubscribe: (num, ...codes) => subscribeCodes.push(num, codes),
     script: (num, ...replies) => scripts.push(num, replies.map(asReply)),
     requirePhone: (num, last4) => void phones.set(num, last4),
   };

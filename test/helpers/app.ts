@@ -6,7 +6,7 @@ import { createDeps } from '../../worker/deps.js';
 import { createLogger } from '../../worker/logger.js';
 import { runOnce } from '../../worker/run-once.js';
 import { upsertOrders } from '../../db/queries/orders.js';
-import { parseOrder } from '../../ingest/order-input.js';
+import { inputLimits, parseOrder } from '../../ingest/order-input.js';
 import { testConfig } from './config.js';
 import { createTestDb, type TestDb } from './db.js';
 import { dropPrefix, uniquePrefix } from './redis.js';
@@ -41,7 +41,7 @@ export async function createTestApp(overrides?: DeepPartial<Config>, start = '20
       return runOnce(deps);
     },
     async addOrders(orders) {
-      const parsed = orders.map((o) => parseOrder(o));
+      const parsed = orders.map((o) => parseOrder(o, inputLimits(config.input)));
       const bad = parsed.filter((p) => !p.ok);
       if (bad.length) throw new Error(`bad test orders: ${JSON.stringify(bad)}`);
       await upsertOrders(deps.sql, parsed.map((p) => (p.ok ? p.order : null!)), clock.now());

@@ -1,0 +1,231 @@
+/**
+ * Turning a provider's reply into stored state: the new events (and only those, database-enforced),
+ * each shipment's status folded from them, its next poll, its poll error fields, bad replies quarantined.
+ *
+ * Every source of tracking facts goes through `ingestResults`: the poll job (jobs/poll-tracking.ts,
+ * batched by ingest/tracking-batch.ts), provider pushes, and the benchmark.
+ */
+import type { NormalizedEvent, ProviderName, TrackResult } from '../carriers/carrier.js';
+import type { Config, Platform } from '../config/schema.js';
+import { lateShipmentPolicyFor } from '../config/load.js';
+import { pipelinedTransaction } from '../db/pipelined-transaction.js';
+import {
+  applyShipmentUpdates,
+  insertEvents,
+  quarantineReplies,
+  type QuarantineRow,
+  type EventRow,
+  type InsertedEvent,
+  type ShipmentPollRow,
+  type ShipmentUpdate,
+} from '../db/queries/tracking.js';
+import { addHours } from '../domain/clock.js';
+import { eventKey } from '../domain/event-key.js';
+import { foldEvents } from '../domain/fold-events.js';
+import { nextPollAt } from '../domain/poll-policy.js';
+import type { Deps } from '../jobs/define-job.js';
+
+export interface IngestItem {
+  shipment: ShipmentPollRow;
+  result: TrackResult | { kind: 'error'; errorKind: string; message: string };
+}
+
+export interface IngestSummary {
+  polled: number;
+  newEvents: number;
+  notFound: number;
+  rejected: number;
+  malformed: number;
+  errors: number;
+  /** Provider call failures by kind (transient, auth, quota, malformed). */
+  errorsByKind: Record<string, number>;
+  /** Shipments that received at least one new event, with exactly those events. */
+  changed: Map<number, InsertedEvent[]>;
+}
+
+function shipDeadline(s: ShipmentPollRow, config: Config): Date | null {
+  if (s.collectedAt) return null;
+  if (s.orderType !== 'normal') return s.promisedShipBy;
+  return addHours(s.paidAt, lateShipmentPolicyFor(config, s.platform as Platform).shipWithinHours);
+}
+
+/**
+ * Store one batch of provider answers: new events only (database-enforced), shipment state folded from
+ * exactly those, next poll scheduled, bad replies quarantined. Used by poll jobs and the benchmark.
+ */
+export async function ingestResults(
+  deps: Pick<Deps, 'sql' | 'config' | 'metrics'>,
+  provider: ProviderName,
+  items: IngestItem[],
+  now: Date,
+): Promise<IngestSummary> {
+  const [summary] = await ingestGroups(deps, provider, [items], now);
+  return summary!;
+}
+
+export function emptySummary(polled: number): IngestSummary {
+  return { polled, newEvents: 0, notFound: 0, rejected: 0, malformed: 0, errors: 0, errorsByKind: {}, changed: new Map() };
+}
+
+/**
+ * ingestResults for several poll jobs at once (one summary per group): one event insert and one
+ * shipment update for all of them. A shipment may appear in one group only (the coalescer sees to it).
+ *
+ * The event insert, the quarantine rows and the shipment update commit together: the update folds
+ * exactly the events the insert reports as new, so if the update were lost after the insert committed,
+ * a retry would find those events already stored and never fold them into the shipment's state.
+ * Rows are written in shipment id order (detection locks shipments in id order too).
+ */
+export async function ingestGroups(
+  deps: Pick<Deps, 'sql' | 'config' | 'metrics'>,
+  provider: ProviderName,
+  groups: IngestItem[][],
+  now: Date,
+): Promise<IngestSummary[]> {
+  const { sql } = deps;
+  const summaries = groups.map((g) => emptySummary(g.length));
+  const items = groups.flatMap((list, group) => list.map((item) => ({ ...item, group })));
+  items.sort((a, b) => a.shipment.id - b.shipment.id);
+  const rows: EventRow[] = [];
+  for (const { shipment, result } of items) {
+    if (result.kind !== 'ok') continue;
+    const seen = new Set<string>();
+    for (const e of result.events) {
+      const key = eventKey(e.occurredAt, e.text);
+      if (seen.has(key)) continue; // providers sometimes repeat a line inside one reply
+      seen.add(key);
+      rows.push(toRow(shipment.id, key, e, provider));
+    }
+  }
+  let folded: FoldedBatch;
+  if (rows.length === 0) {
+    // Nothing to insert: the update (and quarantine rows) need no transaction around them.
+    folded = foldBatch(deps.config, provider, items, [], summaries, now);
+    await quarantineReplies(sql, folded.quarantine, now);
+    await applyShipmentUpdates(sql, folded.updates, now);
+  } else {
+    folded = await pipelinedTransaction(
+      sql,
+      (tx) => insertEvents(tx, rows, now),
+      (tx, inserted) => {
+        const f = foldBatch(deps.config, provider, items, inserted, summaries, now);
+        return { result: f, statements: [quarantineReplies(tx, f.quarantine, now), applyShipmentUpdates(tx, f.updates, now)] };
+      },
+    );
+  }
+  // Counted once committed (a rolled-back batch is retried and counted then).
+  deps.metrics.eventsIngested.inc({ provider }, summaries.reduce((n, s) => n + s.newEvents, 0));
+  for (const result of folded.results) deps.metrics.pollsTotal.inc({ provider, result });
+  for (const q of folded.quarantine) deps.metrics.quarantined.inc({ provider, kind: q.errorKind });
+  for (const [carrier, n] of folded.unclassified) deps.metrics.eventsUnclassified.inc({ provider, carrier }, n);
+  return summaries;
+}
+
+interface FoldedBatch {
+  updates: ShipmentUpdate[];
+  quarantine: QuarantineRow[];
+  /** Poll result per item, for the metrics. */
+  results: string[];
+  /** New events no rule or code could classify, by carrier (ops add rules for them: `events unclassified`). */
+  unclassified: Map<string, number>;
+}
+
+/**
+ * Once the insert has said which events are new: each shipment's state folded from exactly those,
+ * its next poll, its error fields; malformed replies to quarantine; counters into its group's summary.
+ */
+function foldBatch(
+  config: Config,
+  provider: ProviderName,
+  items: (IngestItem & { group: number })[],
+  inserted: InsertedEvent[],
+  summaries: IngestSummary[],
+  now: Date,
+): FoldedBatch {
+  const floor = config.providers[provider].minPollIntervalMinutes;
+  const changed = new Map<number, InsertedEvent[]>();
+  for (const e of inserted) {
+    let list = changed.get(e.shipmentId);
+    if (!list) changed.set(e.shipmentId, (list = []));
+    list.push(e);
+  }
+  const out: FoldedBatch = { updates: [], quarantine: [], results: [], unclassified: new Map() };
+  for (const { shipment: s, result, group } of items) {
+    const summary = summaries[group]!;
+    const fresh = changed.get(s.id) ?? [];
+    if (fresh.length) {
+      summary.changed.set(s.id, fresh);
+      summary.newEvents += fresh.length;
+      const unknown = fresh.filter((e) => e.status === 'unknown').length;
+      if (unknown) out.unclassified.set(s.carrier, (out.unclassified.get(s.carrier) ?? 0) + unknown);
+    }
+    const state = foldEvents(s, fresh);
+    let errKind: string | null = null;
+    let err: string | null = null;
+    let flags = s.providerFlags;
+    switch (result.kind) {
+      case 'ok':
+        flags = result.flags;
+        // Single events the parser left out: the rest of the reply counts, each dropped one is quarantined with its reason.
+        for (const d of result.dropped ?? []) {
+          out.quarantine.push({ shipmentId: s.id, provider, errorKind: 'event_dropped', error: `${d.where}: ${d.error}`, raw: d.raw });
+        }
+        break;
+      case 'not_found':
+        summary.notFound++;
+        break;
+      case 'rejected':
+        summary.rejected++;
+        errKind = 'rejected';
+        err = `${result.code}: ${result.message}`;
+        break;
+      case 'malformed':
+        summary.malformed++;
+        errKind = 'malformed';
+        err = result.error;
+        out.quarantine.push({ shipmentId: s.id, provider, errorKind: 'malformed', error: result.error, raw: result.raw });
+        break;
+      case 'error':
+        summary.errors++;
+        summary.errorsByKind[result.errorKind] = (summary.errorsByKind[result.errorKind] ?? 0) + 1;
+        errKind = result.errorKind;
+        err = result.message;
+        break;
+    }
+    out.results.push(result.kind === 'error' ? result.errorKind : result.kind);
+    const flagsChanged = flags.join(',') !== s.providerFlags.join(',');
+    out.updates.push({
+      id: s.id,
+      ...state,
+      providerFlags: flags,
+      nextPollAt: nextPollAt(
+        { ...state, markedShippedAt: s.markedShippedAt, shipDeadline: shipDeadline({ ...s, ...state }, config), chased: s.chased, hadError: errKind !== null },
+        now,
+        config.polling,
+        floor,
+      ),
+      polled: result.kind !== 'error',
+      pollErrorKind: errKind,
+      pollError: err,
+      recheck: fresh.length > 0 || flagsChanged,
+    });
+  }
+  return out;
+}
+
+function toRow(shipmentId: number, key: string, e: NormalizedEvent, provider: string): EventRow {
+  return {
+    shipmentId,
+    eventKey: key,
+    occurredAt: e.occurredAt,
+    status: e.status,
+    hub: e.hub,
+    location: e.location,
+    text: e.text,
+    provider,
+    providerCode: e.providerCode,
+    rule: e.rule ?? null,
+    raw: e.raw,
+  };
+}
+

@@ -1,0 +1,146 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { freePort, startPostgresServer, startRedisServer, waitFor, type PostgresServer, type RedisServer } from '../helpers/processes.js';
+
+/*
+ * Shared harness of the fault suite: a Postgres cluster and a Redis server of the test's own, and the
+ * daemon as a child process (`node bin/parcelwatch.mjs start`) with its JSON log lines collected. The
+ * faults are injected on those processes; the assertions read the database and the daemon's answers.
+ */
+
+const BIN = new URL('../../bin/parcelwatch.mjs', import.meta.url).pathname;
+
+export interface Daemon {
+  port: number;
+  proc: ChildProcess;
+  lines: Record<string, unknown>[];
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+  readyz(): Promise<{ status: number; body: Record<string, string> }>;
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
+  /** SIGTERM and the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export interface FaultEnv {
+  pg: PostgresServer;
+  redis: RedisServer;
+  dbUrl: string;
+  /** Admin connection to the test database (assertions). */
+  sql: postgres.Sql;
+  startDaemon(opts?: { role?: string; config?: Record<string, unknown>; env?: Record<string, string> }): Promise<Daemon>;
+  close(): Promise<void>;
+}
+
+/** Fast schedules and small timeouts, so a fault and its recovery fit in seconds. */
+export const FAST_CONFIG = {
+  log: { level: 'info' },
+  shutdown: { graceMs: 15_000 },
+  jobs: {
+    planPolls: { schedule: '*/2 * * * * *' },
+    detectExceptions: { schedule: '*/3 * * * * *' },
+    syncOutreach: { schedule: '*/3 * * * * *' },
+    sendNotifications: { schedule: '*/5 * * * * *' },
+  },
+  providers: { retry: { attempts: 8, backoffMs: 300 }, sandbox: { qps: 200, minPollIntervalMinutes: 0.01 } },
+  polling: { notCollectedMinutes: 0.05, inTransitMinutes: 0.05, nearDeadlineMinutes: 0.05, errorBackoffMinutes: 0.05 },
+};
+
+export async function startFaultEnv(opts: { appendonly?: boolean; redisDown?: boolean } = {}): Promise<FaultEnv> {
+  const [pg, redis] = await Promise.all([startPostgresServer(), startRedisServer({ appendonly: opts.appendonly, start: !opts.redisDown })]);
+  const admin = postgres(pg.url, { max: 1, onnotice: () => {} });
+  await admin`create database pw`;
+  await admin.end();
+  const dbUrl = pg.urlOf('pw');
+  const sql = postgres(dbUrl, { max: 2, onnotice: () => {} });
+  const dir = mkdtempSync(join(tmpdir(), 'pw-fault-'));
+  const daemons: Daemon[] = [];
+  return {
+    pg,
+    redis,
+    dbUrl,
+    sql,
+    async startDaemon(o = {}) {
+      const port = await freePort();
+      const file = join(dir, `config-${daemons.length}.json`);
+      writeFileSync(file, JSON.stringify({ ...FAST_CONFIG, ...(o.config ?? {}) }));
+      const proc = spawn(process.execPath, [BIN, 'start', '--role', o.role ?? 'all'], {
+        env: { ...process.env, DATABASE_URL: dbUrl, REDIS_URL: redis.url, PORT: String(port), PARCELWATCH_CONFIG: file, CI: '1', ...(o.env ?? {}) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const lines: Record<string, unknown>[] = [];
+      let buf = '';
+      proc.stdout!.on('data', (d) => {
+        buf += String(d);
+        const parts = buf.split('\n');
+        buf = parts.pop()!;
+        for (const l of parts) {
+          try {
+            lines.push(JSON.parse(l));
+          } catch {
+            lines.push({ msg: l });
+          }
+        }
+      });
+      let stderr = '';
+      proc.stderr!.on('data', (d) => (stderr += String(d)));
+      const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+      void exited.then(() => {
+        if (stderr.trim()) lines.push({ msg: 'stderr', stderr });
+      });
+      const base = `http://127.0.0.1:${port}`;
+      const d: Daemon = {
+        port,
+        proc,
+        lines,
+        exited,
+        async readyz() {
+          const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(10_000) });
+          return { status: res.status, body: (await res.json()) as Record<string, string> };
+        },
+        async api(method, path, body) {
+          const res = await fetch(`${base}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+          return { status: res.status, json: await res.json() };
+        },
+        async stop() {
+          if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+          return exited;
+        },
+      };
+      daemons.push(d);
+      return d;
+    },
+    async close() {
+      for (const d of daemons) {
+        if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGKILL');
+        await d.exited;
+      }
+      await sql.end({ timeout: 2 });
+      await Promise.all([pg.destroy(), redis.destroy()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Wait until the daemon's /readyz answers `status`. */
+export function untilReady(d: Daemon, status = 200, timeoutMs = 60_000) {
+  return waitFor(`/readyz ${status}`, async () => (await d.readyz()).status === status, timeoutMs, 250);
+}
+
+/** `n` orders of one parcel each on the sandbox carrier, paid an hour ago, posted through the API. */
+export async function postOrders(d: Daemon, n: number, prefix = 'F'): Promise<void> {
+  const paidAt = new Date(Date.now() - 3600_000).toISOString();
+  const orders = Array.from({ length: n }, (_, i) => ({
+    orderId: `${prefix}${i}`,
+    paidAt,
+    amount: 100,
+    shipments: [{ carrier: 'ZTO', trackingNo: `PW${String(i).padStart(9, '0')}`, markedShippedAt: paidAt }],
+  }));
+  const r = await d.api('POST', '/api/orders', { orders });
+  if (r.status !== 200 || r.json.accepted !== n) throw new Error(`orders not accepted: ${JSON.stringify(r.json).slice(0, 300)}`);
+}
+
+export { waitFor };

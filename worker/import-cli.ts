@@ -1,0 +1,51 @@
+import { loadConfig } from '../config/load.js';
+import { createDb } from '../db/client.js';
+import { runMigrations } from '../db/migrate.js';
+import { systemClock } from '../domain/clock.js';
+import { ImportHeaderError, importOrders } from '../ingest/import-orders.js';
+import { IMPORT_ENCODINGS, IMPORT_FORMATS, ImportOptionError, importOption } from '../ingest/read-rows.js';
+
+/**
+ * `parcelwatch import orders FILE`: the exit code. 0 all stored; 3 some rows refused (see the errors file);
+ * 2 nothing imported: an unknown --format/--encoding (with the usage) or a header the importer cannot use.
+ */
+export async function importOrdersCommand(file: string, values: { format?: string; encoding?: string; errors?: string }, usage: () => string): Promise<number> {
+  let format;
+  let encoding;
+  try {
+    format = importOption('format', values.format, IMPORT_FORMATS);
+    encoding = importOption('encoding', values.encoding, IMPORT_ENCODINGS);
+  } catch (err) {
+    if (!(err instanceof ImportOptionError)) throw err;
+    process.stderr.write(`parcelwatch import orders: ${err.message}\n\n${usage()}`);
+    return 2;
+  }
+  const cfg = loadConfig();
+  await runMigrations(cfg.database.url);
+  const db = await createDb({ url: cfg.database.url, poolSize: 2 });
+  const tty = process.stderr.isTTY;
+  try {
+    const s = await importOrders({
+      sql: db.sql,
+      clock: systemClock,
+      input: cfg.input,
+      file,
+      format,
+      encoding,
+      errorReport: values.errors,
+      onProgress: tty ? (rows) => process.stderr.write(`\r  ${rows.toLocaleString('en-US')} rows…`) : undefined,
+    });
+    if (tty) process.stderr.write('\n');
+    process.stdout.write(
+      `${file} (${s.format}, ${s.encoding}): read ${s.rows} rows; orders: ${s.stored} stored (new or changed), ${s.unchanged} unchanged; ` +
+        `${s.shipments} new parcels; ${s.rejectedRows} rejected${s.errorReport ? ` — see ${s.errorReport}` : ''}; ${s.seconds.toFixed(1)}s\n`,
+    );
+    return s.rejectedRows > 0 ? 3 : 0;
+  } catch (err) {
+    if (!(err instanceof ImportHeaderError)) throw err;
+    process.stderr.write(`parcelwatch import orders: ${err.message}; nothing was imported\n`);
+    return 2;
+  } finally {
+    await db.close();
+  }
+}
