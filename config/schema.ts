@@ -425,6 +425,7 @@ export const configSchema = z.strictObject({
     deliveriesDays: posInt().nullable().describe('Delete sent/failed agent deliveries of outreach tasks done or cancelled this many days ago; null keeps them forever.'),
     notificationsDays: posInt().nullable().describe('Delete settled customer messages of chases ended this many days ago; null keeps them forever.'),
     quarantineDays: posInt().nullable().describe('Delete quarantined provider replies older than this (those of parcels still in flight stay); null keeps them forever.'),
+    pushReceiptsDays: posInt().nullable().describe('Delete the audit rows of accepted provider pushes (raw bodies) older than this (those of parcels still in flight stay); null keeps them forever.'),
     alertsDays: posInt().nullable().describe('Delete operator alerts resolved this many days ago; null keeps them forever.'),
   }),
   replay: z.strictObject({

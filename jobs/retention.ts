@@ -18,7 +18,7 @@ const TERMINAL = [...TERMINAL_STATUSES];
  * second run finds nothing and removes nothing.
  *
  * Nothing references the rows removed here (tracking_events, exception_history, outreach_deliveries,
- * notifications, poll_quarantine, alerts are leaves of the foreign-key graph); the parents themselves
+ * notifications, poll_quarantine, push_receipts, alerts are leaves of the foreign-key graph); the parents themselves
  * (orders, shipments, exceptions, tasks, chases) are kept, so every parcel stays explainable.
  */
 interface Pass {
@@ -153,6 +153,24 @@ export const RETENTION_PASSES: readonly Pass[] = [
           order by q.id limit ${limit}
           for update of q skip locked),
         d as (delete from poll_quarantine where id in (select id from p) returning 1)
+        select (select max(id) from p) as last_id, (select count(*) from d) as n`);
+    },
+  },
+  {
+    key: 'pushReceiptsDeleted',
+    table: 'push_receipts',
+    action: 'deleted',
+    days: (c) => c.retention.pushReceiptsDays,
+    async batch(sql, cutoff, afterId, limit) {
+      // The audit of accepted pushes (raw bodies); the events they added live in tracking_events. Kept while the parcel is in flight.
+      return summarise(await sql`
+        with p as (
+          select r.id from push_receipts r
+          where r.id > ${afterId} and r.received_at < ${cutoff}
+            and (r.shipment_id is null or not exists (select 1 from shipments s where s.id = r.shipment_id and s.status not in ${sql(TERMINAL)}))
+          order by r.id limit ${limit}
+          for update of r skip locked),
+        d as (delete from push_receipts where id in (select id from p) returning 1)
         select (select max(id) from p) as last_id, (select count(*) from d) as n`);
     },
   },

@@ -34,7 +34,7 @@ afterAll(async () => {
  * Plus alerts: resolved 200 days ago, resolved 5 days ago, open since 200 days.
  */
 async function seed(sql: Sql): Promise<Record<string, number>> {
-  await sql`truncate orders, alerts, poll_quarantine restart identity cascade`;
+  await sql`truncate orders, alerts, poll_quarantine, push_receipts restart identity cascade`;
   const ids: Record<string, number> = {};
   const parcel = async (name: string, status: string, finishedDaysAgo: number | null, eventsDaysAgo: number) => {
     const [o] = await sql`insert into orders (platform, external_id, paid_at) values ('taobao', ${name}, ${ago(eventsDaysAgo + 3)}) returning id`;
@@ -72,12 +72,14 @@ async function seed(sql: Sql): Promise<Record<string, number>> {
       values (${c!.id}, ${`${name}-hub`}, 'hub_moved', '13800000000', 'webhook', 'm', 'sent', ${ago(days + 2)}, ${ago(days + 2)}, ${ago(days + 2)}),
              (${c!.id}, ${`${name}-done`}, 'delivered', '13800000000', 'webhook', 'm', 'superseded', ${ago(days)}, ${ago(days)}, null)`;
     await sql`insert into poll_quarantine (shipment_id, provider, error_kind, error, raw, created_at) values (${p.shipmentId}, 'kuaidi100', 'malformed', 'bad', '{', ${ago(days + 2)})`;
+    await sql`insert into push_receipts (provider, tracking_no, shipment_id, kind, new_events, raw, received_at) values ('kuaidi100', ${`SF${name}`}, ${p.shipmentId}, 'polling', 3, '{}', ${ago(days + 1)})`;
   };
 
   await settledWork('old', await parcel('old', 'delivered', 200, 201), 200);
   await settledWork('young', await parcel('young', 'delivered', 5, 6), 5);
   const flight = await parcel('flight', 'in_transit', null, 200);
   await sql`insert into poll_quarantine (shipment_id, provider, error_kind, error, raw, created_at) values (${flight.shipmentId}, 'kuaidi100', 'malformed', 'bad', '{', ${ago(200)})`;
+  await sql`insert into push_receipts (provider, tracking_no, shipment_id, kind, new_events, raw, received_at) values ('kuaidi100', 'SFflight', ${flight.shipmentId}, 'polling', 3, '{}', ${ago(200)})`;
 
   const openEx = await parcel('openException', 'delivered', 200, 201);
   const [ox] = await sql`
@@ -122,6 +124,7 @@ async function left(sql: Sql, ids: Record<string, number>) {
       join outreach_tasks t on t.id = d.task_id join shipments s on s.order_id = t.order_id group by 1`),
     notifications: await byShipment(sql`select c.shipment_id, count(*)::int as n from notifications n join chases c on c.id = n.chase_id group by 1`),
     quarantine: await byShipment(sql`select shipment_id, count(*)::int as n from poll_quarantine group by 1`),
+    pushReceipts: await byShipment(sql`select shipment_id, count(*)::int as n from push_receipts group by 1`),
     alerts: (await sql`select key from alerts order by key`).map((r) => r.key as string),
   };
 }
@@ -137,6 +140,7 @@ const NOTHING_EXPIRES: Record<AgeKey, null> = {
   deliveriesDays: null,
   notificationsDays: null,
   quarantineDays: null,
+  pushReceiptsDays: null,
   alertsDays: null,
 };
 
@@ -156,6 +160,7 @@ describe('retention', () => {
       deliveriesDeleted: 2,
       notificationsDeleted: 2,
       quarantineDeleted: 1,
+      pushReceiptsDeleted: 1,
       alertsDeleted: 1,
     });
     const after = await left(app.deps.sql, ids);
@@ -166,6 +171,7 @@ describe('retention', () => {
     expect(after.deliveries).toMatchObject({ old: 0, young: 2, activeTask: 1 });
     expect(after.notifications).toMatchObject({ old: 0, young: 2, activeChase: 1 });
     expect(after.quarantine).toMatchObject({ old: 0, young: 1, flight: 1 });
+    expect(after.pushReceipts).toMatchObject({ old: 0, young: 1, flight: 1 });
     expect(after.alerts).toEqual(['open', 'young']);
     // Parents stay: every parcel and its exceptions, tasks and chases can still be explained.
     const [parents] = await app.deps.sql`
@@ -176,8 +182,8 @@ describe('retention', () => {
     const again = await run(app.deps);
     const { retentionBatches, ...removed } = again.summary!;
     expect(Object.values(removed).every((n) => n === 0)).toBe(true);
-    expect(Object.keys(removed)).toHaveLength(7);
-    expect(retentionBatches).toBe(7); // one empty batch per pass
+    expect(Object.keys(removed)).toHaveLength(8);
+    expect(retentionBatches).toBe(8); // one empty batch per pass
     expect(await left(app.deps.sql, ids)).toEqual(after);
   });
 
@@ -210,6 +216,7 @@ describe('retention', () => {
     ['deliveriesDays', 'deliveriesDeleted', (l) => l.deliveries.old],
     ['notificationsDays', 'notificationsDeleted', (l) => l.notifications.old],
     ['quarantineDays', 'quarantineDeleted', (l) => l.quarantine.old],
+    ['pushReceiptsDays', 'pushReceiptsDeleted', (l) => l.pushReceipts.old],
     ['alertsDays', 'alertsDeleted', (l) => l.alerts],
   ];
 
@@ -227,7 +234,7 @@ describe('retention', () => {
     expect(probe(after)).not.toEqual(probe(before));
     // Only that kind moved: the rest of the snapshot is what it was.
     const changed = (Object.keys(before) as (keyof typeof before)[]).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
-    const expected = { rawJsonDays: ['raw'], eventsDays: ['events', 'raw'], exceptionHistoryDays: ['history'], deliveriesDays: ['deliveries'], notificationsDays: ['notifications'], quarantineDays: ['quarantine'], alertsDays: ['alerts'] }[key];
+    const expected = { rawJsonDays: ['raw'], eventsDays: ['events', 'raw'], exceptionHistoryDays: ['history'], deliveriesDays: ['deliveries'], notificationsDays: ['notifications'], quarantineDays: ['quarantine'], pushReceiptsDays: ['pushReceipts'], alertsDays: ['alerts'] }[key];
     expect(changed.sort()).toEqual(expected);
   });
 
