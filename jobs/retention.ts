@@ -49,6 +49,20 @@ const summarise = (r: readonly { last_id: string | number | null; n: string | nu
   rows: Number(r[0]?.n ?? 0),
 });
 
+/** Rows of a log-like table older than the cutoff, unless their parcel is still in flight (no parcel: age only). */
+const agedRowsOfFinishedParcels =
+  (table: 'poll_quarantine' | 'push_receipts', at: 'created_at' | 'received_at'): Pass['batch'] =>
+  async (sql, cutoff, afterId, limit) =>
+    summarise(await sql`
+      with p as (
+        select r.id from ${sql(table)} r
+        where r.id > ${afterId} and r.${sql(at)} < ${cutoff}
+          and (r.shipment_id is null or not exists (select 1 from shipments s where s.id = r.shipment_id and s.status not in ${sql(TERMINAL)}))
+        order by r.id limit ${limit}
+        for update of r skip locked),
+      d as (delete from ${sql(table)} where id in (select id from p) returning 1)
+      select (select max(id) from p) as last_id, (select count(*) from d) as n`);
+
 export const RETENTION_PASSES: readonly Pass[] = [
   {
     key: 'rawJsonCleared',
@@ -143,36 +157,16 @@ export const RETENTION_PASSES: readonly Pass[] = [
     table: 'poll_quarantine',
     action: 'deleted',
     days: (c) => c.retention.quarantineDays,
-    async batch(sql, cutoff, afterId, limit) {
-      // A reply quarantined for a parcel still in flight may still explain why it is stuck: kept.
-      return summarise(await sql`
-        with p as (
-          select q.id from poll_quarantine q
-          where q.id > ${afterId} and q.created_at < ${cutoff}
-            and (q.shipment_id is null or exists (select 1 from shipments s where s.id = q.shipment_id and s.status in ${sql(TERMINAL)}))
-          order by q.id limit ${limit}
-          for update of q skip locked),
-        d as (delete from poll_quarantine where id in (select id from p) returning 1)
-        select (select max(id) from p) as last_id, (select count(*) from d) as n`);
-    },
+    // A reply quarantined for a parcel still in flight may still explain why it is stuck: kept.
+    batch: agedRowsOfFinishedParcels('poll_quarantine', 'created_at'),
   },
   {
     key: 'pushReceiptsDeleted',
     table: 'push_receipts',
     action: 'deleted',
     days: (c) => c.retention.pushReceiptsDays,
-    async batch(sql, cutoff, afterId, limit) {
-      // The audit of accepted pushes (raw bodies); the events they added live in tracking_events. Kept while the parcel is in flight.
-      return summarise(await sql`
-        with p as (
-          select r.id from push_receipts r
-          where r.id > ${afterId} and r.received_at < ${cutoff}
-            and (r.shipment_id is null or not exists (select 1 from shipments s where s.id = r.shipment_id and s.status not in ${sql(TERMINAL)}))
-          order by r.id limit ${limit}
-          for update of r skip locked),
-        d as (delete from push_receipts where id in (select id from p) returning 1)
-        select (select max(id) from p) as last_id, (select count(*) from d) as n`);
-    },
+    // The audit of accepted pushes; the events they added live in tracking_events.
+    batch: agedRowsOfFinishedParcels('push_receipts', 'received_at'),
   },
   {
     key: 'alertsDeleted',
