@@ -86,7 +86,8 @@ export async function makeDeps(dbUrl: string, redisUrl: string, prefix: string) 
   return { config, deps, db };
 }
 
-const DATA_TABLES = [
+/** Every table that holds data (freshTables empties them; bench/db-size.ts measures them). */
+export const DATA_TABLES = [
   'orders',
   'shipments', // and shipment_schedule, by the shipments_schedule_truncated trigger
   'tracking_events',

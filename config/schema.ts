@@ -419,6 +419,24 @@ export const configSchema = z.strictObject({
       }),
     }),
   }),
+  retention: z.strictObject({
+    schedule: cronExpr().describe('When the retention job thins and deletes old rows (business time zone).'),
+    batchSize: posInt().describe(
+      'Parent rows (shipments, exceptions, tasks, chases) or rows (quarantine, alerts) handled per batch; each batch is one short statement, and the job stops between batches on shutdown.',
+    ),
+    rawJsonDays: posInt().nullable().describe(
+      'Clear the raw provider JSON of tracking events of parcels delivered/returned/cancelled this many days ago (the event rows stay); null keeps it forever.',
+    ),
+    eventsDays: posInt().nullable().describe(
+      'Delete the tracking events of parcels delivered/returned/cancelled this many days ago (the shipment keeps its last event, hub and times); null keeps them forever.',
+    ),
+    exceptionHistoryDays: posInt().nullable().describe('Delete the history rows of exceptions resolved this many days ago (the exception row stays); null keeps them forever.'),
+    deliveriesDays: posInt().nullable().describe('Delete sent/failed agent deliveries of outreach tasks done or cancelled this many days ago; null keeps them forever.'),
+    notificationsDays: posInt().nullable().describe('Delete settled customer messages of chases ended this many days ago; null keeps them forever.'),
+    quarantineDays: posInt().nullable().describe('Delete quarantined provider replies older than this (those of parcels still in flight stay); null keeps them forever.'),
+    pushReceiptsDays: posInt().nullable().describe('Delete the audit rows of accepted provider pushes (raw bodies) older than this (those of parcels still in flight stay); null keeps them forever.'),
+    alertsDays: posInt().nullable().describe('Delete operator alerts resolved this many days ago; null keeps them forever.'),
+  }),
   replay: z.strictObject({
     maxSkewMinutes: nonNeg().describe(
       '`run-once --now` further than this from wall time (either way) is refused while a daemon runs against the database, unless --force.',

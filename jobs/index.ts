@@ -8,12 +8,13 @@ import { deliverOutreach } from './deliver-outreach.js';
 import { notifyChasersJob } from './notify-chasers.js';
 import { sendCustomerMessage } from './send-customer-message.js';
 import { sendNotifications } from './send-notifications.js';
+import { retention } from './retention.js';
 import { refreshNormsJob } from './refresh-norms.js';
 import { planSubscriptions } from './plan-subscriptions.js';
 import { subscribeTracking } from './subscribe-tracking.js';
 
 /** Every job the daemon knows. `as const` is load-bearing: names are checked at startup. */
-export const jobs = [planPolls, pollTracking, detectCarrier, detectExceptions, syncOutreachJob, deliverOutreach, notifyChasersJob, sendCustomerMessage, sendNotifications, refreshNormsJob, planSubscriptions, subscribeTracking] as const satisfies readonly JobDefinition[];
+export const jobs = [planPolls, pollTracking, detectCarrier, detectExceptions, syncOutreachJob, deliverOutreach, notifyChasersJob, sendCustomerMessage, sendNotifications, refreshNormsJob, planSubscriptions, subscribeTracking, retention] as const satisfies readonly JobDefinition[];
 
 export function jobByName(name: string): JobDefinition {
   const job = (jobs as readonly JobDefinition[]).find((j) => j.name === name);

@@ -30,6 +30,7 @@ export function createMetrics() {
     detectionQuarantined: new Counter({ name: 'parcelwatch_detection_quarantined_total', help: 'Subjects a detection sweep set aside because their data cannot be judged', registers: [registry] }),
     outreach: new Counter({ name: 'parcelwatch_outreach_total', help: 'Outreach task transitions', labelNames: ['action'], registers: [registry] }),
     deliveries: new Counter({ name: 'parcelwatch_channel_deliveries_total', help: 'Channel deliveries', labelNames: ['channel', 'result'], registers: [registry] }),
+    retentionRows: new Counter({ name: 'parcelwatch_retention_rows_total', help: 'Rows removed (or thinned: raw JSON cleared) by the retention job', labelNames: ['table', 'action'], registers: [registry] }),
     circuitOpen: new Gauge({ name: 'parcelwatch_provider_circuit_open', help: '1 while the provider\'s circuit breaker is open or half open', labelNames: ['provider'], registers: [registry] }),
     circuitTransitions: new Counter({ name: 'parcelwatch_provider_circuit_transitions_total', help: 'Circuit breaker state changes', labelNames: ['provider', 'to'], registers: [registry] }),
     pushesReceived: new Counter({ name: 'parcelwatch_pushes_received_total', help: 'Provider pushes acknowledged (stored), by provider', labelNames: ['provider'], registers: [registry] }),
