@@ -126,7 +126,7 @@ describe('customer messages', () => {
     ]);
     const now = app.clock.now();
     const [c] = await app.deps.sql`
-      insert into chases (shipment_id, contact, channel, registered_at) select id, '13800138000', 'webhook', ${now} from shipments returning id`;
+      insert into chases (shipment_id, contact, channel, registered_at, registered_after_event_id) select id, '13800138000', 'webhook', ${now}, 0 from shipments returning id`;
     const [n] = await app.deps.sql`
       insert into notifications (chase_id, dedupe_key, kind, hub, occurred_at, contact, channel, message, send_after, created_at)
       values (${c!.id}, 'k1', 'hub_moved', '杭州转运中心', ${now}, '13800138000', 'webhook', '到达杭州', ${now}, ${now}) returning id`;

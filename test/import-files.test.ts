@@ -116,7 +116,7 @@ describe('import files', () => {
       const f = write(iconv.encode([HEADER, row('C1', '王芳', 'ZT8300000001'), row('C1', '王芳', 'ZT8300000002'), row('C2', '李娜', 'ZT8300000003'), 'C3,tmall,"x"y'].join('\n'), 'gbk'));
       // (Each run starts a process: the unknown --encoding and the re-import's counts are covered in-process above and in ingest/.)
       const bad = await cli(['import', 'orders', f, '--format', 'xml']);
-      expect(bad.code).toBe(2);
+      expect(bad.code).toBe(64); // a usage error, like every command's bad option
       expect(bad.stderr).toMatch(/--format "xml": expected one of csv, ndjson/);
       expect(bad.stderr).toMatch(/import orders FILE \[--format csv\|ndjson\] \[--encoding utf8\|gbk\|gb18030\]/);
       const ok = await cli(['import', 'orders', f, '--format', 'CSV', '--encoding', 'GBK']);

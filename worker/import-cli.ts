@@ -3,11 +3,12 @@ import { createDb } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
 import { systemClock } from '../domain/clock.js';
 import { ImportHeaderError, importOrders } from '../ingest/import-orders.js';
+import { UsageError } from './cli-args.js';
 import { IMPORT_ENCODINGS, IMPORT_FORMATS, ImportOptionError, importOption } from '../ingest/read-rows.js';
 
 /**
  * `parcelwatch import orders FILE`: the exit code. 0 all stored; 3 some rows refused (see the errors file);
- * 2 nothing imported: an unknown --format/--encoding (with the usage) or a header the importer cannot use.
+ * 2 nothing imported: a header the importer cannot use. An unknown --format/--encoding is a usage error (64).
  */
 export async function importOrdersCommand(file: string, values: { format?: string; encoding?: string; errors?: string }, usage: () => string): Promise<number> {
   let format;
@@ -16,9 +17,9 @@ export async function importOrdersCommand(file: string, values: { format?: strin
     format = importOption('format', values.format, IMPORT_FORMATS);
     encoding = importOption('encoding', values.encoding, IMPORT_ENCODINGS);
   } catch (err) {
-    if (!(err instanceof ImportOptionError)) throw err;
-    process.stderr.write(`parcelwatch import orders: ${err.message}\n\n${usage()}`);
-    return 2;
+    // A wrong option is a usage error like every other command's (exit 64 with the usage, main.ts).
+    if (err instanceof ImportOptionError) throw new UsageError(`import orders: ${err.message}`);
+    throw err;
   }
   const cfg = loadConfig();
   await runMigrations(cfg.database.url);
