@@ -180,7 +180,7 @@ describe('POST /api/orders with random mixes of good and bad items (real HTTP)',
       ['amount', true], ['amount', ''], ['amount', []], ['amount', null], ['amount', '0x10'], ['amount', '1e3'], ['amount', -1],
       ['paidAt', '9999-12-31T23:59:59+08:00'], ['paidAt', '2026-02-30T00:00:00+08:00'], ['paidAt', '2026-11-11'], ['paidAt', 5],
       ['orderId', 'nul\u0000'], ['orderId', ''], ['orderId', { a: 1 }], ['customer', { name: 'x\u0000' }], ['customer', { handle: '\ud800' }],
-      ['customer', { name: 'x'.repeat(101) }], ['shipments', [{ carrier: 'nosuch', trackingNo: 'AB12345' }]], ['shipments', 'ZT1'], ['type', 'rush'],
+      ['customer', { name: 'x'.repeat(101) }], ['shipments', [{ carrier: 'ZTO' }]] /* no tracking number (an unknown carrier is accepted since issue 16) */, ['shipments', 'ZT1'], ['type', 'rush'],
     )).map(([o, [k, v]]) => ({ ...o, [k]: v })),
     fc.jsonValue({ maxDepth: 2 }).filter((v) => !(v && typeof v === 'object' && !Array.isArray(v) && 'paidAt' in v)),
   );
