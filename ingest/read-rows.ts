@@ -20,7 +20,7 @@ export class ImportOptionError extends Error {
 export function importOption<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
   const v = value.trim().toLowerCase().replace(/^utf-8$/, 'utf8');
-  if (!(allowed as readonly string[]).includes(v)) throw new ImportOptionError(`--${name} ${JSON.stringify(value)}: expected one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(v)) throw new ImportOptionError(`--${name} must be one of ${allowed.join('|')} (got ${JSON.stringify(value)})`);
   return v as T;
 }
 

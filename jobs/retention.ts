@@ -39,7 +39,9 @@ interface Pass {
 const finishedShipment = (sql: Sql, cutoff: Date, afterId: number) => sql`
   s.id > ${afterId}
   and s.status in ${sql(TERMINAL)}
-  and coalesce(s.delivered_at, s.status_since, s.updated_at) < ${cutoff}
+  -- Finished before the cutoff by the carrier's clock AND last written by us before it: a parcel first
+  -- polled long after its delivery (an imported back-catalogue) keeps its events for the full age.
+  and greatest(coalesce(s.delivered_at, s.status_since), s.updated_at) < ${cutoff}
   and not exists (select 1 from exceptions x where x.order_id = s.order_id and x.status = 'open')
   and not exists (select 1 from outreach_tasks t where t.order_id = s.order_id and t.status in ('open', 'claimed'))
   and not exists (select 1 from chases c where c.shipment_id = s.id and c.status = 'active')`;

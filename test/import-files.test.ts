@@ -50,7 +50,7 @@ describe('import files', () => {
   it('refuses an unknown --format or --encoding value, and takes any case', () => {
     expect(importOption('format', 'CSV', IMPORT_FORMATS)).toBe('csv');
     expect(importOption('encoding', 'UTF-8', IMPORT_ENCODINGS)).toBe('utf8');
-    expect(() => importOption('encoding', 'latin1', IMPORT_ENCODINGS)).toThrow('--encoding "latin1": expected one of utf8, gbk, gb18030');
+    expect(() => importOption('encoding', 'latin1', IMPORT_ENCODINGS)).toThrow('--encoding must be one of utf8|gbk|gb18030 (got "latin1")');
   });
 
   it('reads a GBK/GB18030 export (detected, or named) and UTF-8 with or without a BOM to the same text', async () => {
@@ -117,7 +117,7 @@ describe('import files', () => {
       // (Each run starts a process: the unknown --encoding and the re-import's counts are covered in-process above and in ingest/.)
       const bad = await cli(['import', 'orders', f, '--format', 'xml']);
       expect(bad.code).toBe(64); // a usage error, like every command's bad option
-      expect(bad.stderr).toMatch(/--format "xml": expected one of csv, ndjson/);
+      expect(bad.stderr).toMatch(/--format must be one of csv\|ndjson \(got "xml"\)/);
       expect(bad.stderr).toMatch(/import orders FILE \[--format csv\|ndjson\] \[--encoding utf8\|gbk\|gb18030\]/);
       const ok = await cli(['import', 'orders', f, '--format', 'CSV', '--encoding', 'GBK']);
       expect(ok.code).toBe(3); // one row refused

@@ -48,7 +48,7 @@ describe('merged parcels', () => {
 
   it('through POST /api/orders: the same customer shares a parcel; another customer is refused whole, with its index', async () => {
     const first = await post('/api/orders', { orders: [order('P1', buyer, ['ZT5500000001'])] });
-    expect(first.body).toEqual({ accepted: 1, rejected: [] });
+    expect(first.body).toEqual({ accepted: 1, rejected: [], warnings: [] });
     const r = await post('/api/orders', {
       orders: [
         order('P2', { ...buyer, name: '王芳2' }, ['ZT5500000001']), // same phone and handle: merged
@@ -75,7 +75,7 @@ describe('merged parcels', () => {
     const [sh] = await db.sql`select count(*)::int as n, min(o.external_id) as owner from shipments s join orders o on o.id = s.order_id where s.tracking_no = 'ZT5500000001'`;
     expect(sh).toEqual({ n: 1, owner: 'P1' });
     const again = await post('/api/orders', { orders: [order('P2', { ...buyer, name: '王芳2' }, ['ZT5500000001'])] });
-    expect(again.body).toEqual({ accepted: 1, rejected: [] });
+    expect(again.body).toEqual({ accepted: 1, rejected: [], warnings: [] });
     expect(await servedBy('ZT5500000001')).toEqual(['P1', 'P2', 'P4', 'P5']);
   });
 

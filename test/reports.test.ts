@@ -34,7 +34,7 @@ describe('scorecards and exception trends', () => {
   let app: TestApp;
   let http: HttpServer;
   const ids: Record<string, { order: number; shipment: number }> = {};
-  const TOKEN = 'tok-reports';
+  const TOKEN = 'tok-reports-0123456789';
 
   beforeAll(async () => {
     app = await createTestApp({ http: { apiToken: TOKEN } }, '2026-11-20T00:00:00+08:00');
