@@ -2,15 +2,17 @@ import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { ChaseRefused, chasePolicy, endChase, listChases, registerChases } from '../db/queries/chases.js';
 import type { Deps } from '../jobs/define-job.js';
+import { storableString, TEXT_LIMITS } from '../ingest/text.js';
 import { HttpError, isSafeIntText, sendJson } from './http-kit.js';
 
 export const chaseBody = z
   .object({
-    orderId: z.string().trim().min(1).optional(),
-    trackingNo: z.string().trim().min(1).optional(),
-    contact: z.string().trim().min(1).optional(),
+    // Storable text only (no NUL, no lone surrogate): a bad field is a 400 naming it, never a 500.
+    orderId: storableString(TEXT_LIMITS.orderId).pipe(z.string().trim().min(1)).optional(),
+    trackingNo: storableString(64).pipe(z.string().trim().min(1)).optional(),
+    contact: storableString(TEXT_LIMITS.customerHandle).pipe(z.string().trim().min(1)).optional(),
     channel: z.enum(['webhook', 'sms']).optional(),
-    note: z.string().max(1000).optional(),
+    note: storableString(TEXT_LIMITS.note).optional(),
   })
   .refine((b) => !b.orderId !== !b.trackingNo, { message: 'give exactly one of orderId or trackingNo' });
 

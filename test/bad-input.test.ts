@@ -131,4 +131,15 @@ describe('bad input through POST /api/orders', () => {
     expect(a.rejected.map((x) => x.orderId)).toEqual(['N1', null, 'N3', 'N4']);
     expect(await stored(['N0', 'N1', 'N3', 'N4', 'N5'])).toEqual(['N0', 'N5']);
   });
+
+  it('refuses a chase whose note or contact Postgres cannot store (400 naming the field, nothing stored)', async () => {
+    await post([order('CH1')]);
+    const nul = await api.post('/api/chases', { orderId: 'CH1', note: 'call\u0000me' });
+    expect(nul.status).toBe(400);
+    expect(nul.body.error).toBe('note: contains a NUL character (U+0000), which cannot be stored');
+    const half = await api.post('/api/chases', { orderId: 'CH1', contact: '138\ud83d' });
+    expect(half.status).toBe(400);
+    expect(half.body.error).toMatch(/^contact: contains a lone UTF-16 surrogate/);
+    expect(await api.db.sql`select 1 from chases`).toHaveLength(0);
+  });
 });
