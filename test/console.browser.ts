@@ -18,7 +18,7 @@ import { TEST_REDIS_URL } from './helpers/services.js';
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'console');
-const TOKEN = 'console-token-1';
+const TOKEN = 'console-token-0123456789';
 
 describe('ops console in headless Chromium', () => {
   let app: TestApp;
