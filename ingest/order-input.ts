@@ -1,3 +1,4 @@
+import { systemClock } from '../domain/clock.js';
 import { z } from 'zod';
 import { normalizeCarrier } from '../carriers/carrier-codes.js';
 import { PLATFORMS } from '../config/schema.js';
@@ -59,7 +60,9 @@ export interface InputLimits {
  * sending system's instant can be real at the moment we receive it, and what the daemon learns is usable at any
  * replay instant (a replay in the past must not refuse an order paid an hour ago).
  */
-export function inputLimits(c: Config['input'], wallNow: Date = new Date()): InputLimits {
+// Wall time on purpose: what the API or an import learns is judged against the moment it arrives, whatever
+// instant a replay judges (shared/README contract note), so it comes from the wall clock, not the injected one.
+export function inputLimits(c: Config['input'], wallNow: Date = systemClock.now()): InputLimits {
   const earliest = new Date(c.earliestPaidAt);
   const latest = new Date(wallNow.getTime() + c.futureSkewMinutes * 60_000);
   return { earliest, latest, promiseWithinMs: c.promiseWithinDays * DAY_MS, earliestIso: earliest.toISOString(), latestIso: latest.toISOString() };

@@ -1,3 +1,4 @@
+import { systemClock } from '../domain/clock.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
@@ -57,7 +58,7 @@ export async function liveDaemons(sql: Sql, intervalSeconds: number): Promise<Li
  * time, either way, is refused: in the future it writes state the daemon's next real cycle undoes (resolved
  * exceptions, cancelled tasks); in the past it resolves what the daemon opened, which then reopens.
  */
-export async function replayRefusal(sql: Sql, at: Date, cfg: { maxSkewMinutes: number; heartbeatSeconds: number }, wallMs = Date.now()): Promise<string | null> {
+export async function replayRefusal(sql: Sql, at: Date, cfg: { maxSkewMinutes: number; heartbeatSeconds: number }, wallMs = systemClock.now().getTime()): Promise<string | null> {
   const skewMinutes = (at.getTime() - wallMs) / 60_000;
   if (Math.abs(skewMinutes) <= cfg.maxSkewMinutes) return null;
   const live = await liveDaemons(sql, cfg.heartbeatSeconds);

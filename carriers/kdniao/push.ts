@@ -2,6 +2,7 @@ import { normalizeCarrier } from '../carrier-codes.js';
 import { ProviderError, type TrackResult } from '../carrier.js';
 import { clip, isRecord, textOf } from '../http.js';
 import { PushRejected, sameSignature, type PushItem } from '../push.js';
+import { systemClock } from '../../domain/clock.js';
 import { kdniaoSign } from './client.js';
 import { parseKdniaoReply } from './parse.js';
 
@@ -10,7 +11,7 @@ import { parseKdniaoReply } from './parse.js';
  * this is the shape its SDK demos answer). `UpdateTime` is wall time: it is transport, not a business fact.
  */
 export function kdniaoAck(eBusinessId: string, success: boolean, reason = ''): Record<string, unknown> {
-  const t = new Date(Date.now() + 8 * 3_600_000).toISOString().replace('T', ' ').slice(0, 19);
+  const t = new Date(systemClock.now().getTime() + 8 * 3_600_000).toISOString().replace('T', ' ').slice(0, 19);
   return { EBusinessID: eBusinessId, UpdateTime: t, Success: success, Reason: reason };
 }
 

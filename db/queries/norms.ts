@@ -115,14 +115,8 @@ export async function normsForShipments(sql: SqlOrTx, shipmentIds: number[], min
   return new Map(rows.map((r) => [Number(r.id), { ...normFromRow(r)!, routeOrigin: r.route_origin, routeDestination: r.route_destination }]));
 }
 
-export interface NormSeed {
-  carrier: string;
-  origin: string;
-  destination: string;
-  p50Hours: number;
-  p90Hours: number;
-  samples: number;
-}
+/** A seed norm row (CSV import): the figures of a TransitNorm, without where it was looked up. */
+export type NormSeed = Pick<TransitNorm, 'carrier' | 'origin' | 'destination' | 'p50Hours' | 'p90Hours' | 'samples'>;
 
 /** Upsert seed norms (idempotent: re-importing a file changes nothing). */
 export async function upsertNormSeeds(sql: SqlOrTx, seeds: NormSeed[], now: Date): Promise<number> {
