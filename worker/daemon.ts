@@ -51,13 +51,24 @@ export async function startDaemon(opts: {
   let runtime: QueueRuntime | undefined;
   let http: HttpServer | null = null;
   let heartbeat: Heartbeat | undefined;
+  // Each step of the shutdown says so when it takes long, naming the jobs still running: a stop that
+  // overruns its grace otherwise ends with one "grace period over" line and no clue what held it.
+  const step = async (name: string, fn: () => Promise<unknown> | undefined) => {
+    const slow = setInterval(() => log.warn({ step: name, activeJobs: runtime?.activeJobs() }, 'shutdown still waiting'), 5000);
+    slow.unref();
+    try {
+      await fn();
+    } finally {
+      clearInterval(slow);
+    }
+  };
   const closeAll = async () => {
-    await http?.close();
-    await runtime?.close();
-    await connections.quitAll();
-    await pools?.close();
-    await heartbeat?.stop();
-    await db.close();
+    await step('http', () => http?.close());
+    await step('workers', () => runtime?.close());
+    await step('redis', () => connections.quitAll());
+    await step('worker pools', () => pools?.close());
+    await step('heartbeat', () => heartbeat?.stop());
+    await step('postgres', () => db.close());
   };
   try {
     if (has('worker')) pools = await openWorkerPools(deps, config);

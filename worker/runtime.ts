@@ -64,6 +64,8 @@ export class QueueRuntime {
   private readonly workers: Worker[] = [];
   /** Jobs whose handler is running in this process (shutdown with Redis down waits for these only). */
   private active = 0;
+  /** The same jobs by id, for the shutdown's "still waiting" line. */
+  private readonly running = new Map<string, { job: string; since: number }>();
   private closed?: Promise<void>;
   /** Aborted by close(): long jobs stop between batches instead of holding shutdown past its grace. */
   private readonly stopping = new AbortController();
@@ -126,6 +128,12 @@ export class QueueRuntime {
     }
   };
 
+  /** Jobs whose handler runs in this process now: queue:id, name and seconds running (shutdown diagnostics). */
+  activeJobs(): { id: string; job: string; seconds: number }[] {
+    const now = performance.now();
+    return [...this.running].map(([id, r]) => ({ id, job: r.job, seconds: Math.round((now - r.since) / 100) / 10 }));
+  }
+
   /** Start a worker per queue; poll queues get the provider's rate limit and concurrency. */
   startWorkers(): void {
     const { config } = this.deps;
@@ -149,6 +157,8 @@ export class QueueRuntime {
         async (job: Job) => {
           const def = jobByName(job.name);
           this.active++;
+          const key = `${qn}:${job.id}`;
+          this.running.set(key, { job: job.name, since: performance.now() });
           try {
             const result = await executeJob(def, job.data, deps, {
               jobId: job.id ?? job.name,
@@ -159,6 +169,7 @@ export class QueueRuntime {
             return result.summary ?? {};
           } finally {
             this.active--;
+            this.running.delete(key);
           }
         },
         {

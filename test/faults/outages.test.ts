@@ -95,6 +95,8 @@ describe('Postgres fast restart mid-ingest', () => {
     await allPolled(env, N);
     await eventsStoredOnce(env);
     expect(d.lines.filter((l) => l.msg === 'uncaught exception' || l.msg === 'unhandled rejection')).toEqual([]);
-    expect(await d.stop()).toBe(0);
+    const code = await d.stop();
+    if (code !== 0) console.log(JSON.stringify(d.lines.filter((l) => Number(l.level) >= 40 || /shut|stop|grace/.test(String(l.msg))).slice(-30), null, 1));
+    expect(code).toBe(0);
   });
 });
