@@ -4,8 +4,12 @@ import { PushRejected, sameSignature, type PushItem } from '../push.js';
 import { parseAcceptedItem } from './parse.js';
 
 /**
- * Webhook signature: hex SHA-256 of `<raw body>/<API key>` in the `sign` header. The recipe is
- * UNCONFIRMED (tracking-apis.md §1c: "sha256(body + "/" + key) is what I remember").
+ * Webhook signature (API v2): hex SHA-256 of `<raw body>/<API key>` in the `sign` header. Not on a vendor page
+ * we could read (tracking-apis.md §1c), but two independent public 17TRACK receivers compute exactly this: an
+ * actix-web handler (`#[post("/webhook_17track")]`: `Sha256::digest(body_string + "/" + webhook_secret)`, hex,
+ * compared with header `sign`) and a FastAPI bot (`hashlib.sha256(raw_body + b"/" + token).hexdigest()` against
+ * header `sign`). One more sample verifies the older v1 shape (`sign` in the body over `event/data/key`); that
+ * is not what v2 sends and is not accepted here.
  */
 export function seventeenTrackPushSign(rawBody: string, key: string): string {
   return createHash('sha256').update(`${rawBody}/${key}`, 'utf8').digest('hex');
