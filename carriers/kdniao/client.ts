@@ -6,7 +6,11 @@ import { RateGate } from '../rate-gate.js';
 import { ProviderHttp, clip, isRecord, phoneLast4, textOf } from '../http.js';
 import { classifyFailure, parseKdniaoReply } from './parse.js';
 
-/** 物流跟踪 subscription request type (UNCONFIRMED in stored docs; Kdniao's SDK demos use 1008). */
+/**
+ * 物流跟踪 subscription request type. Not on a vendor page we could read; Kdniao's SDK demos and public clients use
+ * 1008 (yasugsh/Django_Project@700af86 `kdbird_express/request_type.py`: TRACKING_SUBSCRIBE = "1008",
+ * TRACKING_PUSH = "101").
+ */
 export const KDNIAO_SUBSCRIBE = '1008';
 
 export type KdniaoConfig = Config['providers']['kdniao'];

@@ -7,8 +7,10 @@ import { kdniaoSign } from './client.js';
 import { parseKdniaoReply } from './parse.js';
 
 /**
- * The acknowledgement Kdniao expects for a push (UNCONFIRMED in stored docs, see tracking-apis.md §1b:
- * this is the shape its SDK demos answer). `UpdateTime` is wall time: it is transport, not a business fact.
+ * The acknowledgement Kdniao expects for a push. Not on a vendor page we could read (tracking-apis.md §1b), but
+ * the shape its SDK demos answer and the one a production WMS answers its push endpoint with
+ * (zhou6679354/boyol-wms@f285ca0, `KdniaoDistResponse`: EBusinessID, Success, UpdateTime, Reason).
+ * `UpdateTime` is wall time: it is transport, not a business fact.
  */
 export function kdniaoAck(eBusinessId: string, success: boolean, reason = ''): Record<string, unknown> {
   const t = new Date(systemClock.now().getTime() + 8 * 3_600_000).toISOString().replace('T', ' ').slice(0, 19);
