@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type postgres from 'postgres';
 import type { Config } from '../config/schema.js';
 import type { Sql } from '../db/client.js';
 import { TERMINAL_STATUSES } from '../domain/status.js';
@@ -51,19 +52,39 @@ const summarise = (r: readonly { last_id: string | number | null; n: string | nu
   rows: Number(r[0]?.n ?? 0),
 });
 
-/** Rows of a log-like table older than the cutoff, unless their parcel is still in flight (no parcel: age only). */
-const agedRowsOfFinishedParcels =
-  (table: 'poll_quarantine' | 'push_receipts', at: 'created_at' | 'received_at'): Pass['batch'] =>
+type Fragment = postgres.PendingQuery<postgres.Row[]>;
+
+/**
+ * The shape of every pass: `parents` selects the next `limit` parent ids after `afterId` (locked, in id
+ * order) as CTE `p`; `change` removes or thins their rows (it reads `select id from p`) as one statement.
+ */
+const walk =
+  (parents: (sql: Sql, cutoff: Date, afterId: number, limit: number) => Fragment, change: (sql: Sql) => Fragment): Pass['batch'] =>
   async (sql, cutoff, afterId, limit) =>
     summarise(await sql`
-      with p as (
-        select r.id from ${sql(table)} r
-        where r.id > ${afterId} and r.${sql(at)} < ${cutoff}
-          and (r.shipment_id is null or not exists (select 1 from shipments s where s.id = r.shipment_id and s.status not in ${sql(TERMINAL)}))
-        order by r.id limit ${limit}
-        for update of r skip locked),
-      d as (delete from ${sql(table)} where id in (select id from p) returning 1)
+      with p as (${parents(sql, cutoff, afterId, limit)}),
+      d as (${change(sql)} returning 1)
       select (select max(id) from p) as last_id, (select count(*) from d) as n`);
+
+/** Finished shipments (see finishedShipment) that still have tracking events matching `events`. */
+const finishedShipmentsWith = (events: (sql: Sql) => Fragment) => (sql: Sql, cutoff: Date, afterId: number, limit: number) => sql`
+  select s.id from shipments s
+  where ${finishedShipment(sql, cutoff, afterId)}
+    and exists (select 1 from tracking_events e where e.shipment_id = s.id ${events(sql)})
+  order by s.id limit ${limit}
+  for no key update of s skip locked`;
+
+/** Rows of a log-like table older than the cutoff, unless their parcel is still in flight (no parcel: age only). */
+const agedRowsOfFinishedParcels = (table: 'poll_quarantine' | 'push_receipts', at: 'created_at' | 'received_at'): Pass['batch'] =>
+  walk(
+    (sql, cutoff, afterId, limit) => sql`
+      select r.id from ${sql(table)} r
+      where r.id > ${afterId} and r.${sql(at)} < ${cutoff}
+        and (r.shipment_id is null or not exists (select 1 from shipments s where s.id = r.shipment_id and s.status not in ${sql(TERMINAL)}))
+      order by r.id limit ${limit}
+      for update of r skip locked`,
+    (sql) => sql`delete from ${sql(table)} where id in (select id from p)`,
+  );
 
 export const RETENTION_PASSES: readonly Pass[] = [
   {
@@ -71,88 +92,68 @@ export const RETENTION_PASSES: readonly Pass[] = [
     table: 'tracking_events',
     action: 'raw_cleared',
     days: (c) => c.retention.rawJsonDays,
-    async batch(sql, cutoff, afterId, limit) {
-      return summarise(await sql`
-        with p as (
-          select s.id from shipments s
-          where ${finishedShipment(sql, cutoff, afterId)}
-            and exists (select 1 from tracking_events e where e.shipment_id = s.id and e.raw is not null)
-          order by s.id limit ${limit}
-          for no key update of s skip locked),
-        d as (update tracking_events set raw = null where shipment_id in (select id from p) and raw is not null returning 1)
-        select (select max(id) from p) as last_id, (select count(*) from d) as n`);
-    },
+    batch: walk(
+      finishedShipmentsWith((sql) => sql`and e.raw is not null`),
+      (sql) => sql`update tracking_events set raw = null where shipment_id in (select id from p) and raw is not null`,
+    ),
   },
   {
     key: 'eventsDeleted',
     table: 'tracking_events',
     action: 'deleted',
     days: (c) => c.retention.eventsDays,
-    async batch(sql, cutoff, afterId, limit) {
-      return summarise(await sql`
-        with p as (
-          select s.id from shipments s
-          where ${finishedShipment(sql, cutoff, afterId)}
-            and exists (select 1 from tracking_events e where e.shipment_id = s.id)
-          order by s.id limit ${limit}
-          for no key update of s skip locked),
-        d as (delete from tracking_events where shipment_id in (select id from p) returning 1)
-        select (select max(id) from p) as last_id, (select count(*) from d) as n`);
-    },
+    batch: walk(
+      finishedShipmentsWith((sql) => sql``),
+      (sql) => sql`delete from tracking_events where shipment_id in (select id from p)`,
+    ),
   },
   {
     key: 'exceptionHistoryDeleted',
     table: 'exception_history',
     action: 'deleted',
     days: (c) => c.retention.exceptionHistoryDays,
-    async batch(sql, cutoff, afterId, limit) {
-      return summarise(await sql`
-        with p as (
-          select x.id from exceptions x
-          where x.id > ${afterId} and x.status = 'resolved' and x.resolved_at < ${cutoff}
-            and exists (select 1 from exception_history h where h.exception_id = x.id)
-          order by x.id limit ${limit}
-          for no key update of x skip locked),
-        d as (delete from exception_history where exception_id in (select id from p) returning 1)
-        select (select max(id) from p) as last_id, (select count(*) from d) as n`);
-    },
+    batch: walk(
+      (sql, cutoff, afterId, limit) => sql`
+        select x.id from exceptions x
+        where x.id > ${afterId} and x.status = 'resolved' and x.resolved_at < ${cutoff}
+          and exists (select 1 from exception_history h where h.exception_id = x.id)
+        order by x.id limit ${limit}
+        for no key update of x skip locked`,
+      (sql) => sql`delete from exception_history where exception_id in (select id from p)`,
+    ),
   },
   {
     key: 'deliveriesDeleted',
     table: 'outreach_deliveries',
     action: 'deleted',
     days: (c) => c.retention.deliveriesDays,
-    async batch(sql, cutoff, afterId, limit) {
-      // Only settled rows (sent, failed) of tasks closed long ago: a pending or sending row is work in flight.
-      return summarise(await sql`
-        with p as (
-          select t.id from outreach_tasks t
-          where t.id > ${afterId} and t.status in ('done', 'cancelled')
-            and coalesce(t.completed_at, t.cancelled_at, t.updated_at) < ${cutoff}
-            and exists (select 1 from outreach_deliveries o where o.task_id = t.id and o.status in ('sent', 'failed'))
-          order by t.id limit ${limit}
-          for no key update of t skip locked),
-        d as (delete from outreach_deliveries where task_id in (select id from p) and status in ('sent', 'failed') returning 1)
-        select (select max(id) from p) as last_id, (select count(*) from d) as n`);
-    },
+    // Only settled rows (sent, failed) of tasks closed long ago: a pending or sending row is work in flight.
+    batch: walk(
+      (sql, cutoff, afterId, limit) => sql`
+        select t.id from outreach_tasks t
+        where t.id > ${afterId} and t.status in ('done', 'cancelled')
+          and coalesce(t.completed_at, t.cancelled_at, t.updated_at) < ${cutoff}
+          and exists (select 1 from outreach_deliveries o where o.task_id = t.id and o.status in ('sent', 'failed'))
+        order by t.id limit ${limit}
+        for no key update of t skip locked`,
+      (sql) => sql`delete from outreach_deliveries where task_id in (select id from p) and status in ('sent', 'failed')`,
+    ),
   },
   {
     key: 'notificationsDeleted',
     table: 'notifications',
     action: 'deleted',
     days: (c) => c.retention.notificationsDays,
-    async batch(sql, cutoff, afterId, limit) {
-      // An ended chase gets no new message, so its dedupe keys are no longer needed to stop a repeat.
-      return summarise(await sql`
-        with p as (
-          select c.id from chases c
-          where c.id > ${afterId} and c.status = 'ended' and c.ended_at < ${cutoff}
-            and exists (select 1 from notifications n where n.chase_id = c.id and n.status in ('sent', 'failed', 'superseded', 'capped'))
-          order by c.id limit ${limit}
-          for no key update of c skip locked),
-        d as (delete from notifications where chase_id in (select id from p) and status in ('sent', 'failed', 'superseded', 'capped') returning 1)
-        select (select max(id) from p) as last_id, (select count(*) from d) as n`);
-    },
+    // An ended chase gets no new message, so its dedupe keys are no longer needed to stop a repeat.
+    batch: walk(
+      (sql, cutoff, afterId, limit) => sql`
+        select c.id from chases c
+        where c.id > ${afterId} and c.status = 'ended' and c.ended_at < ${cutoff}
+          and exists (select 1 from notifications n where n.chase_id = c.id and n.status in ('sent', 'failed', 'superseded', 'capped'))
+        order by c.id limit ${limit}
+        for no key update of c skip locked`,
+      (sql) => sql`delete from notifications where chase_id in (select id from p) and status in ('sent', 'failed', 'superseded', 'capped')`,
+    ),
   },
   {
     key: 'quarantineDeleted',
@@ -175,16 +176,14 @@ export const RETENTION_PASSES: readonly Pass[] = [
     table: 'alerts',
     action: 'deleted',
     days: (c) => c.retention.alertsDays,
-    async batch(sql, cutoff, afterId, limit) {
-      return summarise(await sql`
-        with p as (
-          select a.id from alerts a
-          where a.id > ${afterId} and a.resolved_at is not null and a.resolved_at < ${cutoff}
-          order by a.id limit ${limit}
-          for update of a skip locked),
-        d as (delete from alerts where id in (select id from p) returning 1)
-        select (select max(id) from p) as last_id, (select count(*) from d) as n`);
-    },
+    batch: walk(
+      (sql, cutoff, afterId, limit) => sql`
+        select a.id from alerts a
+        where a.id > ${afterId} and a.resolved_at is not null and a.resolved_at < ${cutoff}
+        order by a.id limit ${limit}
+        for update of a skip locked`,
+      (sql) => sql`delete from alerts where id in (select id from p)`,
+    ),
   },
 ];
 

@@ -10,7 +10,7 @@ import { IMPORT_ENCODINGS, IMPORT_FORMATS, ImportOptionError, importOption } fro
  * `parcelwatch import orders FILE`: the exit code. 0 all stored; 3 some rows refused (see the errors file);
  * 2 nothing imported: a header the importer cannot use. An unknown --format/--encoding is a usage error (64).
  */
-export async function importOrdersCommand(file: string, values: { format?: string; encoding?: string; errors?: string }, usage: () => string): Promise<number> {
+export async function importOrdersCommand(file: string, values: { format?: string; encoding?: string; errors?: string }): Promise<number> {
   let format;
   let encoding;
   try {

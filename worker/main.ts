@@ -237,7 +237,7 @@ async function main(argv: string[]): Promise<void> {
         return;
       }
       if (kind !== 'orders') throw new UsageError('import orders|chases|norms FILE');
-      process.exitCode = await importOrdersCommand(file, values, () => USAGE);
+      process.exitCode = await importOrdersCommand(file, values);
       return;
     }
     case 'exceptions': {
