@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EXCEPTION_TYPES, SEVERITIES } from '../config/schema.js';
-import { listExceptions } from '../db/queries/exception-list.js';
+import { BadCursor, EXCEPTION_SORTS, listExceptions } from '../db/queries/exception-list.js';
 import type { Deps } from '../jobs/define-job.js';
 import { HttpError } from './http-kit.js';
 
@@ -10,7 +10,8 @@ const query = z.object({
   severity: z.enum(SEVERITIES).optional(),
   carrier: z.string().optional(),
   since: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
-  cursor: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+  sort: z.enum(EXCEPTION_SORTS).optional(),
+  cursor: z.string().min(1).max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
@@ -20,5 +21,13 @@ export async function getExceptions(deps: Deps, params: URLSearchParams) {
   if (!parsed.success) {
     throw new HttpError(400, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   }
-  return listExceptions(deps.sql, parsed.data, deps.clock.now());
+  try {
+    return await listExceptions(deps.sql, parsed.data, deps.clock.now());
+  } catch (err) {
+    // A cursor from another sort, or typed by hand, is the caller's mistake (400), and a cast of a forged key
+    // value fails in Postgres (22P02/22007/22008): also the caller's.
+    if (err instanceof BadCursor) throw new HttpError(400, err.message);
+    if (['22P02', '22007', '22008', '22003'].includes((err as { code?: string }).code ?? '')) throw new HttpError(400, 'cursor: not a cursor of this list');
+    throw err;
+  }
 }

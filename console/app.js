@@ -31,7 +31,7 @@ function time(iso) {
 const sev = (s) => `<span class="sev-${esc(s)}">${esc(sevName(s))}</span>`;
 const parcelLink = (no) => (no ? `<a href="#parcel/${encodeURIComponent(no)}" data-testid="parcel-link">${esc(no)}</a>` : '—');
 const options = (map, selected, empty = '全部') =>
-  `<option value="">${empty}</option>` + Object.entries(map).map(([k, v]) => `<option value="${esc(k)}"${k === selected ? ' selected' : ''}>${esc(v)}</option>`).join('');
+  (empty === false ? '' : `<option value="">${empty}</option>`) + Object.entries(map).map(([k, v]) => `<option value="${esc(k)}"${k === selected ? ' selected' : ''}>${esc(v)}</option>`).join('');
 
 /** CSV that opens in Chinese Excel: UTF-8 with a BOM, CRLF. */
 function downloadCsv(name, header, rows) {
@@ -48,8 +48,12 @@ function downloadCsv(name, header, rows) {
   a.remove();
 }
 
-/** A table whose headers sort the rows shown (click again to reverse). */
-function sortableTable(el, columns, rows, testid) {
+/**
+ * A table whose headers sort the rows shown (click again to reverse). With `serverSort`, a column that has a
+ * `server` sort asks for it instead (the whole list, not this page: `serverSort(column)` reloads), and the
+ * active one is marked.
+ */
+function sortableTable(el, columns, rows, testid, serverSort = null, activeServer = null) {
   let key = null;
   let dir = 1;
   const draw = () => {
@@ -59,7 +63,7 @@ function sortableTable(el, columns, rows, testid) {
       return (x > y ? 1 : x < y ? -1 : 0) * dir;
     });
     el.innerHTML = `<div class="scroll"><table data-testid="${testid}"><thead><tr>${columns
-      .map((c, i) => `<th class="${c.sort ? 'sortable' : ''} ${c.num ? 'num' : ''}" data-col="${i}">${esc(c.label)}</th>`)
+      .map((c, i) => `<th class="${c.sort || (serverSort && c.server) ? 'sortable' : ''} ${c.num ? 'num' : ''} ${activeServer && c.server && c.server[0] === activeServer ? 'sorted' : ''}" data-col="${i}">${esc(c.label)}</th>`)
       .join('')}</tr></thead><tbody>${
       sorted.length
         ? sorted.map((r) => `<tr>${columns.map((c) => `<td class="${c.num ? 'num' : ''} ${c.wrap ? 'wrap' : ''}">${c.html(r)}</td>`).join('')}</tr>`).join('')
@@ -68,6 +72,7 @@ function sortableTable(el, columns, rows, testid) {
     el.querySelectorAll('th.sortable').forEach((th) =>
       th.addEventListener('click', () => {
         const col = Number(th.dataset.col);
+        if (serverSort && columns[col].server) return serverSort(columns[col]);
         dir = key === col ? -dir : 1;
         key = col;
         draw();
@@ -101,6 +106,9 @@ function hashParams() {
   return Object.fromEntries(new URLSearchParams(q));
 }
 
+/** The exceptions list's orders (GET /api/exceptions?sort=). */
+const EXC_SORTS = { newest: '最新发生', oldest: '持续最久', severity: '最严重', penalty: '赔付最多', deadline: '截止最近' };
+
 async function pageExceptions() {
   const p = { status: 'open', ...hashParams() };
   const cursors = [null];
@@ -111,6 +119,7 @@ async function pageExceptions() {
       <label>类型<select name="type">${options(vocab.types, p.type)}</select></label>
       <label>严重度<select name="severity">${options(vocab.severities, p.severity)}</select></label>
       <label>快递<select name="carrier">${options(vocab.carriers, p.carrier)}</select></label>
+      <label>排序<select name="sort">${options(EXC_SORTS, p.sort || 'newest', false)}</select></label>
       <label>每页<select name="limit">${[25, 50, 100].map((n) => `<option${String(n) === (p.limit || '50') ? ' selected' : ''}>${n}</option>`).join('')}</select></label>
       <button type="submit" class="primary">筛选</button>
       <button type="button" id="exc-export">导出 CSV</button>
@@ -124,17 +133,28 @@ async function pageExceptions() {
     if (cursor) q.set('cursor', cursor);
     return q;
   };
+  // Ops sort the whole list, not the page in hand: the columns with a server order ask the API for it (the
+  // first of `server` on a click, the second on a click while the first is active); the others are not sortable
+  // here, since a page-only sort of a paged list misleads.
   const columns = [
-    { label: '订单', html: (r) => esc(r.orderId), sort: (r) => r.orderId },
-    { label: '类型', html: (r) => esc(typeName(r.type)), sort: (r) => r.type },
-    { label: '严重度', html: (r) => sev(r.severity), sort: (r) => Object.keys(vocab.severities).indexOf(r.severity) },
-    { label: '快递', html: (r) => esc(carrierName(r.carrier)), sort: (r) => r.carrier || '' },
-    { label: '运单号', html: (r) => parcelLink(r.trackingNo), sort: (r) => r.trackingNo || '' },
-    { label: '开始时间', html: (r) => esc(time(r.openedAt)), sort: (r) => r.openedAt },
-    { label: '已持续(小时)', num: true, html: (r) => num(r.ageHours), sort: (r) => r.ageHours },
-    { label: '预计赔付', num: true, html: (r) => (r.penaltyYuan === null ? '—' : yuan(r.penaltyYuan)), sort: (r) => r.penaltyYuan ?? -1 },
-    { label: '最新动态', wrap: true, html: (r) => esc(r.lastEvent || '—'), sort: (r) => r.lastEventAt || '' },
+    { label: '订单', html: (r) => esc(r.orderId) },
+    { label: '类型', html: (r) => esc(typeName(r.type)) },
+    { label: '严重度', html: (r) => sev(r.severity), server: ['severity'] },
+    { label: '快递', html: (r) => esc(carrierName(r.carrier)) },
+    { label: '运单号', html: (r) => parcelLink(r.trackingNo) },
+    { label: '开始时间', html: (r) => esc(time(r.openedAt)), server: ['newest', 'oldest'] },
+    { label: '已持续(小时)', num: true, html: (r) => num(r.ageHours), server: ['oldest', 'newest'] },
+    { label: '截止时间', html: (r) => esc(time(r.deadlineAt)), server: ['deadline'] },
+    { label: '预计赔付', num: true, html: (r) => (r.penaltyYuan === null ? '—' : yuan(r.penaltyYuan)), server: ['penalty'] },
+    { label: '最新动态', wrap: true, html: (r) => esc(r.lastEvent || '—') },
   ];
+  const sortBy = (col) => {
+    const select = form.querySelector('select[name=sort]');
+    select.value = col.server[0] === select.value && col.server[1] ? col.server[1] : col.server[0];
+    page = 0;
+    cursors.length = 1;
+    load().catch(show);
+  };
   let page = 0;
   let next = null;
   const load = async () => {
@@ -142,7 +162,7 @@ async function pageExceptions() {
     history.replaceState(null, '', `#exceptions?${query(null)}`);
     const r = await api(`/api/exceptions?${q}`);
     next = r.nextCursor;
-    sortableTable(document.getElementById('exc-table'), columns, r.items, 'exceptions-table');
+    sortableTable(document.getElementById('exc-table'), columns, r.items, 'exceptions-table', sortBy, form.querySelector('select[name=sort]').value);
     document.getElementById('exc-page').textContent = `第 ${page + 1} 页 · 本页 ${r.items.length} 条`;
     document.getElementById('exc-prev').disabled = page === 0;
     document.getElementById('exc-next').disabled = !next;

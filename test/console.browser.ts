@@ -126,11 +126,17 @@ describe('ops console in headless Chromium', () => {
     const filtered = await api<{ items: unknown[]; nextCursor: string | null }>(`/api/exceptions?status=open&type=${type}&limit=25`);
     await expect.poll(() => page.locator('[data-testid=exceptions-table] tbody tr').count()).toBe(filtered.items.length);
     expect(new Set(await texts('[data-testid=exceptions-table] tbody td:nth-child(2)'))).toEqual(new Set([vocab.types[type]]));
-    // sort by hours open (click twice: descending)
+    // sort by hours open: the whole filtered list, not the page (the first row is the longest open of all)
     await page.click('[data-testid=exceptions-table] th:nth-child(7)');
-    await page.click('[data-testid=exceptions-table] th:nth-child(7)');
-    const hours = (await texts('[data-testid=exceptions-table] tbody td:nth-child(7)')).map((t) => Number(t.replace(/,/g, '')));
+    await expect.poll(() => page.locator('#exc-filters select[name=sort]').inputValue()).toBe('oldest');
+    const longest = await api<{ items: { ageHours: number; id: number }[] }>(`/api/exceptions?status=open&type=${type}&sort=oldest&limit=25`);
+    await expect
+      .poll(async () => (await texts('[data-testid=exceptions-table] tbody td:nth-child(7)')).map((t) => Number(t.replace(/,/g, ''))))
+      .toEqual(longest.items.map((i) => i.ageHours));
+    const hours = longest.items.map((i) => i.ageHours);
     expect(hours).toEqual([...hours].sort((a, b) => b - a));
+    const everyAge = (await api<{ items: { ageHours: number }[] }>(`/api/exceptions?status=open&type=${type}&limit=1000`)).items.map((i) => i.ageHours);
+    expect(hours[0]).toBe(Math.max(...everyAge));
     if (filtered.nextCursor) {
       await page.click('#exc-next');
       await expect.poll(() => page.locator('#exc-page').innerText()).toMatch(/^第 2 页/);

@@ -327,7 +327,7 @@ describe('detection timeline through run-once', () => {
     afterAll(() => daemon?.stop());
     const get = async (q: string) => {
       const res = await fetch(`${base}/api/exceptions${q}`);
-      expect(res.status).toBe(200);
+      expect(res.status, res.status === 200 ? q : `${q}: ${await res.clone().text()}`).toBe(200);
       return (await res.json()) as { items: any[]; nextCursor: string | null };
     };
 
@@ -393,6 +393,45 @@ describe('detection timeline through run-once', () => {
       } while (cursor);
       expect(pages).toBe(3);
       expect(seen).toEqual(all);
+    });
+
+    it('every sort orders the whole list (not a page) and pages it without gaps or repeats', async () => {
+      const SEV = ['info', 'warning', 'critical', 'breach'];
+      const inOrder: Record<string, (a: any, b: any) => boolean> = {
+        newest: (a, b) => a.id > b.id,
+        oldest: (a, b) => a.id < b.id,
+        severity: (a, b) => SEV.indexOf(a.severity) > SEV.indexOf(b.severity) || (a.severity === b.severity && a.id > b.id),
+        penalty: (a, b) => (a.penaltyYuan ?? -1) > (b.penaltyYuan ?? -1) || ((a.penaltyYuan ?? -1) === (b.penaltyYuan ?? -1) && a.id > b.id),
+        deadline: (a, b) => {
+          const x = a.deadlineAt ? Date.parse(a.deadlineAt) : Infinity;
+          const y = b.deadlineAt ? Date.parse(b.deadlineAt) : Infinity;
+          return x < y || (x === y && a.id < b.id);
+        },
+      };
+      const everything = (await get('?limit=1000')).items;
+      // The fixture must make each sort differ from id order somewhere, or this test could pass on id order alone.
+      expect(new Set(everything.map((i: any) => i.severity)).size).toBeGreaterThan(1);
+      expect(everything.some((i: any) => i.penaltyYuan !== null)).toBe(true);
+      expect(everything.some((i: any) => i.deadlineAt !== null)).toBe(true);
+      for (const [sort, before] of Object.entries(inOrder)) {
+        const whole = (await get(`?limit=1000&sort=${sort}`)).items;
+        expect(whole.map((i: any) => i.id).sort(), sort).toEqual(everything.map((i: any) => i.id).sort());
+        for (let i = 1; i < whole.length; i++) expect(before(whole[i - 1], whole[i]), `${sort} at ${i}`).toBe(true);
+        const seen: number[] = [];
+        let cursor: string | null = null;
+        do {
+          const page: { items: any[]; nextCursor: string | null } = await get(`?limit=3&sort=${sort}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+          seen.push(...page.items.map((i) => i.id));
+          cursor = page.nextCursor;
+        } while (cursor);
+        expect(seen, sort).toEqual(whole.map((i: any) => i.id));
+      }
+      // A cursor belongs to its sort; a forged one is the caller's mistake, never a 500.
+      const penaltyCursor = (await get('?limit=2&sort=penalty')).nextCursor as string;
+      for (const q of [`sort=newest&cursor=${penaltyCursor}`, `sort=deadline&cursor=${penaltyCursor}`, 'sort=severity&cursor=abc', 'sort=penalty&cursor=WyJ4IiwxXQ']) {
+        const res = await fetch(`${base}/api/exceptions?${q}`);
+        expect(res.status, q).toBe(400);
+      }
     });
   });
 });

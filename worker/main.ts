@@ -3,7 +3,7 @@ import { stringify } from 'yaml';
 import { ConfigError, loadConfig, redactConfig } from '../config/load.js';
 import { EXCEPTION_TYPES, SEVERITIES, type Config } from '../config/schema.js';
 import { createDb, DatabaseUrlError } from '../db/client.js';
-import { listExceptions } from '../db/queries/exception-list.js';
+import { EXCEPTION_SORTS, listExceptions, type ExceptionSort } from '../db/queries/exception-list.js';
 import { listOpenAlerts } from '../db/queries/tracking.js';
 import { getCarriers } from '../api/carriers.js';
 import { runMigrations } from '../db/migrate.js';
@@ -50,7 +50,7 @@ const USAGE = `parcelwatch <command>
   config docs                               print the config reference (markdown)
   import orders FILE [--format csv|ndjson] [--encoding utf8|gbk|gb18030] [--errors FILE]
   import norms FILE [--errors FILE]        seed transit norms: CSV carrier,origin,destination,p50Hours,p90Hours,samples
-  exceptions [--status open|resolved] [--type T] [--severity S] [--format table|csv|json] [--limit N (1-10000)]
+  exceptions [--status open|resolved] [--type T] [--severity S] [--sort newest|oldest|severity|penalty|deadline] [--format table|csv|json] [--limit N (1-10000)]
   deliveries retry [--failed] [ID…]         send failed agent deliveries again (new attempt budget)
   report carriers|exceptions [--since 30d|ISO] [--until ISO] [--carrier C] [--type T] [--by carrier|route]
          [--format table|csv|json] [--encoding utf8|gb18030]   scorecards / exception trends (CSV: UTF-8 BOM or GB18030)
@@ -248,6 +248,7 @@ async function main(argv: string[]): Promise<void> {
             status: choice(['open', 'resolved'], 'open'),
             type: choice(EXCEPTION_TYPES),
             severity: choice(SEVERITIES),
+            sort: choice(EXCEPTION_SORTS, 'newest'),
             format: choice(['table', 'csv', 'json'], 'table'),
             limit: int(1, 10_000, 500),
           },
@@ -259,7 +260,7 @@ async function main(argv: string[]): Promise<void> {
       try {
         const { items, nextCursor } = await listExceptions(
           db.sql,
-          { status: values.status, type: values.type, severity: values.severity, limit: values.limit },
+          { status: values.status, type: values.type, severity: values.severity, sort: values.sort as ExceptionSort, limit: values.limit },
           systemClock.now(),
         );
         const cut = nextCursor !== null ? truncatedNote(items.length, 'exceptions') : null;
