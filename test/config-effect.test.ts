@@ -8,8 +8,10 @@ import { nextPollAt, type PollFacts } from '../domain/poll-policy.js';
 import { checkInstants, inputLimits, parseOrder } from '../ingest/order-input.js';
 import { renderCustomerMessage, sendAfter } from '../jobs/notify-chasers.js';
 import { planTask } from '../jobs/sync-outreach.js';
-import { at, facts } from '../rules/fixtures.js';
+import { evaluateSubject } from '../rules/index.js';
+import { at, facts, shipped } from '../rules/fixtures.js';
 import { lateShipmentRule } from '../rules/late-shipment.js';
+import type { SubjectFacts } from '../domain/facts.js';
 import { QueueRuntime } from '../worker/runtime.js';
 import { jobByName } from '../jobs/index.js';
 import type { Deps } from '../jobs/define-job.js';
@@ -52,6 +54,23 @@ describe('polling.* intervals (domain/poll-policy nextPollAt)', () => {
     expect(nextPollAt(f, now, DEFAULTS.polling, 1)).not.toEqual(after(7));
   });
 
+  it.each([
+    ['inTransitMinutes', {}],
+    ['notCollectedMinutes', { collectedAt: null, status: 'info_received' as const }],
+    ['nearDeadlineMinutes', { collectedAt: null, status: 'info_received' as const, shipDeadline: new Date(now.getTime() + 10 * 60 * MIN) }],
+    ['errorBackoffMinutes', { hadError: true }],
+  ])('polling.%s sets the interval', (key, over) => {
+    const f = { ...collected, ...over };
+    expect(nextPollAt(f, now, cfg({ polling: { [key]: 7 } }).polling, 1)).toEqual(after(7));
+    expect(nextPollAt(f, now, DEFAULTS.polling, 1)).not.toEqual(after(7));
+  });
+
+  it('polling.nearDeadlineHours widens the window in which an uncollected order is polled at nearDeadlineMinutes', () => {
+    const f = { ...collected, collectedAt: null, status: 'info_received' as const, shipDeadline: new Date(now.getTime() + 30 * 60 * MIN) };
+    expect(nextPollAt(f, now, DEFAULTS.polling, 1)).toEqual(after(DEFAULTS.polling.notCollectedMinutes)); // 30 h left > 24 h
+    expect(nextPollAt(f, now, cfg({ polling: { nearDeadlineHours: 36 } }).polling, 1)).toEqual(after(DEFAULTS.polling.nearDeadlineMinutes));
+  });
+
   it('polling.stopAfterDays: a shipment silent longer than it is no longer polled', () => {
     const f = { ...collected, lastEventAt: new Date(now.getTime() - 3 * 1440 * MIN) };
     expect(nextPollAt(f, now, DEFAULTS.polling, 1)).not.toBeNull();
@@ -77,6 +96,47 @@ describe('rules.lateShipment.default.* (late_shipment rule)', () => {
     expect(lateShipmentRule.evaluate(facts(amount), at(72), rate).verdict!.penaltyYuan).toBe(10);
     const cap = cfg({ rules: { lateShipment: { default: { penaltyCapYuan: 12.5 } } } });
     expect(lateShipmentRule.evaluate(facts(amount), at(72), cap).verdict!.penaltyYuan).toBe(12.5);
+  });
+});
+
+describe('rules.* thresholds (rules/index evaluateSubject)', () => {
+  /** Hours after T0 at which a verdict of `type` (at `severity`, or any) first appears, following nextCheckAt. */
+  function onset(f: SubjectFacts, c: Config, type: ExceptionType, severity?: Severity): number | null {
+    let now = f.paidAt;
+    for (let step = 0; step < 50; step++) {
+      const { verdicts, nextCheckAt } = evaluateSubject(f, now, c);
+      if (verdicts.some((v) => v.type === type && (!severity || v.severity === severity))) return (now.getTime() - at(0).getTime()) / 3_600_000;
+      if (!nextCheckAt) return null;
+      now = nextCheckAt;
+    }
+    return null;
+  }
+  const markedNoScan = facts({ markedShippedAt: at(10), status: 'info_received', trackingNo: 'X' });
+  const inTransit = shipped(at(20));
+  const outForDelivery = shipped(at(20), { status: 'out_for_delivery', statusSince: at(40), lastEventAt: at(40) });
+  const atPickup = shipped(at(20), { status: 'at_pickup_point', statusSince: at(45), lastEventAt: at(45) });
+
+  it.each([
+    ['rules.lateShipment.default.warnAtHours', { lateShipment: { default: { warnAtHours: 53 } } }, facts(), 'late_shipment', 'warning'],
+    ['rules.lateShipment.default.criticalAtHours', { lateShipment: { default: { criticalAtHours: 65 } } }, facts(), 'late_shipment', 'critical'],
+    ['rules.fakeShipment.noScanAfterHours', { fakeShipment: { noScanAfterHours: 29 } }, markedNoScan, 'fake_shipment_risk', 'warning'],
+    ['rules.fakeShipment.criticalAfterHours', { fakeShipment: { criticalAfterHours: 53 } }, markedNoScan, 'fake_shipment_risk', 'critical'],
+    ['rules.undelivered.afterCollectedHours', { undelivered: { afterCollectedHours: 77 } }, inTransit, 'undelivered_3d', undefined],
+    ['rules.undelivered.criticalAfterHours', { undelivered: { criticalAfterHours: 125 } }, inTransit, 'undelivered_3d', 'critical'],
+    ['rules.stalled.noEventHours', { stalled: { noEventHours: 53 } }, inTransit, 'tracking_stalled', undefined],
+    ['rules.stalled.criticalAfterHours', { stalled: { criticalAfterHours: 101 } }, inTransit, 'tracking_stalled', 'critical'],
+    ['rules.deliveryOverdue.hours', { deliveryOverdue: { hours: 29 } }, outForDelivery, 'delivery_overdue', undefined],
+    ['rules.pickupOverdue.hours', { pickupOverdue: { hours: 53 } }, atPickup, 'pickup_overdue', undefined],
+  ] as const)('%s: 5 h more delays the verdict by 5 h', (_key, rules, f, type, severity) => {
+    const byDefault = onset(f, DEFAULTS, type, severity);
+    expect(byDefault).not.toBeNull();
+    expect(onset(f, cfg({ rules }), type, severity)).toBe(byDefault! + 5);
+  });
+
+  it('rules.lateShipment.default.penaltyPoints is reported on the verdict', () => {
+    const c = cfg({ rules: { lateShipment: { default: { penaltyPoints: 9 } } } });
+    expect(lateShipmentRule.evaluate(facts(), at(72), DEFAULTS).verdict!.details.penaltyPoints).toBe(3);
+    expect(lateShipmentRule.evaluate(facts(), at(72), c).verdict!.details.penaltyPoints).toBe(9);
   });
 });
 
@@ -133,6 +193,11 @@ describe('outreach.* task planning (jobs/sync-outreach planTask)', () => {
     });
     expect(planTask(order, [exc('late_shipment')], now, c).script).toBe('11/13');
     expect(planTask(order, [exc('undelivered_3d')], now, c).script).toBe('13/13');
+  });
+
+  it('outreach.normalTransitDays fills {normalTransitDays} (no norm applies)', () => {
+    const c = cfg({ outreach: { normalTransitDays: 9, scripts: { tracking_stalled: '{normalTransitDays}' } } });
+    expect(planTask(order, [exc('tracking_stalled')], now, c).script).toBe('9');
   });
 });
 
