@@ -1,13 +1,19 @@
-import type { Worker } from 'bullmq';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { usefulConcurrency, rateWindow } from '../carriers/rate-gate.js';
+import { loadConfig } from '../config/load.js';
 import type { Sql } from '../db/client.js';
+import { chasePolicy, registerChases } from '../db/queries/chases.js';
 import type { Deps } from '../jobs/define-job.js';
 import { jobByName } from '../jobs/index.js';
 import { refreshNorms } from '../jobs/refresh-norms.js';
 import { syncOutreach } from '../jobs/sync-outreach.js';
 import { replayRefusal } from '../worker/heartbeat.js';
-import { executeJob, type QueueRuntime } from '../worker/runtime.js';
+import { executeJob } from '../worker/runtime.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { cli, cliDatabase } from './helpers/cli.js';
 import { k100Form, k100Param, postForm, pushConfig, startHooks } from './helpers/push.js';
 import { startTestWorkers } from './helpers/workers.js';
 
@@ -143,14 +149,61 @@ describe('jobs.syncOutreach.concurrency', () => {
   }, 60_000);
 });
 
-describe('queues.concurrency.deliveries', () => {
-  it('is the concurrency of the agent deliveries worker', async () => {
-    const a = await app({ queues: { concurrency: { deliveries: 3 } } });
+describe('queue workers: queues.concurrency.*, providers.<p>.enabled/qps/concurrency/timeoutMs, push.subscribe.qps.*', () => {
+  type W = { name: string; concurrency: number; opts: { limiter?: { max: number; duration: number } } };
+  async function workersOf(a: TestApp): Promise<Map<string, W>> {
     const w = startTestWorkers(a.deps);
     cleanup.push(() => w.close());
-    const workers = (w.runtime as unknown as { workers: Worker[] }).workers;
-    expect(workers.find((x) => x.name === 'deliveries')?.concurrency).toBe(3); // default 8
-    expect(workers.find((x) => x.name === 'notifications')?.concurrency).toBe(a.config.queues.concurrency.notifications);
+    return new Map((w.runtime as unknown as { workers: W[] }).workers.map((x) => [x.name, x]));
+  }
+  const limiterOf = (qps: number) => {
+    const r = rateWindow(qps);
+    return { max: r.max, duration: r.durationMs };
+  };
+  const DEFAULTS = loadConfig({ env: {} });
+
+  it('queues.concurrency.* and the sandbox poll queue', async () => {
+    const concurrency = { schedules: 3, detection: 5, outreach: 6, deliveries: 7, notifications: 9 };
+    const a = await app({ queues: { concurrency }, providers: { sandbox: { qps: 7, concurrency: 1 } } });
+    const workers = await workersOf(a);
+    for (const [queue, n] of Object.entries(concurrency)) {
+      expect(workers.get(queue)?.concurrency, queue).toBe(n);
+      expect(DEFAULTS.queues.concurrency[queue as keyof typeof concurrency], queue).not.toBe(n);
+    }
+    expect(workers.get('poll-sandbox')?.concurrency).toBe(1);
+    expect(workers.get('poll-sandbox')?.opts.limiter).toEqual(limiterOf(7));
+    expect(limiterOf(DEFAULTS.providers.sandbox.qps)).not.toEqual(limiterOf(7));
+    // Only enabled providers get a poll queue (by default the sandbox alone).
+    expect([...workers.keys()].filter((n) => n.startsWith('poll-'))).toEqual(['poll-sandbox']);
+  });
+
+  it('real providers: enabled, qps, concurrency and timeoutMs (the cap on useful concurrency); subscribe queues paced by push.subscribe.qps', async () => {
+    const providers = { kuaidi100: { qps: 5, concurrency: 1 }, kdniao: { qps: 2, concurrency: 1 }, seventeenTrack: { qps: 6, concurrency: 1 } } as const;
+    const a = await app(
+      pushConfig({
+        providers: { routes: { default: 'kuaidi100' }, sandbox: { enabled: false }, ...providers },
+        push: { subscribe: { qps: { kuaidi100: 3, kdniao: 4, seventeenTrack: 5 } } },
+      }),
+    );
+    const workers = await workersOf(a);
+    expect(workers.has('poll-sandbox')).toBe(false); // providers.sandbox.enabled: false
+    for (const [p, { qps }] of Object.entries(providers)) {
+      const w = workers.get(`poll-${p}`);
+      expect(w, `providers.${p}.enabled`).toBeDefined();
+      expect(w!.concurrency, `providers.${p}.concurrency`).toBe(1);
+      expect(w!.opts.limiter, `providers.${p}.qps`).toEqual(limiterOf(qps));
+      const sub = workers.get(`subscribe-${p}`)!;
+      expect(sub.opts.limiter, `push.subscribe.qps.${p}`).toEqual(limiterOf(a.config.push.subscribe.qps[p as keyof typeof providers]));
+    }
+    expect(limiterOf(3)).not.toEqual(limiterOf(DEFAULTS.push.subscribe.qps.kuaidi100));
+  });
+
+  it.each(['sandbox', 'kuaidi100', 'kdniao', 'seventeenTrack'] as const)('providers.%s.timeoutMs caps the poll concurrency at what qps lets through in 1 s plus the timeout', async (p) => {
+    const over = { qps: 1, concurrency: 64, timeoutMs: 4000 }; // defaults 1000 (sandbox), 10000, 10000, 15000
+    const a = await app(pushConfig({ providers: { [p]: { enabled: true, ...over } } }));
+    const workers = await workersOf(a);
+    expect(workers.get(`poll-${p}`)!.concurrency).toBe(usefulConcurrency(1, 4000));
+    expect(usefulConcurrency(1, DEFAULTS.providers[p].timeoutMs)).not.toBe(usefulConcurrency(1, 4000));
   });
 });
 
@@ -179,5 +232,70 @@ describe('replay.heartbeatSeconds', () => {
     // 100 s ago: live within 3 × 60 s; with the default 30 s (90 s) it would count as gone.
     expect(await replayRefusal(a.deps.sql, farPast, a.config.replay)).toMatch(/a daemon runs against this database: scheduler other pid 1/);
     expect(await replayRefusal(a.deps.sql, farPast, { ...a.config.replay, heartbeatSeconds: 30 })).toBeNull();
+  });
+});
+
+describe('providers.<p>.mode', () => {
+  const numbers = { kuaidi100: ['YTO', 'YT5000000000001'], kdniao: ['STO', '773000000000006'], seventeenTrack: ['EMS', '1234567890'] } as const;
+  it.each(Object.keys(numbers) as (keyof typeof numbers)[])('providers.%s.mode poll: its shipments are never subscribed (push subscribes them)', async (p) => {
+    const [carrier, no] = numbers[p];
+    const plan = async (mode: 'poll' | 'push') => {
+      const a = await app(pushConfig({ providers: { [p]: { mode } } }), '2026-11-11T13:00:00+08:00');
+      await a.addOrders([{ ...shippedOrder(1), shipments: [{ carrier, trackingNo: no, markedShippedAt: '2026-11-11T12:00:00+08:00' }] }]);
+      return (await runJob(a, 'plan-subscriptions')).summary;
+    };
+    expect(await plan('push')).toMatchObject({ subscriptionsPlanned: 1 });
+    expect(await plan('poll')).toMatchObject({ subscriptionsPlanned: 0, subscriptionsPollOnly: 1 });
+  });
+});
+
+describe('push.fallbackAfterHours', () => {
+  it('a subscribed shipment without a push for that long is polled again', async () => {
+    const plan = async (fallbackAfterHours?: number) => {
+      const a = await app(pushConfig(fallbackAfterHours ? { push: { fallbackAfterHours } } : {}), '2026-11-12T12:00:00+08:00');
+      await a.addOrders([shippedOrder(1, 'YTO', 'YT500000000000')]);
+      const now = a.clock.now();
+      const h = (n: number) => new Date(now.getTime() - n * 3_600_000);
+      await a.deps.sql`update shipments set collected_at = ${h(20)}, status = 'in_transit'`;
+      await a.deps.sql`update shipment_subscriptions set state = 'subscribed', subscribed_at = ${h(30)}, last_push_at = ${h(5)}, next_attempt_at = null`;
+      await a.deps.sql`update shipment_schedule set next_poll_at = ${h(1)}`;
+      return (await runJob(a, 'plan-polls')).summary;
+    };
+    expect(await plan()).toMatchObject({ pollsPlanned: 0, leftToPushes: 1 }); // default 12 h: the push 5 h ago covers it
+    expect(await plan(4)).toMatchObject({ pollsPlanned: 1 });
+  });
+});
+
+describe('chases.maxAgeDays', () => {
+  it('a chase ends (expired) after that many days', async () => {
+    const a = await app({ chases: { maxAgeDays: 2, channels: { webhook: { enabled: true, url: 'http://127.0.0.1:9/customer', secret: 's' } } } }, '2026-11-11T13:00:00+08:00');
+    await a.addOrders([shippedOrder(1)]);
+    await registerChases(a.deps.sql, { orderId: 'C1' }, chasePolicy(a.config), a.clock.now());
+    a.clock.set('2026-11-13T12:00:00+08:00'); // under 2 days
+    await runJob(a, 'send-notifications');
+    expect((await a.deps.sql`select status from chases`).map((r) => r.status)).toEqual(['active']);
+    a.clock.set('2026-11-14T13:00:00+08:00'); // 3 days: the default 15 would keep it
+    await runJob(a, 'send-notifications');
+    expect((await a.deps.sql`select status, end_reason from chases`).map((r) => `${r.status}/${r.end_reason}`)).toEqual(['ended/expired']);
+  });
+});
+
+describe('log.level', () => {
+  it('sets what the CLI logs (debug shows each job done; the default info does not)', { timeout: 180_000 }, async () => {
+    const { env, drop } = await cliDatabase();
+    cleanup.push(drop);
+    const dir = mkdtempSync(join(tmpdir(), 'pw-log-'));
+    const debugFile = join(dir, 'debug.yaml');
+    writeFileSync(debugFile, 'log:\n  level: debug\n');
+    const infoFile = join(dir, 'info.yaml');
+    writeFileSync(infoFile, 'log:\n  level: info\n'); // the default, written out so the machine's config cannot differ
+    expect(loadConfig({ env: {} }).log.level).toBe('info');
+    const run = (file: string) => cli(['run-once', '--now', '2026-11-12T12:00:00+08:00'], { ...env, LOG_LEVEL: '', PARCELWATCH_CONFIG: file });
+    const debug = await run(debugFile);
+    expect(debug.code).toBe(0);
+    expect(debug.stderr).toMatch(/"level":20,.*"msg":"job done"/);
+    const info = await run(infoFile);
+    expect(info.code).toBe(0);
+    expect(info.stderr).not.toMatch(/"msg":"job done"/);
   });
 });

@@ -140,7 +140,16 @@ describe('rules.* thresholds (rules/index evaluateSubject)', () => {
   });
 });
 
+/** Every exception type and severity, spelt out so each key's leaf appears here (checked against the schema). */
+const TYPES = ['late_shipment', 'fake_shipment_risk', 'undelivered_3d', 'tracking_stalled', 'carrier_problem', 'delivery_overdue', 'pickup_overdue', 'route_overdue'] as const;
+const LEVELS = ['info', 'warning', 'critical', 'breach'] as const;
+
 describe('outreach.* task planning (jobs/sync-outreach planTask)', () => {
+  it('the lists below are the schema\'s', () => {
+    expect([...TYPES].sort()).toEqual([...EXCEPTION_TYPES].sort());
+    expect([...LEVELS].sort()).toEqual([...SEVERITIES].sort());
+  });
+
   const now = new Date('2026-11-13T04:00:00Z');
   const order = { id: 1, externalId: 'O1', platform: 'taobao', paidAt: new Date('2026-11-11T00:00:00Z'), customerName: '王芳' };
   let nextId = 1;
@@ -158,7 +167,7 @@ describe('outreach.* task planning (jobs/sync-outreach planTask)', () => {
     lastHub: '杭州转运中心',
   });
 
-  it.each(EXCEPTION_TYPES)('outreach.scripts.%s and outreach.reasons.%s are the text of the task', (type) => {
+  it.each(TYPES)('outreach.scripts.%s and outreach.reasons.%s are the text of the task', (type) => {
     const c = cfg({ outreach: { scripts: { [type]: `SCRIPT ${type} {orderId}` }, reasons: { [type]: `REASON ${type} {trackingNo}` } } });
     const plan = planTask(order, [exc(type)], now, c);
     expect(plan.script).toBe(`SCRIPT ${type} O1`);
@@ -168,16 +177,16 @@ describe('outreach.* task planning (jobs/sync-outreach planTask)', () => {
     expect(byDefault.reason).not.toContain('REASON');
   });
 
-  it.each(EXCEPTION_TYPES)('outreach.typeWeight.%s sets the priority and which exception leads the task', (type) => {
+  it.each(TYPES)('outreach.typeWeight.%s sets the priority and which exception leads the task', (type) => {
     // Another type of the same severity with the highest default weight (60): `type` leads only through its weight.
-    const rival = EXCEPTION_TYPES.find((t) => t !== type && DEFAULTS.outreach.typeWeight[t] === 60)!;
+    const rival = TYPES.find((t) => t !== type && DEFAULTS.outreach.typeWeight[t] === 60)!;
     const c = cfg({ outreach: { typeWeight: { [type]: 999 } } });
     const plan = planTask(order, [exc(rival), exc(type)], now, c);
     expect(plan.type).toBe(type);
     expect(plan.priority).toBe(100 + 999 + 10);
   });
 
-  it.each(SEVERITIES)('outreach.slaMinutes.%s sets the due time of a task whose worst exception has that severity', (severity) => {
+  it.each(LEVELS)('outreach.slaMinutes.%s sets the due time of a task whose worst exception has that severity', (severity) => {
     const c = cfg({ outreach: { slaMinutes: { [severity]: 7 } } });
     expect(planTask(order, [exc('tracking_stalled', severity)], now, c).dueBy).toEqual(new Date(now.getTime() + 7 * MIN));
     expect(planTask(order, [exc('tracking_stalled', severity)], now, DEFAULTS).dueBy).not.toEqual(new Date(now.getTime() + 7 * MIN));
