@@ -186,6 +186,10 @@ export const CONFIG_COVERAGE: Record<string, string> = {
   'chases.channels.sms.templateCodes.hubMoved': 'test/notify-customers.test.ts',
   'chases.channels.sms.templateCodes.outForDelivery': 'test/notify-customers.test.ts',
   'chases.channels.sms.templateCodes.delivered': 'test/notify-customers.test.ts',
+  'http.port': 'test/config-effect-db.test.ts',
+  'http.host': 'test/config-effect-db.test.ts',
+  'providers.sandbox.minPollIntervalMinutes': 'test/config-effect-db.test.ts',
+  'chases.sendDelivered': 'test/config-effect-db.test.ts',
   // Families: every member is set in one parameterised test.
   ...Object.fromEntries(
     ['breach', 'critical', 'warning', 'info'].map((s) => [`outreach.slaMinutes.${s}`, 'test/config-effect.test.ts']),
@@ -199,17 +203,13 @@ export const CONFIG_COVERAGE: Record<string, string> = {
 
 /** Documented keys without a test that fails if they are ignored (yet), and why. */
 export const UNPROVEN: Record<string, string> = {
-  'http.port': 'tests listen on port 0 (any); no test checks the configured port is the one bound',
-  'http.host': 'only the load-time exposure check (config/checks.test.ts) is tested, not the address bound',
   'shutdown.graceMs': 'read by the signal handler in worker/main.ts; proving it needs a child daemon with a stuck job and SIGTERM',
   'providers.sandbox.baseUrl': 'read nowhere: the sandbox simulates in-process (an ineffective documented key)',
-  'providers.sandbox.minPollIntervalMinutes': 'per-number poll floor; no test sets it off its default and checks next_poll_at',
   'providers.kuaidi100.minPollIntervalMinutes': 'per-number poll floor; only its load check (>= 30) is tested',
   'providers.kdniao.minPollIntervalMinutes': 'per-number poll floor; no test sets it off its default and checks next_poll_at',
   'providers.seventeenTrack.minPollIntervalMinutes': 'per-number poll floor; no test sets it off its default and checks next_poll_at',
   'outreach.channels.wecom.secret': 'unused for WeCom by design (schema: "WeCom: unused")',
   'outreach.channels.wecom.timeoutMs': 'no test times out a WeCom delivery at a configured timeout',
   'outreach.channels.dingtalk.timeoutMs': 'no test times out a DingTalk delivery at a configured timeout',
-  'chases.sendDelivered': 'only its load check (SMS delivered template required) is tested, not that delivered messages stop when off',
   'chases.channels.sms.timeoutMs': 'no test times out an SMS send at a configured timeout',
 };

@@ -1,4 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,10 +13,14 @@ import { jobByName } from '../jobs/index.js';
 import { refreshNorms } from '../jobs/refresh-norms.js';
 import { syncOutreach } from '../jobs/sync-outreach.js';
 import { replayRefusal } from '../worker/heartbeat.js';
+import { startHttp } from '../worker/http.js';
+import { RedisConnections } from '../worker/redis.js';
 import { executeJob } from '../worker/runtime.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { cli, cliDatabase } from './helpers/cli.js';
+import { at, scriptedProvider, type ScriptedEvent } from './helpers/scripted-provider.js';
 import { k100Form, k100Param, postForm, pushConfig, startHooks } from './helpers/push.js';
+import { TEST_REDIS_URL } from './helpers/services.js';
 import { startTestWorkers } from './helpers/workers.js';
 
 /*
@@ -297,5 +303,54 @@ describe('log.level', () => {
     const info = await run(infoFile);
     expect(info.code).toBe(0);
     expect(info.stderr).not.toMatch(/"msg":"job done"/);
+  });
+});
+
+describe('http.port and http.host', () => {
+  it('the API listens on the configured address and port', async () => {
+    const free = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.2', () => {
+        const port = (s.address() as AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const a = await app({ http: { port: free, host: '127.0.0.2' } }); // defaults 8080 on 127.0.0.1
+    const connections = new RedisConnections(TEST_REDIS_URL, a.deps.log);
+    const http = await startHttp(a.deps, connections, async () => {}, {});
+    cleanup.push(async () => {
+      await http.close();
+      await connections.quitAll();
+    });
+    expect(http.server.address()).toMatchObject({ address: '127.0.0.2', port: free });
+    expect((await fetch(`http://127.0.0.2:${free}/api/exceptions`)).status).toBe(200);
+  });
+});
+
+describe('providers.sandbox.minPollIntervalMinutes', () => {
+  it('no number is polled again sooner than the floor', async () => {
+    const a = await app({ providers: { sandbox: { minPollIntervalMinutes: 500 } } }, '2026-11-11T13:00:00+08:00');
+    await a.addOrders([shippedOrder(1)]);
+    const cycle = await a.cycle('2026-11-11T14:00:00+08:00');
+    expect(cycle.totals.polled).toBe(1);
+    const [r] = await a.deps.sql`select next_poll_at from shipment_schedule`;
+    // Every polling interval is below 500 min (at most 240 in transit): the floor sets the next poll.
+    expect(r!.next_poll_at).toEqual(new Date(a.clock.now().getTime() + 500 * 60_000));
+  });
+});
+
+describe('chases.sendDelivered', () => {
+  it.each([true, false])('sendDelivered %s: a delivered message is queued only when on', async (sendDelivered) => {
+    const a = await app({ chases: { sendDelivered, channels: { webhook: { enabled: true, url: 'http://127.0.0.1:9/customer', secret: 's' } } } }, at(12).toISOString());
+    const no = 'PW000000101';
+    const script = new Map<string, ScriptedEvent[]>([[no, [
+      { h: 14, status: 'collected', text: '【杭州市】已揽收', hub: '杭州余杭营业部' },
+      { h: 40, status: 'delivered', text: '【上海市】已签收，签收人: 本人' },
+    ]]]);
+    a.deps.providers.set('sandbox', scriptedProvider(script));
+    await a.addOrders([shippedOrder(1)]);
+    await registerChases(a.deps.sql, { orderId: 'C1' }, chasePolicy(a.config), a.clock.now());
+    expect((await a.cycle(at(48).toISOString())).failures).toEqual([]);
+    const kinds = (await a.deps.sql`select kind from notifications`).map((r) => r.kind);
+    expect(kinds.includes('delivered')).toBe(sendDelivered);
   });
 });
