@@ -189,6 +189,9 @@ export const CONFIG_COVERAGE: Record<string, string> = {
   'http.port': 'test/config-effect-db.test.ts',
   'http.host': 'test/config-effect-db.test.ts',
   'providers.sandbox.minPollIntervalMinutes': 'test/config-effect-db.test.ts',
+  'providers.kuaidi100.minPollIntervalMinutes': 'test/config-effect-db.test.ts',
+  'providers.kdniao.minPollIntervalMinutes': 'test/config-effect-db.test.ts',
+  'providers.seventeenTrack.minPollIntervalMinutes': 'test/config-effect-db.test.ts',
   'chases.sendDelivered': 'test/config-effect-db.test.ts',
   // Families: every member is set in one parameterised test.
   ...Object.fromEntries(
@@ -205,9 +208,6 @@ export const CONFIG_COVERAGE: Record<string, string> = {
 export const UNPROVEN: Record<string, string> = {
   'shutdown.graceMs': 'read by the signal handler in worker/main.ts; proving it needs a child daemon with a stuck job and SIGTERM',
   'providers.sandbox.baseUrl': 'read nowhere: the sandbox simulates in-process (an ineffective documented key)',
-  'providers.kuaidi100.minPollIntervalMinutes': 'per-number poll floor; only its load check (>= 30) is tested',
-  'providers.kdniao.minPollIntervalMinutes': 'per-number poll floor; no test sets it off its default and checks next_poll_at',
-  'providers.seventeenTrack.minPollIntervalMinutes': 'per-number poll floor; no test sets it off its default and checks next_poll_at',
   'outreach.channels.wecom.secret': 'unused for WeCom by design (schema: "WeCom: unused")',
   'outreach.channels.wecom.timeoutMs': 'no test times out a WeCom delivery at a configured timeout',
   'outreach.channels.dingtalk.timeoutMs': 'no test times out a DingTalk delivery at a configured timeout',

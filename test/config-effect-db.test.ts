@@ -326,9 +326,21 @@ describe('http.port and http.host', () => {
   });
 });
 
-describe('providers.sandbox.minPollIntervalMinutes', () => {
-  it('no number is polled again sooner than the floor', async () => {
-    const a = await app({ providers: { sandbox: { minPollIntervalMinutes: 500 } } }, '2026-11-11T13:00:00+08:00');
+// The per-number floor of whichever provider the carrier is routed to (the provider itself is scripted: the
+// floor is applied by poll-tracking from providers.<name>, whatever the wire format).
+const PROVIDER_CREDENTIALS = {
+  sandbox: {},
+  kuaidi100: { customer: 'C', key: 'K' },
+  kdniao: { eBusinessId: 'E', appKey: 'A' },
+  seventeenTrack: { token: 'T' },
+} as const;
+describe('providers.<name>.minPollIntervalMinutes', () => {
+  it.each(Object.keys(PROVIDER_CREDENTIALS) as (keyof typeof PROVIDER_CREDENTIALS)[])('%s: no number is polled again sooner than its floor', async (name) => {
+    const a = await app(
+      { providers: { routes: { default: name }, [name]: { enabled: true, ...(name === 'sandbox' ? {} : { mode: 'poll' }), minPollIntervalMinutes: 500, ...PROVIDER_CREDENTIALS[name] } } },
+      '2026-11-11T13:00:00+08:00',
+    );
+    a.deps.providers.set(name, scriptedProvider(new Map([['PW000000101', [{ h: 14, status: 'collected', text: '【杭州市】已揽收', hub: '杭州余杭营业部' }]]])));
     await a.addOrders([shippedOrder(1)]);
     const cycle = await a.cycle('2026-11-11T14:00:00+08:00');
     expect(cycle.totals.polled).toBe(1);
