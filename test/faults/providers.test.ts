@@ -76,6 +76,20 @@ async function expectNothingLost(e: FaultEnv, f: ProviderFakes, nums: string[], 
   return expectNoStuckJobs(e.redis.url);
 }
 
+const dump = (e: FaultEnv, d: Daemon) => async (err: unknown) => {
+  const { Queue } = await import('bullmq');
+  const { Redis } = await import('ioredis');
+  const r = new Redis(e.redis.url);
+  for (const name of ['schedules', 'poll-kuaidi100', 'detection', 'outreach']) {
+    const q = new Queue(name, { connection: r, prefix: 'parcelwatch' });
+    console.log('QUEUE', name, JSON.stringify(await q.getJobCounts()), JSON.stringify((await q.getActive()).map((j) => [j.id, j.name, j.processedOn, Date.now()])));
+  }
+  r.disconnect();
+  console.log('LINES', JSON.stringify(d.lines.slice(-30).map((l) => [l.time, l.job, l.jobId, l.msg, (l.err as any)?.message])));
+  console.log('FAKE', fakes!.fake.requests.length, JSON.stringify(fakes!.fake.requests.slice(-5).map((r) => [r.at, r.numbers, r.answer])));
+  throw err;
+};
+
 const orderOf = (num: string) => `K${Number(num.replace(/\D/g, ''))}`;
 
 describe('provider faults (Kuaidi100 fake over HTTP)', () => {
@@ -128,7 +142,7 @@ describe('provider faults (Kuaidi100 fake over HTTP)', () => {
     const { e, f, d } = await start();
     f.fake.fault({ kind: 'hang' });
     const nums = await postKuaidi100Orders(d, 30);
-    await waitFor('a poll timed out', async () => d.lines.some((l) => l.msg === 'job failed' && /timeout/.test(JSON.stringify(l.err))), 30_000, 100);
+    await waitFor('a poll timed out', async () => d.lines.some((l) => l.msg === 'job failed' && /timeout/.test(JSON.stringify(l.err))), 30_000, 100).catch(dump(e, d));
     f.fake.clearFault();
     await untilAllPolled(e, nums.length);
     await untilTasks(e, f, nums);
@@ -140,7 +154,7 @@ describe('provider faults (Kuaidi100 fake over HTTP)', () => {
     f.fake.fault({ kind: 'hang' });
     const before = faulted(f, 'hang').length;
     await postKuaidi100Orders(d, 10, { from: 100 });
-    await waitFor('calls hanging', async () => faulted(f, 'hang').length > before, 30_000, 100);
+    await waitFor('calls hanging', async () => faulted(f, 'hang').length > before, 30_000, 100).catch(dump(e, d));
     expect(await d.stop()).toBe(0);
     expect(d.lines.some((l) => /grace/i.test(String(l.msg)))).toBe(false);
   });
