@@ -1,6 +1,7 @@
+import { afterEach } from 'vitest';
 import { startChannelSink, type ChannelSink } from '../fakes/channel-sink.js';
 import { startKuaidi100Fake, type Kuaidi100Fake } from '../fakes/kuaidi100-server.js';
-import { FAST_CONFIG, type Daemon } from './harness.js';
+import { FAST_CONFIG, startFaultEnv, untilReady, type Daemon, type FaultEnv } from './harness.js';
 
 /*
  * The daemon against real local services instead of the built-in sandbox: the Kuaidi100 fake (real wire
@@ -68,6 +69,9 @@ export function providerFaultConfig(fakeUrl: string, sinkUrl: string, extra: Pla
 
 /** YTO tracking number of parcel `i` (YTO needs no phone digits at Kuaidi100). */
 export const k100No = (i: number, prefix = 'YT') => `${prefix}${String(i).padStart(11, '0')}`;
+
+/** External order id of the order `postKuaidi100Orders` made for tracking number `num` (default prefix K). */
+export const orderIdOf = (num: string, prefix = 'K') => `${prefix}${Number(num.replace(/\D/g, ''))}`;
 
 /** Every `PROBLEM_EVERY`-th parcel's carrier reports damage (问题件, statusCode 209): a carrier_problem exception. */
 export const PROBLEM_EVERY = 5;
@@ -184,4 +188,42 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(line.slice(close + 1).trim());
   }
   return 0;
+}
+
+/** A fault env (own Postgres + Redis), the fakes, and the daemon started against them and ready. */
+export interface ProviderFaultRun {
+  e: FaultEnv;
+  f: ProviderFakes;
+  d: Daemon;
+  close(): Promise<void>;
+}
+
+/**
+ * Start all of it; `extra` is merged into the fakes' daemon config. A daemon that exits during start
+ * (invalid config) fails at once with its last lines, instead of a readiness timeout.
+ */
+export async function startProviderFaultRun(extra: Plain = {}, onStarted?: (run: ProviderFaultRun) => void): Promise<ProviderFaultRun> {
+  const e = await startFaultEnv();
+  const f = await startProviderFakes();
+  const close = async () => {
+    await e.close();
+    await f.close();
+  };
+  const d = await e.startDaemon({ config: f.config(extra) });
+  const run = { e, f, d, close };
+  onStarted?.(run); // the caller can close it even if the start fails below
+  const exitedEarly = d.exited.then((code) => Promise.reject(new Error(`daemon exited ${code}: ${JSON.stringify(d.lines.slice(-5))}`)));
+  exitedEarly.catch(() => {});
+  await Promise.race([untilReady(d, 200, 30_000), exitedEarly]);
+  return run;
+}
+
+/** For a test file: `start(extra)` runs startProviderFaultRun, and what it started is closed after each test. */
+export function providerFaultRuns(): (extra?: Plain) => Promise<ProviderFaultRun> {
+  let run: ProviderFaultRun | undefined;
+  afterEach(async () => {
+    await run?.close();
+    run = undefined;
+  });
+  return (extra = {}) => startProviderFaultRun(extra, (r) => (run = r));
 }

@@ -1,20 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   expectAllPolled,
   expectEventsStoredOnce,
   expectExceptionsOnce,
   expectNoStuckJobs,
   expectServesThenStops,
+  orderIdOf,
+  k100No,
   metricsText,
   metricValue,
   postKuaidi100Orders,
   servedNumbers,
-  startFaultEnv,
-  startProviderFakes,
+  providerFaultRuns,
   uncaughtLines,
-  untilReady,
   waitFor,
-  type Daemon,
   type FaultEnv,
   type ProviderFakes,
 } from './harness.js';
@@ -26,28 +25,8 @@ import {
  * with one task per order, failed attempts are visible, no job is stuck, the daemon serves and exits 0.
  */
 
-let env: FaultEnv | undefined;
-let fakes: ProviderFakes | undefined;
-afterEach(async () => {
-  await env?.close();
-  await fakes?.close();
-  env = undefined;
-  fakes = undefined;
-});
+const start = providerFaultRuns();
 
-async function start(extra: Record<string, unknown> = {}): Promise<{ e: FaultEnv; f: ProviderFakes; d: Daemon }> {
-  const e = (env = await startFaultEnv());
-  const f = (fakes = await startProviderFakes());
-  const d = await e.startDaemon({ config: f.config(extra) });
-  const exitedEarly = d.exited.then((code) => Promise.reject(new Error(`daemon exited ${code}`)));
-  await Promise.race([untilReady(d, 200, 30_000), exitedEarly]).catch((err: Error) => {
-    throw new Error(`${err.message}; daemon said: ${JSON.stringify(d.lines.slice(-5))}`);
-  });
-  exitedEarly.catch(() => {});
-  return { e, f, d };
-}
-
-const orderOf = (num: string) => `K${Number(num.replace(/\D/g, ''))}`;
 
 /** Requests the fake answered with fault `kind` (or saw and never answered: hang). */
 const faulted = (f: ProviderFakes, kind: string) => f.fake.requests.filter((r) => r.answer?.fault === kind);
@@ -79,24 +58,9 @@ async function expectNothingLost(e: FaultEnv, f: ProviderFakes, nums: string[], 
   expect(nums.filter((n) => !served.has(n))).toEqual(neverServed);
   await expectEventsStoredOnce(e.sql, served, f.journeys.eventCount);
   const implied = nums.filter((n) => served.has(n) && f.journeys.isProblem(n));
-  await expectExceptionsOnce(e.sql, implied.map((n) => ({ orderId: orderOf(n), type: 'carrier_problem' })));
+  await expectExceptionsOnce(e.sql, implied.map((n) => ({ orderId: orderIdOf(n), type: 'carrier_problem' })));
   return expectNoStuckJobs(e.redis.url);
 }
-
-const dump = (e: FaultEnv, d: Daemon) => async (err: unknown) => {
-  const { Queue } = await import('bullmq');
-  const { Redis } = await import('ioredis');
-  const r = new Redis(e.redis.url);
-  for (const name of ['schedules', 'poll-kuaidi100', 'detection', 'outreach']) {
-    const q = new Queue(name, { connection: r, prefix: 'parcelwatch' });
-    console.log('QUEUE', name, JSON.stringify(await q.getJobCounts()), JSON.stringify((await q.getActive()).map((j) => [j.id, j.name, j.processedOn, Date.now()])));
-  }
-  r.disconnect();
-  console.log('LINES', JSON.stringify(d.lines.slice(-30).map((l) => [l.time, l.job, l.jobId, l.msg, (l.err as any)?.message])));
-  console.log('FAKE', fakes!.fake.requests.length, JSON.stringify(fakes!.fake.requests.slice(-5).map((r) => [r.at, r.numbers, r.answer])));
-  throw err;
-};
-
 
 describe('provider faults (Kuaidi100 fake over HTTP)', () => {
   it('5xx for a while, then OK: retried with backoff through the breaker, nothing lost, failures visible', async () => {
@@ -148,7 +112,7 @@ describe('provider faults (Kuaidi100 fake over HTTP)', () => {
     const { e, f, d } = await start();
     f.fake.fault({ kind: 'hang' });
     const nums = await postKuaidi100Orders(d, 30);
-    await waitFor('a poll timed out', async () => d.lines.some((l) => l.msg === 'job failed' && /timeout/.test(JSON.stringify(l.err))), 30_000, 100).catch(dump(e, d));
+    await waitFor('a poll timed out', async () => d.lines.some((l) => l.msg === 'job failed' && /timeout/.test(JSON.stringify(l.err))), 30_000, 100);
     f.fake.clearFault();
     await untilAllPolled(e, nums.length);
     await untilTasks(e, f, nums);
@@ -160,9 +124,41 @@ describe('provider faults (Kuaidi100 fake over HTTP)', () => {
     f.fake.fault({ kind: 'hang' });
     const before = faulted(f, 'hang').length;
     await postKuaidi100Orders(d, 10, { from: 100 });
-    await waitFor('calls hanging', async () => faulted(f, 'hang').length > before, 30_000, 100).catch(dump(e, d));
+    await waitFor('calls hanging', async () => faulted(f, 'hang').length > before, 30_000, 100);
     expect(await d.stop()).toBe(0);
     expect(d.lines.some((l) => /grace/i.test(String(l.msg)))).toBe(false);
+  });
+
+  it('a poison poll job (a reply ingestion always refuses) fails after providers.retry.attempts with its reason; the other parcels flow', async () => {
+    const ATTEMPTS = 3;
+    const { e, f, d } = await start({ providers: { retry: { attempts: ATTEMPTS, backoffMs: 300 } } });
+    // A NUL character in a scan text: Postgres refuses to store it, so every attempt's write fails.
+    const poison = k100No(7);
+    const body = f.journeys.body(poison);
+    body.data[0]!.context += ' \u0000';
+    f.fake.script(poison, body);
+    const nums = await postKuaidi100Orders(d, 30);
+    const failed = await waitFor('the poison job failed for good', async () => {
+      const jobs = await expectNoStuckJobs(e.redis.url);
+      return jobs.length > 0 ? jobs : undefined;
+    }, 45_000, 250);
+    const [ship] = await e.sql`select id from shipments where tracking_no = ${poison}`;
+    expect(failed.map((j) => ({ queue: j.queue, attemptsMade: j.attemptsMade, data: j.data }))).toEqual([
+      { queue: 'poll-kuaidi100', attemptsMade: ATTEMPTS, data: { provider: 'kuaidi100', shipmentIds: [Number(ship!.id)] } },
+    ]);
+    expect(failed[0]!.failedReason).toMatch(/unsupported Unicode escape sequence|0x00/);
+    expect(d.lines.some((l) => l.msg === 'job failed after all attempts' && l.jobId === failed[0]!.id)).toBe(true);
+    // Bounded: one query per attempt, never more.
+    expect(f.fake.requests.filter((r) => r.numbers.includes(poison))).toHaveLength(ATTEMPTS);
+    const others = nums.filter((n) => n !== poison);
+    await untilAllPolled(e, others.length);
+    await untilTasks(e, f, others);
+    await expectAllPolled(e.sql, { except: [poison] });
+    const served = servedNumbers(f.fake.requests);
+    served.delete(poison);
+    await expectEventsStoredOnce(e.sql, served, f.journeys.eventCount);
+    await expectExceptionsOnce(e.sql, others.filter((n) => f.journeys.isProblem(n)).map((n) => ({ orderId: orderIdOf(n), type: 'carrier_problem' })));
+    await expectServesThenStops(d);
   });
 
   it.each(['garbage', 'truncated'] as const)('%s reply for some numbers: quarantined with an error naming provider and number, the other parcels unharmed, nothing lost after', async (kind) => {
