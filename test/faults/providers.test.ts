@@ -86,10 +86,10 @@ describe('provider faults (Kuaidi100 fake over HTTP)', () => {
     // qps 1 (Kuaidi100's real limit): one request in flight at a time, so every request the fake sees after
     // a 429 was sent after the daemon read that 429.
     const { e, f, d } = await start({ providers: { kuaidi100: { qps: 1 } } });
-    const RETRY_AFTER_S = 3;
+    const RETRY_AFTER_S = 2;
     f.fake.fault({ kind: 'rate_limited', retryAfterSeconds: RETRY_AFTER_S });
-    const nums = await postKuaidi100Orders(d, 20);
-    await waitFor('three 429s answered', async () => faulted(f, 'rate_limited').filter((r) => r.answeredAt).length >= 3, 40_000, 100);
+    const nums = await postKuaidi100Orders(d, 12);
+    await waitFor('two 429s answered', async () => faulted(f, 'rate_limited').filter((r) => r.answeredAt).length >= 2, 40_000, 100);
     f.fake.clearFault();
     await untilAllPolled(e, nums.length);
     await untilTasks(e, f, nums);
