@@ -120,7 +120,9 @@ export class ProviderHttp {
     let retryAfter: unknown;
     try {
       const call = () => (data === null ? this.axios.get<string>(path, { params: query, headers }) : this.axios.post<string>(path, data, { headers }));
-      const res = await (this.opts.gate ? this.opts.gate.run(call) : call());
+      // A 429's Retry-After holds the provider's whole gate (every job of this process), not only this job.
+      const holdAfter = (r: { status: number; headers: Record<string, unknown> }) => (r.status === 429 ? parseRetryAfter(r.headers['retry-after'], now) : undefined);
+      const res = await (this.opts.gate ? this.opts.gate.run(call, holdAfter) : call());
       status = res.status;
       raw = typeof res.data === 'string' ? res.data : String(res.data ?? '');
       retryAfter = res.headers['retry-after'];

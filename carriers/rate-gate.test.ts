@@ -29,6 +29,23 @@ describe('RateGate', () => {
     return log.sort((a, b) => a.start - b.start);
   }
 
+  it('a hold read from an answer (429 Retry-After) keeps every other request of the gate back until it elapsed', async () => {
+    const gate = new RateGate(5, 10);
+    const starts: number[] = [];
+    let held = 0;
+    const first = gate.run(
+      async () => 429,
+      (status) => (status === 429 ? 300 : undefined),
+    );
+    const answered = await first.then(() => performance.now());
+    // Free slots are there (5), yet nothing leaves while the provider's Retry-After runs.
+    expect(gate.held).toBe(true);
+    await Promise.all(Array.from({ length: 4 }, () => gate.run(async () => void starts.push(performance.now()), () => (held++, undefined))));
+    expect(held).toBe(4);
+    for (const t of starts) expect(t - answered).toBeGreaterThanOrEqual(299);
+    expect(gate.held).toBe(false);
+  });
+
   it('lets `max` requests through at once, then each further one only a window after an earlier one settled', async () => {
     const gate = new RateGate(3, 150);
     const log = await burst(gate, 8);

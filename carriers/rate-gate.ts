@@ -37,6 +37,8 @@ export class RateGate {
   private readonly freeAt: number[];
   private readonly waiters: ((slot: number) => void)[] = [];
   private timer: NodeJS.Timeout | null = null;
+  /** No request leaves before this instant (performance.now): the provider asked us to wait (429 Retry-After). */
+  private heldUntil = -Infinity;
 
   constructor(
     readonly max: number,
@@ -56,18 +58,30 @@ export class RateGate {
     return { waiting: this.waiters.length, inFlight: this.freeAt.filter((t) => t === Infinity).length };
   }
 
-  /** Run `send` once the window allows it. */
-  async run<T>(send: () => Promise<T>): Promise<T> {
+  /**
+   * Run `send` once the window allows it. `holdAfter` reads the answer: a number of ms (a 429's
+   * Retry-After) holds every request of this gate for that long, decided before the slot is handed on,
+   * so no waiting request slips out between the answer and the hold.
+   */
+  async run<T>(send: () => Promise<T>, holdAfter?: (answer: T) => number | undefined): Promise<T> {
     const slot = await new Promise<number>((resolve) => {
       this.waiters.push(resolve);
       this.pump();
     });
     try {
-      return await send();
+      const answer = await send();
+      const holdMs = holdAfter?.(answer);
+      if (holdMs !== undefined && holdMs > 0) this.heldUntil = Math.max(this.heldUntil, performance.now() + holdMs);
+      return answer;
     } finally {
       this.freeAt[slot] = performance.now() + this.durationMs;
       this.pump();
     }
+  }
+
+  /** Whether requests are held (a provider's Retry-After not yet elapsed). */
+  get held(): boolean {
+    return this.heldUntil > performance.now();
   }
 
   private pump(): void {
@@ -78,7 +92,9 @@ export class RateGate {
     while (this.waiters.length > 0) {
       let best = 0;
       for (let i = 1; i < this.max; i++) if (this.freeAt[i]! < this.freeAt[best]!) best = i;
-      const at = this.freeAt[best]!;
+      const free = this.freeAt[best]!;
+      // A hold (Retry-After) delays every slot; a slot still in flight stays in flight (Infinity).
+      const at = Math.max(free, this.heldUntil);
       const now = performance.now();
       if (at <= now) {
         this.freeAt[best] = Infinity; // in flight

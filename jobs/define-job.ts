@@ -73,7 +73,17 @@ export function defineJob<P extends z.ZodType>(def: JobDefinition<P>): JobDefini
   return def;
 }
 
-/** Slot id of a cron tick, e.g. 20261123T1000 (no ':' and not all digits, as BullMQ requires). */
-export function slotId(at: Date): string {
-  return at.toISOString().slice(0, 16).replace(/[-:]/g, '');
+/**
+ * Slot id of a cron tick, e.g. 20261123T1000 (no ':' and not all digits, as BullMQ requires): the minute,
+ * so replicas whose clocks differ by seconds share it. A schedule with a seconds field ticks several
+ * times a minute: `seconds` gives its slot to the second (20261123T100020), or every tick after the
+ * minute's first would be deduplicated away.
+ */
+export function slotId(at: Date, seconds = false): string {
+  return at.toISOString().slice(0, seconds ? 19 : 16).replace(/[-:]/g, '');
+}
+
+/** Whether a cron expression has node-cron's optional seconds field (six fields). */
+export function hasSecondsField(expr: string): boolean {
+  return expr.trim().split(/\s+/).length === 6;
 }

@@ -95,9 +95,12 @@ export const pollTracking = defineJob({
           const created = await raiseAlert(sql, `${err.kind}:${providerName}`, err.message, now);
           if (created) log.error({ provider: providerName, err }, `provider ${err.kind} failure: polling of this provider is backing off`);
         } else {
-          await quarantineReplies(sql, [{ shipmentId: chunkRows[0]?.id ?? null, provider: providerName, errorKind: 'malformed', error: err.message, raw: err.opts.raw ?? null }], now);
+          // Named by provider and number: ops must find which parcel's reply broke, and the others go on.
+          const numbers = chunkRows.map((s) => s.trackingNo).join(', ');
+          const error = `${err.message} (tracking number ${numbers})`; // the message starts with the provider
+          await quarantineReplies(sql, [{ shipmentId: chunkRows[0]?.id ?? null, provider: providerName, errorKind: 'malformed', error, raw: err.opts.raw ?? null }], now);
           deps.metrics.quarantined.inc({ provider: providerName, kind: 'call' });
-          log.warn({ provider: providerName, err }, 'malformed provider reply quarantined');
+          log.warn({ provider: providerName, trackingNo: numbers, err }, `malformed provider reply quarantined: ${error}`);
         }
         for (const s of chunkRows) items.push({ shipment: s, result: { kind: 'error', errorKind: err.kind, message: err.message } });
       }

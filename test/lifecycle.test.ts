@@ -72,6 +72,34 @@ describe('slot-deduplicated cron trigger', () => {
       await db.drop();
     }
   });
+
+  it('a schedule with a seconds field gets a slot per second: its ticks within one minute are not deduplicated away', async () => {
+    const db = await createTestDb();
+    const own = uniquePrefix(); // the test above left its jobs under `prefix`
+    const config = testConfig({ databaseUrl: db.url, prefix: own, overrides: { jobs: { planPolls: { schedule: '*/2 * * * * *' } } } });
+    const runtimes = await Promise.all(
+      [0, 1].map(async () => {
+        const { deps, db: h } = await createDeps(config, fixedClock('2026-11-12T03:00:20Z'), silent);
+        return { runtime: new QueueRuntime(deps, new RedisConnections(TEST_REDIS_URL, silent)), h };
+      }),
+    );
+    try {
+      const at = (s: number) => new Date(`2026-11-12T03:00:${s}Z`);
+      const ids = await Promise.all(runtimes.map(({ runtime }) => triggerSlot(planPolls, runtime, at(20))));
+      expect(new Set(ids).size).toBe(1); // a double tick of one second is still one job
+      ids.push(await triggerSlot(planPolls, runtimes[1]!.runtime, at(22)));
+      expect(new Set(ids).size).toBe(2);
+      const q = runtimes[0]!.runtime.queue('schedules');
+      expect(await q.getJobCountByTypes('waiting', 'delayed', 'active', 'completed')).toBe(2);
+    } finally {
+      for (const { runtime, h } of runtimes) {
+        await runtime.close();
+        await h.close();
+      }
+      await db.drop();
+      await dropPrefix(own);
+    }
+  });
 });
 
 describe('graceful shutdown', () => {

@@ -77,6 +77,10 @@ export class QueueRuntime {
     private readonly pools?: WorkerPools,
   ) {}
 
+  get config(): Config {
+    return this.deps.config;
+  }
+
   private get prefix() {
     return this.deps.config.redis.prefix;
   }

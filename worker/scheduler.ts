@@ -1,6 +1,6 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Deps, JobDefinition } from '../jobs/define-job.js';
-import { slotId } from '../jobs/define-job.js';
+import { hasSecondsField, slotId } from '../jobs/define-job.js';
 import { scheduledJobs } from '../jobs/index.js';
 import { RedisUnavailableError } from './redis.js';
 import type { QueueRuntime } from './runtime.js';
@@ -8,9 +8,10 @@ import type { QueueRuntime } from './runtime.js';
 /**
  * Cron triggers only enqueue. The jobId is the job name plus its time slot, so two replicas (or a double
  * tick) add one job: BullMQ ignores an add whose jobId exists — hence job retention ≥ one slot period.
+ * The slot is the minute, or the second for a schedule with a seconds field (see slotId).
  */
 export async function triggerSlot(def: JobDefinition, runtime: QueueRuntime, at: Date): Promise<string> {
-  const slot = slotId(at);
+  const slot = slotId(at, hasSecondsField(def.schedule?.(runtime.config) ?? ''));
   const jobId = `${def.name}-${slot}`;
   await runtime.enqueue([{ job: def.name, payload: { slot }, jobId }]);
   return jobId;

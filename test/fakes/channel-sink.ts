@@ -13,6 +13,8 @@ export interface SinkRequest {
   raw: string;
   /** Parsed JSON body, or null when the body is empty or not JSON. */
   json: any;
+  /** HTTP status the sink answered (absent while hanging). */
+  status?: number;
 }
 
 type Reply = { kind: 'status'; status: number; body: unknown; headers?: Record<string, string> } | { kind: 'hang' };
@@ -27,6 +29,12 @@ export interface ChannelSink {
   replyNext(n: number, body: unknown): void;
   /** The next `n` requests never get an answer (until close), to provoke client timeouts. */
   hangNext(n: number): void;
+  /**
+   * Every request `match` accepts answers `status` (default 500) until `clearFailMatching()`, ahead of the
+   * scripted replies (a poison endpoint: one task's deliveries always fail while the others go through).
+   */
+  failMatching(match: (req: SinkRequest) => boolean, status?: number): void;
+  clearFailMatching(): void;
   /** What every unscripted request answers (HTTP 200). */
   setDefaultReply(body: unknown): void;
   /** Whether a request's X-Parcelwatch-Signature matches its raw body under `secret`. */
@@ -42,6 +50,7 @@ export async function startChannelSink(): Promise<ChannelSink> {
   const requests: SinkRequest[] = [];
   const script: Reply[] = [];
   let defaultReply: unknown = DEFAULT_SINK_REPLY;
+  let failing: { match: (req: SinkRequest) => boolean; status: number } | null = null;
   const hanging = new Set<ServerResponse>();
 
   const server = createServer((req, res) => {
@@ -56,21 +65,26 @@ export async function startChannelSink(): Promise<ChannelSink> {
         json = null;
       }
       const url = req.url ?? '/';
-      requests.push({
+      const rec: SinkRequest = {
         method: req.method ?? 'GET',
         url,
         query: new URL(url, 'http://sink').searchParams,
         headers: req.headers,
         raw,
         json,
-      });
-      const reply = script.shift() ?? { kind: 'status', status: 200, body: defaultReply };
+      };
+      requests.push(rec);
+      const reply: Reply =
+        failing && failing.match(rec)
+          ? { kind: 'status', status: failing.status, body: { error: 'scripted (failMatching)' } }
+          : (script.shift() ?? { kind: 'status', status: 200, body: defaultReply });
       if (reply.kind === 'hang') {
         hanging.add(res);
         res.on('close', () => hanging.delete(res));
         return;
       }
       const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+      rec.status = reply.status;
       res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', ...reply.headers });
       res.end(text);
     });
@@ -93,6 +107,12 @@ export async function startChannelSink(): Promise<ChannelSink> {
     },
     hangNext(n) {
       for (let i = 0; i < n; i++) script.push({ kind: 'hang' });
+    },
+    failMatching(match, status = 500) {
+      failing = { match, status };
+    },
+    clearFailMatching() {
+      failing = null;
     },
     setDefaultReply(body) {
       defaultReply = body;

@@ -40,6 +40,16 @@ export interface RecordedRequest {
   body: string;
   /** Tracking number(s) the request was about, when the fake could tell. */
   numbers: string[];
+  /** Set by fakes that record their answers (the Kuaidi100 fake): wall-clock ms when the answer was sent. */
+  answeredAt?: number;
+  /**
+   * Monotonic ms (fractional, CLOCK_MONOTONIC like the daemon's performance.now) at arrival and at answer:
+   * intervals between two requests that neither wall-clock steps nor NTP slewing distort.
+   */
+  arrivedMono?: number;
+  answeredMono?: number;
+  /** What was answered: the HTTP status, and the fault mode when one was injected ('hang' never answers). */
+  answer?: { status: number; fault?: Kuaidi100FaultKind };
 }
 
 /**
@@ -129,6 +139,50 @@ export interface Kuaidi100Fake extends RunningServer {
   requirePhone(num: string, last4: string): void;
   /** What 智能判断 (GET /autonumber/auto) answers for `num`: these company codes, most likely first (default: none). */
   recognise(num: string, ...comCodes: string[]): void;
+  /**
+   * Inject a fault into the real-time queries (`poll/query.do`, after the signature check) until
+   * `clearFault()`: every query, or only those of numbers `only` accepts. See {@link Kuaidi100Fault}.
+   */
+  fault(f: Kuaidi100Fault, opts?: { only?: (num: string) => boolean }): void;
+  clearFault(): void;
+  /** What an unscripted number answers (instead of 查询无结果): e.g. a journey built from the number. */
+  setDefault(answer: (num: string) => FakeReply | Record<string, unknown> | undefined): void;
+}
+
+export type Kuaidi100FaultKind = 'status' | 'rate_limited' | 'hang' | 'garbage' | 'truncated';
+
+/**
+ * Fault modes of the Kuaidi100 fake (fault-injection suite):
+ * - `status`: HTTP `status` (5xx) with a short text body;
+ * - `rate_limited`: 429 with `Retry-After: retryAfterSeconds`;
+ * - `hang`: the request is read and never answered (the client's timeout must end it);
+ * - `garbage`: HTTP 200 with a non-JSON body (an HTML error page from a proxy);
+ * - `truncated`: HTTP 200 with the number's normal JSON answer cut in the middle.
+ */
+export type Kuaidi100Fault =
+  | { kind: 'status'; status: number }
+  | { kind: 'rate_limited'; retryAfterSeconds: number }
+  | { kind: 'hang' }
+  | { kind: 'garbage'; raw?: string }
+  | { kind: 'truncated' };
+
+const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+function faultReply(f: Kuaidi100Fault, normal: FakeReply): FakeReply | null {
+  switch (f.kind) {
+    case 'status':
+      return reply.status(f.status, `HTTP ${f.status} from the fake`);
+    case 'rate_limited':
+      return reply.tooMany(String(f.retryAfterSeconds));
+    case 'hang':
+      return null;
+    case 'garbage':
+      return reply.garbage(f.raw);
+    case 'truncated': {
+      const full = normal.raw ?? JSON.stringify(normal.json ?? {});
+      return { status: 200, raw: full.slice(0, Math.max(1, Math.floor(full.length / 2))), headers: { 'content-type': 'application/json; charset=utf-8' } };
+    }
+  }
 }
 
 function asReply(r: FakeReply | Record<string, unknown>): FakeReply {
@@ -144,8 +198,17 @@ export async function startKuaidi100Fake(opts: { customer: string; key: string }
   const subscriptions: Record<string, unknown>[] = [];
   const subscribeCodes = new ReplyQueue<string>();
   const recognised = new Map<string, string[]>();
+  let injected: { f: Kuaidi100Fault; only?: (num: string) => boolean } | null = null;
+  let fallback: ((num: string) => FakeReply | Record<string, unknown> | undefined) | null = null;
+  /** Answer a query and record what was answered (and when) on its request. */
+  const answer = async (rec: RecordedRequest, res: ServerResponse, r: FakeReply, fault?: Kuaidi100FaultKind) => {
+    await send(res, r);
+    rec.answeredAt = Date.now();
+    rec.answeredMono = monoMs();
+    rec.answer = { status: r.status ?? 200, ...(fault ? { fault } : {}) };
+  };
   const server = await startServer(async (req, body, res) => {
-    const rec: RecordedRequest = { at: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, numbers: [] };
+    const rec: RecordedRequest = { at: Date.now(), arrivedMono: monoMs(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, numbers: [] };
     requests.push(rec);
     const url = new URL(req.url ?? '/', 'http://fake');
     if (req.method === 'GET' && url.pathname === '/autonumber/auto') {
@@ -184,7 +247,16 @@ export async function startKuaidi100Fake(opts: { customer: string; key: string }
     if (wantPhone !== undefined && p.phone !== wantPhone) {
       return send(res, reply.json({ result: false, returnCode: '408', message: '快递公司参数异常：验证码错误' }));
     }
-    return send(res, scripts.next(num) ?? reply.json(K100_NO_RESULT));
+    const scripted = scripts.next(num);
+    const byDefault = scripted ? undefined : fallback?.(num);
+    const normal = scripted ?? (byDefault !== undefined ? asReply(byDefault) : reply.json(K100_NO_RESULT));
+    if (injected && (!injected.only || injected.only(num))) {
+      const r = faultReply(injected.f, normal);
+      rec.answer = { status: 0, fault: injected.f.kind };
+      if (r === null) return; // hang: never answered; closed when the client gives up or the fake closes
+      return answer(rec, res, r, injected.f.kind);
+    }
+    return answer(rec, res, normal);
   });
   /**
    * Subscription (`POST /poll`, form schema=json + param with `key` inside, no sign). Codes per the
@@ -223,5 +295,8 @@ export async function startKuaidi100Fake(opts: { customer: string; key: string }
     script: (num, ...replies) => scripts.push(num, replies.map(asReply)),
     requirePhone: (num, last4) => void phones.set(num, last4),
     recognise: (num, ...comCodes) => void recognised.set(num, comCodes),
+    fault: (f, o = {}) => void (injected = { f, ...o }),
+    clearFault: () => void (injected = null),
+    setDefault: (fn) => void (fallback = fn),
   };
 }

@@ -144,3 +144,7 @@ export async function postOrders(d: Daemon, n: number, prefix = 'F'): Promise<vo
 }
 
 export { waitFor };
+
+// The "nothing lost" checks (a)–(e) and the Kuaidi100 fake + webhook sink set-up, in their own files.
+export * from './nothing-lost.js';
+export * from './provider-env.js';
