@@ -6,6 +6,7 @@ import {
   claimShipmentSubjects,
   escalateExceptions,
   loadOpenExceptions,
+  lockSubjectOrders,
   openExceptions,
   resolveExceptions,
   setNextCheck,
@@ -105,6 +106,8 @@ export async function detect(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, shipm
       const facts = await claimShipmentSubjects(tx, now, batch, one ?? ids);
       claimed(facts.map((f) => f.shipmentId!));
       if (facts.length === 0) return 0;
+      // Orders before exceptions, as sync-outreach locks them (see lockSubjectOrders: one lock order, no deadlock).
+      await lockSubjectOrders(tx, facts.map((f) => f.orderId));
       await attachTransitNorms(tx, facts, config.norms.minSamples);
       const open = await loadOpenExceptions(tx, { shipmentIds: facts.map((f) => f.shipmentId!) });
       const next = await judge(tx, deps, facts.map((f) => ({ key: `s${f.shipmentId}`, facts: f, orderId: f.orderId })), open, now, summary);

@@ -32,6 +32,7 @@ function toFacts(r: Row): SubjectFacts {
     status: (r.status as SubjectFacts['status']) ?? 'pending',
     statusSince: (r.status_since as Date | null) ?? null,
     providerFlags: (r.provider_flags as string[] | null) ?? [],
+    lastQueriedAt: (r.last_polled_at as Date | null) ?? null,
   };
 }
 
@@ -46,14 +47,14 @@ export async function claimShipmentSubjects(tx: Sql, now: Date, limit: number, i
     ? await tx`
         select s.id as shipment_id, s.order_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by, o.amount,
                s.carrier, s.tracking_no, s.marked_shipped_at, s.collected_at, s.delivered_at, s.last_event_at,
-               s.last_event_text, s.last_hub, s.status, s.status_since, s.provider_flags
+               s.last_event_text, s.last_hub, s.status, s.status_since, s.provider_flags, s.last_polled_at
         from shipment_schedule c join shipments s on s.id = c.shipment_id join orders o on o.id = s.order_id
         where c.shipment_id = any(${tx.array(ids)}::bigint[])
         for update of c skip locked`
     : await tx`
         select s.id as shipment_id, s.order_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by, o.amount,
                s.carrier, s.tracking_no, s.marked_shipped_at, s.collected_at, s.delivered_at, s.last_event_at,
-               s.last_event_text, s.last_hub, s.status, s.status_since, s.provider_flags
+               s.last_event_text, s.last_hub, s.status, s.status_since, s.provider_flags, s.last_polled_at
         from shipment_schedule c join shipments s on s.id = c.shipment_id join orders o on o.id = s.order_id
         where c.next_check_at <= ${now}
         order by c.next_check_at
@@ -80,7 +81,23 @@ export async function claimOrderSubjects(tx: Sql, now: Date, limit: number, ids?
 }
 
 /**
- * The open exceptions of the claimed subjects, locked in id order. Every transaction that writes several
+ * One lock order for every transaction that writes exceptions: ORDERS first (ascending id), THEN exception
+ * rows (ascending id). sync-outreach locks its page's orders `FOR UPDATE` and then their open exceptions.
+ * The shipment sweep used to lock the exceptions first (loadOpenExceptions) and reach the order only when it
+ * inserted a new exception (the foreign key's `FOR KEY SHARE` on orders): exceptions → order against sync's
+ * order → exceptions, a deadlock (seen once, issue 13). So the sweep takes that same key-share lock on its
+ * subjects' orders up front, before any exception lock: it then waits for a sync page holding one of them
+ * (short: no HTTP inside) while holding no exception, and sync's SKIP LOCKED passes over orders it holds.
+ * KEY SHARE is the weakest row lock, the one the insert takes anyway: two sweeps never wait on each other.
+ */
+export async function lockSubjectOrders(tx: Sql, orderIds: number[]): Promise<void> {
+  if (orderIds.length === 0) return;
+  const ids = [...new Set(orderIds)].sort((a, b) => a - b);
+  await tx`select id from orders where id = any(${tx.array(ids)}::bigint[]) order by id for key share`;
+}
+
+/**
+ * The open exceptions of the claimed subjects, locked in id order (after their orders: lockSubjectOrders). Every transaction that writes several
  * exception rows (this sweep, sync-outreach) takes their locks in ascending id order up front, so two of
  * them can wait on each other but never deadlock.
  */
