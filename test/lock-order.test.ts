@@ -2,6 +2,10 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detect } from '../jobs/detect-exceptions.js';
 import { syncOutreach } from '../jobs/sync-outreach.js';
+import { planPolls } from '../jobs/plan-polls.js';
+import { claimShipmentSubjects, setNextCheck } from '../db/queries/exceptions.js';
+import type { FollowUp } from '../jobs/define-job.js';
+import { executeJob } from '../worker/runtime.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 
 /*
@@ -95,5 +99,50 @@ describe('one lock order between the detection sweep and sync-outreach', () => {
     expect(errors).toEqual([]);
     const [r] = await sql`select count(*)::int as n from outreach_tasks where status in ('open', 'claimed')`;
     expect(r!.n).toBe(41);
+  });
+});
+
+describe('plan-polls is never starved by a detection sweep (issue 13)', () => {
+  it('a sweep holding its claim on parcels does not keep plan-polls from planning them', async () => {
+    const orders = Array.from({ length: 30 }, (_, i) => ({
+      orderId: `S${i}`,
+      platform: 'taobao',
+      paidAt: iso(0),
+      amount: 10,
+      shipments: [{ carrier: 'ZTO', trackingNo: `PWS${String(i).padStart(8, '0')}`, markedShippedAt: iso(2) }],
+    }));
+    await app.addOrders(orders);
+    const sql = app.deps.sql;
+    app.clock.set(iso(100));
+    await sql`update shipment_schedule set next_poll_at = 'epoch', next_check_at = 'epoch'`;
+    const total = (await sql`select count(*)::int as n from shipments`)[0]!.n as number;
+    const followUps: FollowUp[] = [];
+    await other.begin(async (tx) => {
+      // A sweep's batch: every parcel claimed, judged inside this open transaction.
+      const claimed = await claimShipmentSubjects(tx as never, app.clock.now(), 1000);
+      expect(claimed).toHaveLength(total);
+      const r = await executeJob(planPolls, {}, app.deps, { jobId: 'plan', attempt: 1, enqueue: async (f) => void followUps.push(...f) });
+      expect(r.summary!.pollsPlanned).toBe(total);
+    });
+    const planned = followUps.flatMap((f) => (f.payload as { shipmentIds?: number[] }).shipmentIds ?? []);
+    expect(new Set(planned).size).toBe(total);
+  });
+});
+
+describe('a sweep does not overwrite a "judge now" written while it judged', () => {
+  it('the schedule row changed after the claim keeps its value; the others get the next check', async () => {
+    const sql = app.deps.sql;
+    app.clock.set(iso(100));
+    await sql`update shipment_schedule set next_check_at = 'epoch'`;
+    const far = new Date(T0 + 1000 * 3_600_000);
+    await other.begin(async (tx) => {
+      const claimed = await claimShipmentSubjects(tx as never, app.clock.now(), 2);
+      expect(claimed).toHaveLength(2);
+      // Meanwhile a poll brings new events for the first parcel: "judge it now" (ingest's recheck).
+      await sql`update shipment_schedule set next_check_at = ${iso(99)} where shipment_id = ${claimed[0]!.shipmentId}`;
+      await setNextCheck(tx as never, 'shipments', claimed.map((c) => ({ id: c.shipmentId!, at: far, version: c.scheduleVersion })));
+    });
+    const ids = await sql`select shipment_id, next_check_at from shipment_schedule where next_check_at in (${iso(99)}, ${far.toISOString()}) order by next_check_at`;
+    expect(ids.map((r) => (r.next_check_at as Date).toISOString())).toEqual([iso(99), far.toISOString()]);
   });
 });
