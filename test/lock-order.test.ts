@@ -29,6 +29,16 @@ afterAll(async () => {
   await app?.close();
 });
 
+/** `n` orders of one parcel each, paid at 0 h, marked shipped at 2 h. */
+const book = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    orderId: `${prefix}${i}`,
+    platform: 'taobao',
+    paidAt: iso(0),
+    amount: 10,
+    shipments: [{ carrier: 'ZTO', trackingNo: `PW${prefix}${String(i).padStart(8, '0')}`, markedShippedAt: iso(2) }],
+  }));
+
 /** Backends of this test database waiting for a lock. */
 async function lockWaiters(): Promise<number> {
   const [r] = await app.deps.sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
@@ -73,14 +83,7 @@ describe('one lock order between the detection sweep and sync-outreach', () => {
   });
 
   it('many rounds of both at once on one book end without a deadlock', async () => {
-    const orders = Array.from({ length: 40 }, (_, i) => ({
-      orderId: `M${i}`,
-      platform: 'taobao',
-      paidAt: iso(0),
-      amount: 10,
-      shipments: [{ carrier: 'ZTO', trackingNo: `PWM${String(i).padStart(8, '0')}`, markedShippedAt: iso(2) }],
-    }));
-    await app.addOrders(orders);
+    await app.addOrders(book('M', 40));
     const sql = app.deps.sql;
     await sql`update shipments set last_polled_at = ${iso(20)}`;
     const errors: string[] = [];
@@ -104,14 +107,7 @@ describe('one lock order between the detection sweep and sync-outreach', () => {
 
 describe('plan-polls is never starved by a detection sweep (issue 13)', () => {
   it('a sweep holding its claim on parcels does not keep plan-polls from planning them', async () => {
-    const orders = Array.from({ length: 30 }, (_, i) => ({
-      orderId: `S${i}`,
-      platform: 'taobao',
-      paidAt: iso(0),
-      amount: 10,
-      shipments: [{ carrier: 'ZTO', trackingNo: `PWS${String(i).padStart(8, '0')}`, markedShippedAt: iso(2) }],
-    }));
-    await app.addOrders(orders);
+    await app.addOrders(book('S', 30));
     const sql = app.deps.sql;
     app.clock.set(iso(100));
     await sql`update shipment_schedule set next_poll_at = 'epoch', next_check_at = 'epoch'`;
