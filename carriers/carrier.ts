@@ -78,8 +78,12 @@ export class ProviderError extends Error {
     readonly provider: ProviderName,
     readonly kind: ProviderErrorKind,
     message: string,
-    /** circuitOpen: rejected by the breaker without a request (not a provider failure). */
-    readonly opts: { retryAfterMs?: number; raw?: string; status?: number; circuitOpen?: boolean } = {},
+    /**
+     * circuitOpen: rejected by the breaker without a request (not a provider failure). notSent: held back
+     * by the shared rate limit, which could not be asked (Redis unavailable; not a provider failure either).
+     * stopped: given up because the process is stopping (waiting for the rate limit, or cut mid-request).
+     */
+    readonly opts: { retryAfterMs?: number; raw?: string; status?: number; circuitOpen?: boolean; notSent?: boolean; stopped?: boolean } = {},
   ) {
     super(`${provider}: ${message}`);
     this.name = 'ProviderError';
@@ -88,6 +92,8 @@ export class ProviderError extends Error {
 
 export interface ProviderContext {
   clock: Clock;
+  /** The daemon is stopping: requests still waiting for the rate limit are not sent, those in flight are cut. */
+  signal?: AbortSignal;
   log: Logger;
   /** Business time zone for carriers' local timestamps. */
   timeZone: string;

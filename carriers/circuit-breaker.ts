@@ -59,7 +59,10 @@ export class CircuitBreaker {
       return result;
     } catch (err) {
       const transient = !(err instanceof ProviderError) || err.kind === 'transient';
-      if (!transient) {
+      if (err instanceof ProviderError && (err.opts.notSent || err.opts.stopped)) {
+        // Says nothing of the provider (never sent, or cut by our own shutdown): no change but a trial's turn.
+        if (trial && this.state.kind === 'half_open') this.state.trialInFlight = false;
+      } else if (!transient) {
         this.set({ kind: 'closed', failures: 0 });
       } else if (trial) {
         this.trip();

@@ -2,7 +2,8 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import { ProviderError, type ProviderName } from './carrier.js';
-import type { RateGate } from './rate-gate.js';
+import { GlobalRateGateError } from './global-rate-gate.js';
+import { GateStopped, type RateGate } from './rate-gate.js';
 
 /**
  * Shared HTTP plumbing for the tracking provider clients. Every failure of the transport or of the
@@ -99,34 +100,38 @@ export class ProviderHttp {
     this.agents.https.destroy();
   }
 
-  async postForm(path: string, form: Record<string, string>, now: Date): Promise<HttpReply> {
+  /** `signal`: the daemon stopping (ProviderContext.signal): a request not yet sent never is, one in flight is cut. */
+  async postForm(path: string, form: Record<string, string>, now: Date, signal?: AbortSignal): Promise<HttpReply> {
     const body = new URLSearchParams(form).toString();
-    return this.send(path, body, { 'Content-Type': 'application/x-www-form-urlencoded;charset=utf-8' }, now);
+    return this.send(path, body, { 'Content-Type': 'application/x-www-form-urlencoded;charset=utf-8' }, now, undefined, signal);
   }
 
-  async postJson(path: string, payload: unknown, headers: Record<string, string>, now: Date): Promise<HttpReply> {
-    return this.send(path, JSON.stringify(payload), { ...headers, 'Content-Type': 'application/json' }, now);
+  async postJson(path: string, payload: unknown, headers: Record<string, string>, now: Date, signal?: AbortSignal): Promise<HttpReply> {
+    return this.send(path, JSON.stringify(payload), { ...headers, 'Content-Type': 'application/json' }, now, undefined, signal);
   }
 
   /** GET with a query string (Kuaidi100's autonumber); same classification of the answer as the POSTs. */
-  async get(path: string, query: Record<string, string>, now: Date): Promise<HttpReply> {
-    return this.send(path, null, {}, now, query);
+  async get(path: string, query: Record<string, string>, now: Date, signal?: AbortSignal): Promise<HttpReply> {
+    return this.send(path, null, {}, now, query, signal);
   }
 
-  private async send(path: string, data: string | null, headers: Record<string, string>, now: Date, query?: Record<string, string>): Promise<HttpReply> {
+  private async send(path: string, data: string | null, headers: Record<string, string>, now: Date, query?: Record<string, string>, signal?: AbortSignal): Promise<HttpReply> {
     const p = this.opts.provider;
     let status: number;
     let raw: string;
     let retryAfter: unknown;
     try {
-      const call = () => (data === null ? this.axios.get<string>(path, { params: query, headers }) : this.axios.post<string>(path, data, { headers }));
+      const opts = { headers, ...(signal ? { signal } : {}) };
+      const call = () => (data === null ? this.axios.get<string>(path, { params: query, ...opts }) : this.axios.post<string>(path, data, opts));
       // A 429's Retry-After holds the provider's whole gate (every job of this process), not only this job.
       const holdAfter = (r: { status: number; headers: Record<string, unknown> }) => (r.status === 429 ? parseRetryAfter(r.headers['retry-after'], now) : undefined);
-      const res = await (this.opts.gate ? this.opts.gate.run(call, holdAfter) : call());
+      const res = await (this.opts.gate ? this.opts.gate.run(call, { signal, holdAfter }) : call());
       status = res.status;
       raw = typeof res.data === 'string' ? res.data : String(res.data ?? '');
       retryAfter = res.headers['retry-after'];
     } catch (err) {
+      if (err instanceof GateStopped || signal?.aborted) throw new ProviderError(p, 'transient', 'stopping: request not sent or cut', { stopped: true });
+      if (err instanceof GlobalRateGateError) throw new ProviderError(p, 'transient', `not sent: ${err.message}`, { notSent: true });
       throw classifyTransportError(p, err);
     }
     if (status === 429) {

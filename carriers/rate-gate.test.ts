@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RateGate, rateWindow, usefulConcurrency } from './rate-gate.js';
+import { GateStopped, RateGate, rateWindow, usefulConcurrency } from './rate-gate.js';
 
 describe('rateWindow', () => {
   it.each([
@@ -33,14 +33,11 @@ describe('RateGate', () => {
     const gate = new RateGate(5, 10);
     const starts: number[] = [];
     let held = 0;
-    const first = gate.run(
-      async () => 429,
-      (status) => (status === 429 ? 300 : undefined),
-    );
+    const first = gate.run(async () => 429, { holdAfter: (status) => (status === 429 ? 300 : undefined) });
     const answered = await first.then(() => performance.now());
     // Free slots are there (5), yet nothing leaves while the provider's Retry-After runs.
     expect(gate.held).toBe(true);
-    await Promise.all(Array.from({ length: 4 }, () => gate.run(async () => void starts.push(performance.now()), () => (held++, undefined))));
+    await Promise.all(Array.from({ length: 4 }, () => gate.run(async () => void starts.push(performance.now()), { holdAfter: () => (held++, undefined) })));
     expect(held).toBe(4);
     for (const t of starts) expect(t - answered).toBeGreaterThanOrEqual(299);
     expect(gate.held).toBe(false);
@@ -74,6 +71,21 @@ describe('RateGate', () => {
     );
     expect(order).toEqual([0, 1, 2, 3]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+  });
+
+  it('a waiter gives up on the stop signal: never sent, and those behind it still served', async () => {
+    const gate = new RateGate(1, 60_000);
+    const sent: number[] = [];
+    await gate.run(async () => sent.push(0)); // the one slot is now busy for a minute
+    const stop = new AbortController();
+    const waiting = [1, 2].map((i) => gate.run(async () => sent.push(i), { signal: stop.signal }));
+    expect(gate.state.waiting).toBe(2);
+    stop.abort();
+    for (const w of waiting) await expect(w).rejects.toBeInstanceOf(GateStopped);
+    expect(sent).toEqual([0]);
+    expect(gate.state).toEqual({ waiting: 0, inFlight: 0 });
+    await expect(gate.run(async () => sent.push(3), { signal: stop.signal })).rejects.toBeInstanceOf(GateStopped);
+    expect(sent).toEqual([0]);
   });
 
   it('refuses a window of no requests', () => {

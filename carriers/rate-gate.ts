@@ -33,12 +33,30 @@ export function usefulConcurrency(qps: number, timeoutMs: number): number {
  * a window apart. The cost is that a slow answer holds its slot longer (rate ≤ max / (window + latency)).
  * Waiters are served in arrival order. Monotonic time (performance.now), not the injected clock.
  */
+/** The shared (cross-process) stage of a gate: resolves with the function that gives the slot back. */
+export interface GlobalStage {
+  acquire(signal?: AbortSignal): Promise<() => void>;
+}
+
+/** A request given up while it waited for the rate limit, because the process is stopping: it was never sent. */
+export class GateStopped extends Error {
+  override name = 'AbortError';
+  constructor() {
+    super('stopping: request not sent');
+  }
+}
+
 export class RateGate {
   private readonly freeAt: number[];
   private readonly waiters: ((slot: number) => void)[] = [];
   private timer: NodeJS.Timeout | null = null;
   /** No request leaves before this instant (performance.now): the provider asked us to wait (429 Retry-After). */
   private heldUntil = -Infinity;
+  /**
+   * The cross-process stage (carriers/global-rate-gate.ts), attached by the daemon's workers once Redis is
+   * known: a request that has its local slot also takes a slot of the provider's shared window in Redis.
+   */
+  global: GlobalStage | null = null;
 
   constructor(
     readonly max: number,
@@ -59,21 +77,40 @@ export class RateGate {
   }
 
   /**
-   * Run `send` once the window allows it. `holdAfter` reads the answer: a number of ms (a 429's
-   * Retry-After) holds every request of this gate for that long, decided before the slot is handed on,
-   * so no waiting request slips out between the answer and the hold.
+   * Run `send` once the window allows it (this process's, then the shared one when attached).
+   * `signal` (the daemon stopping) ends the wait: the request is never sent and the call rejects with a
+   * {@link GateStopped}; a request already sent is not the gate's to cancel. `holdAfter` reads the answer: a
+   * number of ms (a 429's Retry-After) holds every request of this gate for that long, decided before the slot
+   * is handed on, so no waiting request slips out between the answer and the hold.
    */
-  async run<T>(send: () => Promise<T>, holdAfter?: (answer: T) => number | undefined): Promise<T> {
-    const slot = await new Promise<number>((resolve) => {
-      this.waiters.push(resolve);
+  async run<T>(send: () => Promise<T>, opts: { signal?: AbortSignal; holdAfter?: (answer: T) => number | undefined } = {}): Promise<T> {
+    const { signal, holdAfter } = opts;
+    if (signal?.aborted) throw new GateStopped();
+    const slot = await new Promise<number>((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.waiters.indexOf(take);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(new GateStopped());
+      };
+      const take = (s: number) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(s);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(take);
       this.pump();
     });
+    let release: (() => void) | null = null;
     try {
+      if (this.global) release = await this.global.acquire(signal);
+      // Stopped while the shared slot was being taken: give it back unsent.
+      if (signal?.aborted) throw new GateStopped();
       const answer = await send();
       const holdMs = holdAfter?.(answer);
       if (holdMs !== undefined && holdMs > 0) this.heldUntil = Math.max(this.heldUntil, performance.now() + holdMs);
       return answer;
     } finally {
+      release?.();
       this.freeAt[slot] = performance.now() + this.durationMs;
       this.pump();
     }

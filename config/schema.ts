@@ -111,7 +111,7 @@ export type LateShipmentPolicy = z.infer<typeof lateShipmentPolicy>;
 const providerCommon = {
   enabled: z.boolean().describe('Whether this provider may be used.'),
   baseUrl: z.url().describe('Base URL; the real API path is appended.'),
-  qps: pos().describe('Requests per second allowed by the provider (enforced by the poll queue limiter).'),
+  qps: pos().describe('Requests per second allowed by the provider, held across all worker processes at the point of sending (a shared window in Redis; each process also has its own gate, and the poll queue limiter paces job starts).'),
   concurrency: posInt().describe(
     'Poll jobs processed at once for this provider, per process. Poll jobs are I/O-bound: keep it at least qps × the provider\'s answer time (in seconds), else the daemon rather than the provider\'s limit caps the rate; qps is enforced by the limiter whatever this is. Capped at what qps lets through in 1 s plus timeoutMs (more would only wait).',
   ),

@@ -32,6 +32,12 @@ export interface SubjectFacts {
   /** Provider alert flags, e.g. `kuaidi100:202`, `kdniao:412`. */
   providerFlags: string[];
   /**
+   * When the carrier last answered about this parcel (a completed poll, not-found included, or a push);
+   * null when it never has. Until it has answered since the parcel was marked shipped, "no scan" is
+   * unknown, not a finding: see {@link carrierAsked}.
+   */
+  lastQueriedAt: Date | null;
+  /**
    * The transit norm that applies to this parcel (route → carrier → global, see db/queries/norms.ts), or
    * null when the shop has no history and no seed. Supplied by detection only for collected, undelivered parcels.
    */
@@ -55,4 +61,17 @@ export interface RuleOutcome {
   verdict: Verdict | null;
   /** Earliest instant at which time alone could change this rule's verdict (null = only new facts can). */
   nextCheckAt: Date | null;
+}
+
+/**
+ * Whether a shipment subject may be judged on carrier facts: the carrier has answered at least once since
+ * the parcel was marked shipped (or at all, when it is not marked). On a fresh book every parcel is
+ * unpolled; judging its empty scan history would open fake-shipment and late-shipment exceptions that the
+ * first poll resolves minutes later (tasks and agent webhooks for nothing). Order-level subjects (no
+ * shipment) need no carrier answer and are always judged.
+ */
+export function carrierAsked(f: Pick<SubjectFacts, 'shipmentId' | 'markedShippedAt' | 'lastQueriedAt'>): boolean {
+  if (f.shipmentId === null) return true;
+  if (f.lastQueriedAt === null) return false;
+  return f.markedShippedAt === null || f.lastQueriedAt.getTime() >= f.markedShippedAt.getTime();
 }

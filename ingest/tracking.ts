@@ -21,6 +21,7 @@ import {
 } from '../db/queries/tracking.js';
 import { addHours } from '../domain/clock.js';
 import { eventKey } from '../domain/event-key.js';
+import { carrierAsked } from '../domain/facts.js';
 import { foldEvents } from '../domain/fold-events.js';
 import { nextPollAt } from '../domain/poll-policy.js';
 import type { Deps } from '../jobs/define-job.js';
@@ -207,7 +208,9 @@ function foldBatch(
       polled: result.kind !== 'error',
       pollErrorKind: errKind,
       pollError: err,
-      recheck: fresh.length > 0 || flagsChanged,
+      // The carrier's first answer since the parcel was marked shipped makes it judgeable on carrier facts
+      // (domain/facts.ts carrierAsked): judge it now even when the answer brought nothing new ("no scan yet").
+      recheck: fresh.length > 0 || flagsChanged || (result.kind !== 'error' && !carrierAsked({ shipmentId: s.id, markedShippedAt: s.markedShippedAt, lastQueriedAt: s.lastPolledAt })),
     });
   }
   return out;

@@ -44,7 +44,7 @@ export const detectCarrier = defineJob({
       where s.id = any(${sql.array(shipmentIds)}::bigint[])
       order by s.id`;
     const detectors = carrierDetectors(config, deps.providers);
-    const pctx = { clock, log: ctx.log, timeZone: config.timezone };
+    const pctx = { clock, log: ctx.log, timeZone: config.timezone, ...(ctx.signal ? { signal: ctx.signal } : {}) };
     const found: { id: number; given: string; code: string; by: Detector }[] = [];
     const unrecognised: { id: number; given: string; trackingNo: string; orderId: string }[] = [];
     const retry: number[] = [];
@@ -65,8 +65,9 @@ export const detectCarrier = defineJob({
           }
         } catch (err) {
           if (!(err instanceof ProviderError)) throw err;
+          if (err.opts.stopped) throw err; // the daemon is stopping: no further call; the job is retried
           // One provider down or refusing must not keep the others from answering.
-          metrics.providerRequests.inc({ provider: d.name, result: err.kind });
+          metrics.providerRequests.inc({ provider: d.name, result: err.opts.notSent ? 'not_sent' : err.kind });
           if (err.kind === 'auth' || err.kind === 'quota') await raiseAlert(sql, `${err.kind}:${d.name}`, err.message, now);
           ctx.log.warn({ provider: d.name, err: { message: err.message, kind: err.kind }, shipmentId: id }, 'carrier detection call failed');
           failed = true;

@@ -6,6 +6,7 @@ import {
   claimShipmentSubjects,
   escalateExceptions,
   loadOpenExceptions,
+  lockSubjectOrders,
   openExceptions,
   resolveExceptions,
   setNextCheck,
@@ -105,10 +106,13 @@ export async function detect(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, shipm
       const facts = await claimShipmentSubjects(tx, now, batch, one ?? ids);
       claimed(facts.map((f) => f.shipmentId!));
       if (facts.length === 0) return 0;
+      // Orders before exceptions, as sync-outreach locks them (see lockSubjectOrders: one lock order, no deadlock).
+      await lockSubjectOrders(tx, facts.map((f) => f.orderId));
       await attachTransitNorms(tx, facts, config.norms.minSamples);
       const open = await loadOpenExceptions(tx, { shipmentIds: facts.map((f) => f.shipmentId!) });
       const next = await judge(tx, deps, facts.map((f) => ({ key: `s${f.shipmentId}`, facts: f, orderId: f.orderId })), open, now, summary);
-      await setNextCheck(tx, 'shipments', next.map((n) => ({ id: Number(n.key.slice(1)), at: n.nextCheckAt })));
+      const version = new Map(facts.map((f) => [f.shipmentId!, f.scheduleVersion]));
+      await setNextCheck(tx, 'shipments', next.map((n) => ({ id: Number(n.key.slice(1)), at: n.nextCheckAt, version: version.get(Number(n.key.slice(1))) })));
       return facts.length;
     });
 
@@ -116,8 +120,8 @@ export async function detect(deps: Pick<Deps, 'sql' | 'config' | 'clock'>, shipm
     for (let i = 0; i < shipmentIds.length; i += batch) await shipmentBatch(shipmentIds.slice(i, i + batch));
     return summary;
   }
-  // Several batches in flight: while Node judges one, Postgres claims and writes another. SKIP LOCKED
-  // keeps their claims disjoint, and each locks its own exceptions in id order.
+  // Several batches in flight: while Node judges one, Postgres claims and writes another. The claims
+  // (advisory, per parcel) keep them disjoint, and each locks its orders, then its exceptions, in id order.
   await Promise.all(Array.from({ length: config.jobs.detectExceptions.concurrency }, async () => {
     while ((await shipmentBatch()) === batch && !signal?.aborted);
   }));

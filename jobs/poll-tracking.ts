@@ -69,11 +69,12 @@ export const pollTracking = defineJob({
       paidAt: s.paidAt,
       markedShippedAt: s.markedShippedAt,
     }));
+    const pctx = { clock, log: ctx.log, timeZone: config.timezone, ...(ctx.signal ? { signal: ctx.signal } : {}) };
     for (let i = 0; i < requests.length; i += provider.maxBatch) {
       const chunk = requests.slice(i, i + provider.maxBatch);
       const chunkRows = due.slice(i, i + provider.maxBatch);
       try {
-        const results = await provider.track(chunk, { clock, log: ctx.log, timeZone: config.timezone });
+        const results = await provider.track(chunk, pctx);
         deps.metrics.providerRequests.inc({ provider: providerName, result: 'ok' });
         const byNo = new Map(results.map((r) => [r.trackingNo, r]));
         for (const s of chunkRows) {
@@ -84,9 +85,13 @@ export const pollTracking = defineJob({
         }
       } catch (err) {
         if (!(err instanceof ProviderError)) throw err;
-        // A breaker rejection never left the process: not a provider failure.
-        deps.metrics.providerRequests.inc({ provider: providerName, result: err.opts.circuitOpen ? 'circuit_open' : err.kind });
+        // A breaker rejection, a request held back by an unreachable shared rate limit, or one given up on
+        // shutdown: not provider failures.
+        const result = err.opts.circuitOpen ? 'circuit_open' : err.opts.notSent ? 'not_sent' : err.opts.stopped ? 'stopped' : err.kind;
+        deps.metrics.providerRequests.inc({ provider: providerName, result });
         if (err.kind === 'transient') {
+          // Stopping (SIGTERM): the requests still waiting for the rate limit are never sent; what earlier
+          // chunks brought is stored and the job fails so BullMQ retries it (another process, or after restart).
           // Store what earlier chunks brought, then let BullMQ retry this job with backoff.
           if (items.length) await ingestBatcher(deps, providerName).submit({ items, now, jobId: ctx.jobId, enqueue: ctx.enqueue });
           throw err;

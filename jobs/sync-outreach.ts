@@ -263,7 +263,9 @@ export async function syncOutreach(
 
 /**
  * One page: lock the orders (id order, skipping those another replica holds), then their open
- * exceptions (id order, as the detection sweep locks them), then their active tasks; decide per order
+ * exceptions (id order), then their active tasks. Orders before exceptions is the one lock order of every
+ * writer of exceptions: the detection sweep takes its orders' key-share locks before any exception lock
+ * (db/queries/exceptions.ts lockSubjectOrders), so the two wait on each other at most, never deadlock; decide per order
  * in memory with the pure planTask; write each kind of change with one set-based statement.
  */
 async function syncOrders(tx: SqlOrTx, config: Config, candidates: number[], now: Date, s: SyncSummary, turn: Turn): Promise<FollowUp[]> {

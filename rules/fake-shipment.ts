@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import type { RuleOutcome, SubjectFacts } from '../domain/facts.js';
+import { carrierAsked, type RuleOutcome, type SubjectFacts } from '../domain/facts.js';
 import { isCarrierScan, TERMINAL_STATUSES, type Status } from '../domain/status.js';
 import { describeStatus, ladderOutcome, NO_OUTCOME, round1, type Rule } from './rule.js';
 
@@ -14,6 +14,9 @@ export const fakeShipmentRule: Rule = {
   type: 'fake_shipment_risk',
   evaluate(f: SubjectFacts, now: Date, cfg: Config): RuleOutcome {
     if (f.markedShippedAt === null || f.collectedAt !== null || !NO_SCAN.has(f.status)) return NO_OUTCOME;
+    // No answer from the carrier since marking shipped: "no scan" is unknown, not a finding. The first answer
+    // makes the parcel due again (ingest: recheck), so waiting for it costs no sweep.
+    if (!carrierAsked(f)) return NO_OUTCOME;
     const c = cfg.rules.fakeShipment;
     return ladderOutcome(
       'fake_shipment_risk',

@@ -9,9 +9,14 @@ export function at(h: number, m = 0, s = 0, ms = 0, from: Date = T0): Date {
   return new Date(from.getTime() + h * HOUR_MS + m * MINUTE_MS + s * 1000 + ms);
 }
 
-/** An uncollected normal Taobao order paid at T0, no shipment yet. */
+/**
+ * An uncollected normal Taobao order paid at T0, no shipment yet. Unless `lastQueriedAt` is given, the
+ * carrier is taken to have answered when the parcel was marked shipped (else at payment), so the rules
+ * judge carrier facts; pass `lastQueriedAt: null` for a parcel the carrier was never asked about.
+ */
 export function facts(over: Partial<SubjectFacts> = {}): SubjectFacts {
   return {
+    lastQueriedAt: over.markedShippedAt ?? T0,
     orderId: 1,
     shipmentId: null,
     platform: 'taobao',

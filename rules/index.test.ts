@@ -119,3 +119,30 @@ describe('evaluateSubject', () => {
     for (const rule of allRules) expect(rule.resolution(f, cfg)).toMatch(/\w/);
   });
 });
+
+describe('unknown is not "no scan" (issue 13): carrier facts are judged only once the carrier has answered', () => {
+  // A parcel marked shipped at +10 h that nobody has polled yet: empty scan history means "not asked".
+  const unasked = facts({ shipmentId: 7, trackingNo: 'YT1', carrier: 'YTO', markedShippedAt: at(10), lastQueriedAt: null });
+
+  it('a never-polled parcel opens neither fake-shipment nor late-shipment, however late, and waits for the answer (no timed re-check)', () => {
+    expect(evaluateSubject(unasked, at(50), cfg)).toEqual({ verdicts: [], nextCheckAt: null });
+    expect(evaluateSubject(unasked, at(100), cfg)).toEqual({ verdicts: [], nextCheckAt: null });
+  });
+
+  it('an answer from before the parcel was marked shipped does not count', () => {
+    expect(evaluateSubject({ ...unasked, lastQueriedAt: at(9) }, at(50), cfg).verdicts).toEqual([]);
+  });
+
+  it('once the carrier answered (not found included) since marking shipped, no scan is a finding', () => {
+    const r = evaluateSubject({ ...unasked, lastQueriedAt: at(11) }, at(50), cfg);
+    expect(r.verdicts.map((v) => [v.type, v.severity])).toEqual([
+      ['late_shipment', 'warning'],
+      ['fake_shipment_risk', 'warning'],
+    ]);
+  });
+
+  it('an order with no shipment needs no carrier answer: late shipment is judged as before', () => {
+    const order = facts({ lastQueriedAt: null });
+    expect(evaluateSubject(order, at(50), cfg).verdicts.map((v) => v.type)).toEqual(['late_shipment']);
+  });
+});

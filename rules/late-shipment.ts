@@ -1,7 +1,7 @@
 import type { Config, LateShipmentPolicy } from '../config/schema.js';
 import { lateShipmentPolicyFor } from '../config/load.js';
 import { HOUR_MS } from '../domain/clock.js';
-import type { RuleOutcome, SubjectFacts } from '../domain/facts.js';
+import { carrierAsked, type RuleOutcome, type SubjectFacts } from '../domain/facts.js';
 import { climb, describeStatus, makeVerdict, NO_OUTCOME, round1, type Rule, type Step } from './rule.js';
 
 /** Once the parcel is back with (or heading back to) the sender or cancelled, shipping late is moot. */
@@ -36,6 +36,9 @@ export const lateShipmentRule: Rule = {
   evaluate(f: SubjectFacts, now: Date, cfg: Config): RuleOutcome {
     // Collected: the clock stopped. Ended states: the order no longer needs shipping.
     if (f.collectedAt !== null || ENDED_STATUSES.has(f.status)) return NO_OUTCOME;
+    // A parcel the carrier has not answered about may well be collected: judged once it has (the first answer
+    // makes it due again). Polling is what must come early near the deadline (domain/poll-policy.ts).
+    if (!carrierAsked(f)) return NO_OUTCOME;
     const policy = lateShipmentPolicyFor(cfg, f.platform);
     const d = shipDeadline(f, policy);
     if (!d) return NO_OUTCOME;

@@ -33,8 +33,10 @@ describe('a detection sweep isolates a row it cannot judge', () => {
     const [o2] = await sql`insert into orders (platform, external_id, paid_at) values ('taobao', 'POISON2', '9999-12-31T23:59:59+08:00') returning id`;
     const [s2] = await sql`insert into shipments (order_id, carrier, tracking_no) values (${o2!.id}, 'ZTO', 'ZT77000099') returning id`;
 
-    // The detection job alone (no poll first: the parcel stays uncollected, as one the carrier never picked up),
+    // The detection job alone (no poll job: the parcel stays uncollected, as one the carrier never picked up;
+    // the carrier did answer about it, "no scan", else it would not be judged on carrier facts yet),
     // 108 h after payment: all three real ones are late.
+    await sql`update shipments set last_polled_at = '2026-11-15T11:00:00+08:00' where tracking_no in ('ZT77000001', 'ZT77000099')`;
     const sweep = async (at: string) => {
       app.clock.set(at);
       return (await executeJob(detectExceptions, {}, app.deps, { jobId: `detect-${at}`, attempt: 1, enqueue: async () => {} })).summary!;

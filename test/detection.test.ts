@@ -6,6 +6,8 @@ import { runOnce } from '../worker/run-once.js';
 import { fixedClock } from '../domain/clock.js';
 import { startDaemon, type Daemon } from '../worker/daemon.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { executeJob } from '../worker/runtime.js';
+import { detectExceptions } from '../jobs/detect-exceptions.js';
 
 /** Everything is paid at T0 (00:00 Shanghai on 11.11); instants are hours after it. */
 const T0 = Date.parse('2026-11-11T00:00:00+08:00');
@@ -433,6 +435,29 @@ describe('detection timeline through run-once', () => {
         expect(res.status, q).toBe(400);
       }
     });
+  });
+});
+
+describe('unknown is not "no scan" (issue 13): a fresh book', () => {
+  it('never-polled parcels are not judged on carrier facts; the first answer (no scan) makes them due and judged', async () => {
+    const app = await createTestApp({}, iso(60));
+    try {
+      app.deps.providers.set('sandbox', scriptedProvider(new Map([['PWN00000001', []], ['PWN00000002', [{ h: 3, status: 'collected', text: '【杭州】快件已揽收', hub: '杭州' }, { h: 59, status: 'in_transit', text: '快件已到达【上海转运中心】', hub: '上海转运中心' }]]])));
+      // Imported 60 h after payment, marked shipped at 2 h: had the carrier said "no scan", both would be late
+      // and fake-shipment critical. Nobody has asked it yet.
+      await app.addOrders([order('N1', [{ trackingNo: 'PWN00000001', markedH: 2 }]), order('N2', [{ trackingNo: 'PWN00000002', markedH: 2 }])]);
+      const sweep = await executeJob(detectExceptions, {}, app.deps, { jobId: 'fresh', attempt: 1, enqueue: async () => {} });
+      expect(sweep.summary!.evaluated).toBeGreaterThan(0);
+      expect(await openSet(app)).toEqual([]);
+      // The cycle polls them (N1: no scan, N2: collected at 3 h, moving) and judges on what the carrier said.
+      await step(app, 60.1);
+      expect(await openSet(app)).toEqual([
+        ['N1', 'PWN00000001', 'fake_shipment_risk', 'critical'],
+        ['N1', 'PWN00000001', 'late_shipment', 'critical'],
+      ]);
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { attachGlobalRateGates } from '../carriers/global-rate-gate.js';
 import type { Config } from '../config/schema.js';
 import { assertDatabaseUrl, DatabaseUrlError, explainDatabaseError } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
@@ -74,6 +75,15 @@ export async function startDaemon(opts: {
     if (has('worker')) pools = await openWorkerPools(deps, config);
     // Processes that run cycles announce themselves, so a far-off `run-once --now` can refuse (worker/heartbeat.ts).
     if (has('scheduler') || has('worker')) heartbeat = await startHeartbeat(deps.sql, { role, intervalSeconds: config.replay.heartbeatSeconds, log });
+    // Workers meter each provider's requests across every process (carriers/global-rate-gate.ts); the
+    // connection fails fast (producer posture), so an unreachable Redis holds requests back, never lets them through.
+    if (has('worker')) {
+      attachGlobalRateGates(deps.providers, connections.create('producer'), {
+        prefix: config.redis.prefix,
+        timeoutMs: (p) => (config.providers as unknown as Record<string, { timeoutMs: number }>)[p]!.timeoutMs,
+        onReleaseError: (err) => connections.reportError(err as Error, { rateGate: 'release' }),
+      });
+    }
     runtime = new QueueRuntime(deps, connections, pools);
     // HTTP first, so /readyz says why we are not ready while Redis is still down.
     if (has('api')) {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Queue, UnrecoverableError, Worker, type Job, type MinimalJob } from 'bullmq';
 import { ProviderError, type ProviderName } from '../carriers/carrier.js';
 import { rateWindow, usefulConcurrency } from '../carriers/rate-gate.js';
@@ -75,7 +76,10 @@ export class QueueRuntime {
     private readonly deps: Deps,
     private readonly connections: RedisConnections,
     private readonly pools?: WorkerPools,
-  ) {}
+  ) {
+    // Every running job (and each of its requests waiting for the rate or in flight) listens to this one signal.
+    setMaxListeners(0, this.stopping.signal);
+  }
 
   get config(): Config {
     return this.deps.config;

@@ -33,11 +33,15 @@ export class KdniaoProvider implements TrackingProvider {
   readonly requestType: '1002' | '8001';
   private readonly http: ProviderHttp;
 
+  /** Every request's rate gate (the daemon attaches the shared stage to it: carriers/global-rate-gate.ts). */
+  readonly gate: RateGate | undefined;
+
   /** `gate`: the per-process request limit (createProviders passes one; client tests run without). */
   constructor(
     private readonly cfg: KdniaoConfig,
     opts: { gate?: RateGate } = {},
   ) {
+    this.gate = opts.gate;
     this.requestType = cfg.requestType;
     this.http = new ProviderHttp({ provider: 'kdniao', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: cfg.concurrency, ...(opts.gate ? { gate: opts.gate } : {}) });
   }
@@ -82,6 +86,7 @@ export class KdniaoProvider implements TrackingProvider {
       '/Ebusiness/EbusinessOrderHandle.aspx',
       { RequestData: requestData, EBusinessID: this.cfg.eBusinessId, RequestType: requestType, DataSign: kdniaoSign(requestData, this.cfg.appKey), DataType: '2' },
       ctx.clock.now(),
+      ctx.signal,
     );
   }
 

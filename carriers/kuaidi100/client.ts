@@ -32,11 +32,15 @@ export class Kuaidi100Provider implements TrackingProvider {
   /** The detection API lives on another host (www.kuaidi100.com); it shares the account's rate gate. */
   private readonly autonumber: ProviderHttp;
 
+  /** Every request's rate gate (the daemon attaches the shared stage to it: carriers/global-rate-gate.ts). */
+  readonly gate: RateGate | undefined;
+
   /** `gate`: the per-process request limit (createProviders passes one; client tests run without). */
   constructor(
     private readonly cfg: Kuaidi100Config,
     opts: { gate?: RateGate } = {},
   ) {
+    this.gate = opts.gate;
     const gate = opts.gate ? { gate: opts.gate } : {};
     this.http = new ProviderHttp({ provider: 'kuaidi100', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: cfg.concurrency, ...gate });
     this.autonumber = new ProviderHttp({ provider: 'kuaidi100', baseUrl: cfg.autonumberUrl, timeoutMs: cfg.timeoutMs, maxSockets: 2, ...gate });
@@ -54,7 +58,7 @@ export class Kuaidi100Provider implements TrackingProvider {
    * credentials or a reply we do not understand.
    */
   async detectCarrier(trackingNo: string, ctx: ProviderContext): Promise<string[]> {
-    const reply = await this.autonumber.get('/autonumber/auto', { num: trackingNo, key: this.cfg.key }, ctx.clock.now());
+    const reply = await this.autonumber.get('/autonumber/auto', { num: trackingNo, key: this.cfg.key }, ctx.clock.now(), ctx.signal);
     if (Array.isArray(reply.body)) return reply.body.filter(isRecord).map((c) => textOf(c.comCode).trim()).filter(Boolean);
     const b = isRecord(reply.body) ? reply.body : {};
     const code = textOf(b.returnCode);
@@ -120,6 +124,7 @@ export class Kuaidi100Provider implements TrackingProvider {
       '/poll/query.do',
       { customer: this.cfg.customer, param, sign: kuaidi100Sign(param, this.cfg.key, this.cfg.customer) },
       ctx.clock.now(),
+      ctx.signal,
     );
     return parseKuaidi100Reply(reply.body, req.trackingNo, ctx.timeZone, reply.raw);
   }

@@ -26,11 +26,15 @@ export class SeventeenTrackProvider implements TrackingProvider {
   readonly maxBatch: number;
   private readonly http: ProviderHttp;
 
+  /** Every request's rate gate (the daemon attaches the shared stage to it: carriers/global-rate-gate.ts). */
+  readonly gate: RateGate | undefined;
+
   /** `gate`: the per-process request limit (createProviders passes one; client tests run without). */
   constructor(
     private readonly cfg: SeventeenTrackConfig,
     opts: { gate?: RateGate } = {},
   ) {
+    this.gate = opts.gate;
     this.maxBatch = Math.min(cfg.batchSize, API_MAX_BATCH);
     this.http = new ProviderHttp({ provider: 'seventeenTrack', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: cfg.concurrency, ...(opts.gate ? { gate: opts.gate } : {}) });
   }
@@ -138,7 +142,7 @@ export class SeventeenTrackProvider implements TrackingProvider {
   }
 
   private async call(endpoint: 'register' | 'gettrackinfo', body: unknown[], ctx: ProviderContext): Promise<Envelope> {
-    const reply = await this.http.postJson(`/track/v2.2/${endpoint}`, body, { '17token': this.cfg.token }, ctx.clock.now());
+    const reply = await this.http.postJson(`/track/v2.2/${endpoint}`, body, { '17token': this.cfg.token }, ctx.clock.now(), ctx.signal);
     const b = reply.body;
     const raw = clip(reply.raw);
     if (!isRecord(b) || typeof b.code !== 'number') throw new ProviderError('seventeenTrack', 'malformed', `${endpoint}: reply has no numeric code`, { raw });

@@ -1,5 +1,6 @@
 import type { SqlOrTx as Sql } from '../client.js';
 import type { SubjectFacts, Verdict } from '../../domain/facts.js';
+import { DatabaseLock } from '../locks.js';
 
 export interface OpenException {
   id: number;
@@ -32,34 +33,47 @@ function toFacts(r: Row): SubjectFacts {
     status: (r.status as SubjectFacts['status']) ?? 'pending',
     statusSince: (r.status_since as Date | null) ?? null,
     providerFlags: (r.provider_flags as string[] | null) ?? [],
+    lastQueriedAt: (r.last_polled_at as Date | null) ?? null,
   };
 }
 
+/** A claimed shipment subject and the version (xmin) of its schedule row when it was read. */
+export type ClaimedShipment = SubjectFacts & { scheduleVersion: string };
+
 /**
- * Claim up to `limit` shipments due for detection (or the given ids), locking their schedule rows so a
- * second replica's sweep takes other rows. The shipments rows are read, not locked: a poll that changes
- * one meanwhile waits for this lock to set "judge now", so the next sweep sees its facts. Must run inside
- * a transaction.
+ * Claim up to `limit` shipments due for detection (or the given ids). Claims are transaction-scoped
+ * advisory locks on the shipment id (DatabaseLock.DetectClaim), not row locks on shipment_schedule: the
+ * schedule row also carries next_poll_at, and plan-polls (FOR UPDATE SKIP LOCKED on the same rows) planned
+ * none of a sweep's parcels while the sweep held their rows for its whole batch (0 of 2,650 at one tick,
+ * issue 13). Two sweeps (replicas, concurrent batches, a triggered run) still never judge one parcel at once.
+ *
+ * The candidates are read first (a bounded, ordered set) and locked one by one until `limit` are held; the
+ * facts are then read in a statement of their own (fresh snapshot, still due?). A change made after that
+ * (a poll saying "judge now", an order update) is not overwritten: the schedule row's version (xmin) is
+ * read with the facts and setNextCheck writes only rows still at it. Must run inside a transaction.
  */
-export async function claimShipmentSubjects(tx: Sql, now: Date, limit: number, ids?: number[]): Promise<SubjectFacts[]> {
-  const rows = ids
-    ? await tx`
-        select s.id as shipment_id, s.order_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by, o.amount,
-               s.carrier, s.tracking_no, s.marked_shipped_at, s.collected_at, s.delivered_at, s.last_event_at,
-               s.last_event_text, s.last_hub, s.status, s.status_since, s.provider_flags
-        from shipment_schedule c join shipments s on s.id = c.shipment_id join orders o on o.id = s.order_id
-        where c.shipment_id = any(${tx.array(ids)}::bigint[])
-        for update of c skip locked`
-    : await tx`
-        select s.id as shipment_id, s.order_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by, o.amount,
-               s.carrier, s.tracking_no, s.marked_shipped_at, s.collected_at, s.delivered_at, s.last_event_at,
-               s.last_event_text, s.last_hub, s.status, s.status_since, s.provider_flags
-        from shipment_schedule c join shipments s on s.id = c.shipment_id join orders o on o.id = s.order_id
-        where c.next_check_at <= ${now}
-        order by c.next_check_at
-        limit ${limit}
-        for update of c skip locked`;
-  return rows.map(toFacts);
+export async function claimShipmentSubjects(tx: Sql, now: Date, limit: number, ids?: number[]): Promise<ClaimedShipment[]> {
+  const candidates = ids
+    ? tx`select c.shipment_id from shipment_schedule c where c.shipment_id = any(${tx.array(ids)}::bigint[]) order by c.shipment_id`
+    : // Room for the batches of other sweeps in flight (jobs.detectExceptions.concurrency, replicas) ahead of this one.
+      tx`select c.shipment_id from shipment_schedule c where c.next_check_at <= ${now} order by c.next_check_at, c.shipment_id limit ${limit * 8}`;
+  const claimed = await tx`
+    with cand as materialized (${candidates})
+    select shipment_id from cand
+    where pg_try_advisory_xact_lock(${DatabaseLock.DetectClaim}::int, (shipment_id % 2147483647)::int)
+    limit ${limit}`;
+  if (claimed.length === 0) return [];
+  // A second statement, so a second snapshot: it sees whatever the claim's previous holder committed (a sweep
+  // that judged the parcel just now), and a parcel judged meanwhile is no longer due.
+  const rows = await tx`
+    select s.id as shipment_id, s.order_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by, o.amount,
+           s.carrier, s.tracking_no, s.marked_shipped_at, s.collected_at, s.delivered_at, s.last_event_at,
+           s.last_event_text, s.last_hub, s.status, s.status_since, s.provider_flags, s.last_polled_at, c.xmin::text as version
+    from shipment_schedule c join shipments s on s.id = c.shipment_id join orders o on o.id = s.order_id
+    where c.shipment_id = any(${tx.array(claimed.map((r) => r.shipment_id as string))}::bigint[])
+      ${ids ? tx`` : tx`and c.next_check_at <= ${now}`}
+    order by c.next_check_at, c.shipment_id`;
+  return rows.map((r) => ({ ...toFacts(r), scheduleVersion: r.version as string }));
 }
 
 /**
@@ -80,7 +94,23 @@ export async function claimOrderSubjects(tx: Sql, now: Date, limit: number, ids?
 }
 
 /**
- * The open exceptions of the claimed subjects, locked in id order. Every transaction that writes several
+ * One lock order for every transaction that writes exceptions: ORDERS first (ascending id), THEN exception
+ * rows (ascending id). sync-outreach locks its page's orders `FOR UPDATE` and then their open exceptions.
+ * The shipment sweep used to lock the exceptions first (loadOpenExceptions) and reach the order only when it
+ * inserted a new exception (the foreign key's `FOR KEY SHARE` on orders): exceptions → order against sync's
+ * order → exceptions, a deadlock (seen once, issue 13). So the sweep takes that same key-share lock on its
+ * subjects' orders up front, before any exception lock: it then waits for a sync page holding one of them
+ * (short: no HTTP inside) while holding no exception, and sync's SKIP LOCKED passes over orders it holds.
+ * KEY SHARE is the weakest row lock, the one the insert takes anyway: two sweeps never wait on each other.
+ */
+export async function lockSubjectOrders(tx: Sql, orderIds: number[]): Promise<void> {
+  if (orderIds.length === 0) return;
+  const ids = [...new Set(orderIds)].sort((a, b) => a - b);
+  await tx`select id from orders where id = any(${tx.array(ids)}::bigint[]) order by id for key share`;
+}
+
+/**
+ * The open exceptions of the claimed subjects, locked in id order (after their orders: lockSubjectOrders). Every transaction that writes several
  * exception rows (this sweep, sync-outreach) takes their locks in ascending id order up front, so two of
  * them can wait on each other but never deadlock.
  */
@@ -174,13 +204,24 @@ export async function resolveExceptions(tx: Sql, items: { id: number; reason: st
     select id, 'resolved', reason, ${now}::timestamptz from u`;
 }
 
-export async function setNextCheck(tx: Sql, table: 'shipments' | 'orders', items: { id: number; at: Date | null }[]): Promise<void> {
+/**
+ * Store each subject's next check. For shipments with a `version` (claimShipmentSubjects), only a row still at
+ * that version is written, and a row another transaction holds right now is skipped (never waited for: the
+ * sweep holds exception locks, so a wait here could close a cycle). A row left alone keeps its due time, or
+ * the "judge now" another writer gave it, and is judged again by the next sweep: at worst a repeated verdict
+ * (idempotent), never a change of facts left unjudged until a far-off check.
+ */
+export async function setNextCheck(tx: Sql, table: 'shipments' | 'orders', items: { id: number; at: Date | null; version?: string }[]): Promise<void> {
   if (items.length === 0) return;
   const ids = tx.array(items.map((i) => i.id));
   const ats = tx.array(items.map((i) => i.at?.toISOString() ?? null) as string[]);
   if (table === 'shipments') {
-    await tx`update shipment_schedule c set next_check_at = t.at from unnest(${ids}::bigint[], ${ats}::timestamptz[]) as t(id, at)
-             where c.shipment_id = t.id and c.next_check_at is distinct from t.at`;
+    const versions = tx.array(items.map((i) => i.version ?? null) as string[]);
+    await tx`update shipment_schedule c set next_check_at = t.at
+             from unnest(${ids}::bigint[], ${ats}::timestamptz[], ${versions}::text[]) as t(id, at, version)
+             where c.shipment_id = t.id and c.next_check_at is distinct from t.at
+               and (t.version is null or c.xmin = t.version::xid)
+               and c.shipment_id in (select shipment_id from shipment_schedule where shipment_id = any(${ids}::bigint[]) order by shipment_id for update skip locked)`;
   } else {
     await tx`update orders o set next_check_at = t.at from unnest(${ids}::bigint[], ${ats}::timestamptz[]) as t(id, at)
              where o.id = t.id and o.next_check_at is distinct from t.at`;
