@@ -50,6 +50,7 @@ export class Kuaidi100Provider implements TrackingProvider {
   close(): void {
     this.http.close();
     this.autonumber.close();
+    this.subscribeHttp.close();
   }
 
   /**
@@ -64,7 +65,6 @@ export class Kuaidi100Provider implements TrackingProvider {
     const code = textOf(b.returnCode);
     if (code === '600' || code === '601') throw new ProviderError('kuaidi100', 'auth', `autonumber ${code}: ${textOf(b.message)}`, { raw: clip(reply.raw) });
     throw new ProviderError('kuaidi100', 'malformed', 'autonumber reply is not a list of companies', { raw: clip(reply.raw) });
-    this.subscribeHttp.close();
   }
 
   /**
