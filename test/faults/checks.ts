@@ -215,3 +215,81 @@ export function duplicateHits(sink: Sink, to: string): string[] {
 export function crashes(d: Daemon): Record<string, unknown>[] {
   return d.lines.filter((l) => l.msg === 'uncaught exception' || l.msg === 'unhandled rejection' || l.msg === 'stderr');
 }
+
+/**
+ * `n` chased orders: each parcel's paid time is chosen (from the sandbox's own journey plan) so that its
+ * next hub arrival lands `hubInSeconds` from now, wall time; a chase is registered on each at once, so
+ * that move is news to the chase and must give exactly one customer message. `registerChases` (call it
+ * once the parcels are polled, so the hub before the move is the chase's baseline) registers a chase on each.
+ */
+export async function postChasedOrders(d: Daemon, n: number, opts: { prefix?: string; hubInSeconds: number }): Promise<{ orderIds: string[]; registerChases(): Promise<void> }> {
+  const { loadConfig } = await import('../../config/load.js');
+  const { planJourney } = await import('../../carriers/sandbox/index.js');
+  const cfg = loadConfig({ env: {} });
+  const prefix = opts.prefix ?? 'C';
+  const target = Date.now() + opts.hubInSeconds * 1000;
+  const plan = (trackingNo: string, paidAt: Date) =>
+    planJourney({ seed: cfg.providers.sandbox.seed, rates: cfg.providers.sandbox.rates, carrier: 'ZTO', trackingNo, paidAt, markedShippedAt: paidAt, timeZone: cfg.timezone });
+  const orders: { orderId: string; paidAt: string; amount: number; customer: { name: string; phone: string }; shipments: unknown[] }[] = [];
+  for (let i = 0; orders.length < n && i < n * 20; i++) {
+    const trackingNo = `${prefix}H${String(i).padStart(9, '0')}`;
+    const first = plan(trackingNo, new Date(target - 72 * 3600_000));
+    // The second hub the parcel reaches (a move after one hub is known), at least 2 events in.
+    const hubs = first?.events.filter((e) => e.intendedHub) ?? [];
+    const move = hubs.find((e, k) => k > 0 && e.intendedHub !== hubs[k - 1]!.intendedHub);
+    if (!first || !move) continue;
+    const paidAt = new Date(target - 72 * 3600_000 + (target - move.at.getTime()));
+    const again = plan(trackingNo, paidAt)!.events.find((e) => e.text === move.text);
+    if (!again || Math.abs(again.at.getTime() - target) > 5000) continue;
+    const k = orders.length;
+    orders.push({
+      orderId: `${prefix}${k}`,
+      paidAt: paidAt.toISOString(),
+      amount: 100,
+      customer: { name: `催件${k}`, phone: `1390000${String(k).padStart(4, '0')}` },
+      shipments: [{ carrier: 'ZTO', trackingNo, markedShippedAt: paidAt.toISOString() }],
+    });
+  }
+  if (orders.length < n) throw new Error(`only ${orders.length} of ${n} sandbox parcels have a hub move to place`);
+  const r = await d.api('POST', '/api/orders', { orders });
+  if (r.status !== 200 || r.json.accepted !== n) throw new Error(`orders not accepted: ${JSON.stringify(r.json).slice(0, 300)}`);
+  return {
+    orderIds: orders.map((o) => o.orderId),
+    async registerChases() {
+      for (const o of orders) {
+        const c = await d.api('POST', '/api/chases', { orderId: o.orderId, contact: o.customer.phone });
+        if (c.status !== 201) throw new Error(`chase not registered: ${c.status} ${JSON.stringify(c.json).slice(0, 200)}`);
+      }
+    },
+  };
+}
+
+/** Customer messages about hub moves recorded per chased order (one expected each). */
+export async function hubMessagesPerOrder(env: FaultEnv, orderIds: string[]): Promise<Map<string, number>> {
+  const rows = await env.sql`
+    select o.external_id as order_id, count(n.id)::int as n
+    from orders o join shipments s on s.order_id = o.id join chases c on c.shipment_id = s.id
+    left join notifications n on n.chase_id = c.id and n.kind = 'hub_moved'
+    where o.external_id = any(${orderIds}::text[]) group by o.external_id`;
+  return new Map(rows.map((r) => [String(r.order_id), r.n as number]));
+}
+
+/** On failure, what the database and the daemons' warnings say (printed, then the error is rethrown). */
+export async function diagnose<T>(env: FaultEnv, daemons: Daemon[], run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const [s] = await env.sql`
+      select (select count(*)::int from shipments where last_polled_at is null) as unpolled,
+             (select count(*)::int from exceptions) as exceptions, (select count(*)::int from exceptions where status = 'open') as open,
+             (select count(*)::int from outreach_tasks) as tasks,
+             (select json_object_agg(status, n) from (select status, count(*)::int as n from outreach_deliveries group by status) x) as deliveries,
+             (select json_object_agg(status, n) from (select status, count(*)::int as n from notifications group by status) x) as messages`.catch(() => [{ error: 'db down' }]);
+    console.log('fault diagnosis', JSON.stringify(s));
+    for (const [i, d] of daemons.entries()) {
+      const warn = d.lines.filter((l) => typeof l.level !== 'number' || (l.level as number) >= 40).slice(-15);
+      console.log(`daemon ${i} (exit ${d.proc.exitCode ?? d.proc.signalCode ?? 'running'}) last warnings:`, JSON.stringify(warn.map((l) => [l.msg, (l.err as { message?: string } | undefined)?.message, l.job ?? l.queue])));
+    }
+    throw err;
+  }
+}

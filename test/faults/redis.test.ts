@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { assertNoStuckJobs, assertNothingLost, assertServes, crashes, duplicateHits, postOrdersPaid, settled, sinkConfig, startSink, type Sink } from './checks.js';
+import { assertNoStuckJobs, assertNothingLost, assertServes, crashes, diagnose, duplicateHits, postOrdersPaid, settled, sinkConfig, startSink, type Sink } from './checks.js';
 import { FAST_CONFIG, startFaultEnv, untilReady, waitFor, type FaultEnv } from './harness.js';
 
 /*
@@ -66,7 +66,7 @@ describe('Redis SIGSTOP longer than the BullMQ lock, then SIGCONT', () => {
     const d = await env.startDaemon({ config: sinkConfig(sink) });
     await untilReady(d);
     await postOrdersPaid(d, 200);
-    await waitFor('agent deliveries under way', async () => sink!.hits.length > 0 || undefined, 60_000, 100);
+    await diagnose(env, [d], () => waitFor('agent deliveries under way', async () => sink!.hits.length > 0 || undefined, 60_000, 100));
     env.redis.freeze();
     const during = await waitFor('readyz 503 while frozen', async () => {
       const r = await d.readyz();

@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  allPolledSince,
+  assertNoStuckJobs,
+  assertNothingLost,
+  assertServes,
+  crashes,
+  diagnose,
+  duplicateHits,
+  hubMessagesPerOrder,
+  postChasedOrders,
+  postOrdersPaid,
+  settled,
+  sinkConfig,
+  startSink,
+  type Sink,
+} from './checks.js';
+import { startFaultEnv, untilReady, waitFor, type Daemon, type FaultEnv } from './harness.js';
+
+/*
+ * More than one daemon on one database and one Redis: replicas starting together on an empty database,
+ * a replica stopped (SIGTERM) or killed (SIGKILL) with jobs in flight, and replicas whose clocks disagree
+ * by ±90 s. "Nothing lost" is test/faults/checks.ts.
+ */
+
+let env: FaultEnv | undefined;
+let sink: Sink | undefined;
+afterEach(async () => {
+  await env?.close();
+  await sink?.close();
+  env = undefined;
+  sink = undefined;
+});
+
+const JOURNAL = JSON.parse(readFileSync(new URL('../../db/migrations/meta/_journal.json', import.meta.url), 'utf8')) as { entries: { tag: string }[] };
+
+describe('three daemons migrating an empty database at once', () => {
+  it('all come up, the journal is applied once, no errors', async () => {
+    env = await startFaultEnv();
+    const ds = await Promise.all([0, 1, 2].map(() => env!.startDaemon()));
+    await diagnose(env, ds, () => Promise.all(ds.map((d) => untilReady(d))));
+    const applied = await env.sql`select hash, created_at from drizzle.__drizzle_migrations order by id`;
+    expect(applied.length).toBe(JOURNAL.entries.length);
+    expect(new Set(applied.map((r) => r.hash)).size).toBe(JOURNAL.entries.length);
+    for (const d of ds) {
+      expect(d.lines.filter((l) => l.msg === 'migrations applied').length).toBe(1);
+      expect(d.lines.filter((l) => /failed, retrying/.test(String(l.msg)) || (l.level as number) >= 50 || l.msg === 'stderr')).toEqual([]);
+      await assertServes(d);
+    }
+    // And they work together: every parcel polled once the book is posted to one of them.
+    await postOrdersPaid(ds[1]!, 60);
+    await diagnose(env, ds, () => settled(env!));
+    await assertNothingLost(env);
+    for (const d of ds) expect(await d.stop()).toBe(0);
+  });
+});
+
+describe('a replica stopped or killed with jobs in flight', () => {
+  it('SIGTERM: exit 0 within the grace, what it was doing is finished, the rest by the next start', async () => {
+    env = await startFaultEnv();
+    // Slow agents' endpoint: delivery jobs are in flight when the signal comes.
+    sink = await startSink({ delayMs: 2000 });
+    const config = sinkConfig(sink);
+    const a = await env.startDaemon({ config });
+    await untilReady(a);
+    await postOrdersPaid(a, 150);
+    await diagnose(env, [a], () => waitFor('agent deliveries in flight', async () => (await env!.sql`select count(*)::int as n from outreach_deliveries where status = 'sending'`)[0]!.n > 0, 60_000, 100));
+    const t0 = Date.now();
+    expect(await a.stop()).toBe(0); // FAST_CONFIG grace 15 s: more than exit 1 at the limit would say
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(a.lines.some((l) => l.msg === 'grace period over: exiting with jobs still running')).toBe(false);
+    const [sending] = await env.sql`select count(*)::int as n from outreach_deliveries where status = 'sending'`;
+    expect(sending!.n).toBe(0); // each send in flight was finished and recorded before the exit
+    const b = await env.startDaemon({ config });
+    await untilReady(b);
+    await diagnose(env, [a, b], () => settled(env!));
+    await assertNothingLost(env, sink);
+    expect(duplicateHits(sink, 'agents')).toEqual([]);
+    await assertNoStuckJobs(env);
+    await assertServes(b);
+    expect([...crashes(a), ...crashes(b)]).toEqual([]);
+    expect(await b.stop()).toBe(0);
+  });
+
+  it('SIGKILL mid-job with a second replica running: the other replica finishes the work once', async () => {
+    env = await startFaultEnv();
+    sink = await startSink({ delayMs: 2000 });
+    const config = sinkConfig(sink);
+    const a = await env.startDaemon({ config });
+    const b = await env.startDaemon({ config });
+    await Promise.all([untilReady(a), untilReady(b)]);
+    await postOrdersPaid(a, 150);
+    await diagnose(env, [a, b], () => waitFor('agent deliveries in flight', async () => (await env!.sql`select count(*)::int as n from outreach_deliveries where status = 'sending'`)[0]!.n > 1, 60_000, 100));
+    a.proc.kill('SIGKILL');
+    expect(await a.exited).toBeNull();
+    // A's active jobs keep their BullMQ locks until they expire (30 s), then B's stalled check takes them back.
+    await diagnose(env, [a, b], () => settled(env!, 120_000));
+    const lost = await assertNothingLost(env, sink);
+    expect(lost.tasks).toBeGreaterThan(0);
+    // A delivery cut mid-call by the kill may reach the agents twice, always under its one Idempotency-Key;
+    // in the database each is one row, sent once.
+    await waitFor('no job stuck active', async () => (await assertNoStuckJobs(env!), true), 30_000, 1000);
+    await assertServes(b);
+    expect(crashes(b)).toEqual([]);
+    expect(await b.stop()).toBe(0);
+  });
+});
+
+describe('two replicas with duplicate ticks and clocks 90 s ahead and 90 s behind', () => {
+  it('one exception per rule per order, one active task per order, one customer message per hub move', async () => {
+    env = await startFaultEnv();
+    sink = await startSink();
+    const config = sinkConfig(sink);
+    const ahead = await env.startDaemon({ config, env: { PARCELWATCH_CLOCK_OFFSET_MS: '90000' } });
+    const behind = await env.startDaemon({ config, env: { PARCELWATCH_CLOCK_OFFSET_MS: '-90000' } });
+    await Promise.all([untilReady(ahead), untilReady(behind)]);
+    for (const [d, ms] of [[ahead, 90000], [behind, -90000]] as [Daemon, number][]) {
+      expect(d.lines.some((l) => l.offsetMs === ms)).toBe(true); // the offset is in effect
+    }
+    await postOrdersPaid(ahead, 150);
+    // The next hub of each chased parcel lands 110 s from now: the replica ahead sees it after ~20 s, the
+    // one behind not before ~200 s, so for the rest of the test they poll and judge these parcels differently.
+    const chased = await postChasedOrders(behind, 20, { hubInSeconds: 110 });
+    await allPolledSince(env, null);
+    await chased.registerChases();
+    await diagnose(env, [ahead, behind], () =>
+      waitFor('a message for each chased hub move', async () => [...(await hubMessagesPerOrder(env!, chased.orderIds)).values()].every((n) => n >= 1), 90_000, 500),
+    );
+    // Both keep running ticks, sweeps and polls with their own "now" for a while.
+    await new Promise((r) => setTimeout(r, 15_000));
+    await diagnose(env, [ahead, behind], () => settled(env!));
+    expect([...(await hubMessagesPerOrder(env, chased.orderIds)).values()]).toEqual(chased.orderIds.map(() => 1));
+    const lost = await assertNothingLost(env, sink);
+    expect(lost.exceptions).toBeGreaterThan(0);
+    expect(duplicateHits(sink, 'customers')).toEqual([]);
+    expect(duplicateHits(sink, 'agents')).toEqual([]);
+    await assertNoStuckJobs(env);
+    for (const d of [ahead, behind]) {
+      await assertServes(d);
+      expect(crashes(d)).toEqual([]);
+      expect(await d.stop()).toBe(0);
+    }
+  });
+});
