@@ -109,7 +109,7 @@ export function allPolledSince(env: FaultEnv, since: Date | null, timeoutMs = 90
  * The daemons have caught up: every parcel polled, exceptions open, every order with an open exception
  * has its active task, and no agent delivery or customer message is still waiting to be sent.
  */
-export async function settled(env: FaultEnv, timeoutMs = 90_000): Promise<void> {
+export async function settled(env: FaultEnv, timeoutMs = 90_000, opts: { messagesSent?: boolean } = {}): Promise<void> {
   await allPolledSince(env, null, timeoutMs);
   await waitFor(
     'exceptions open and outreach in step (every open exception has its task, every delivery and message sent)',
@@ -121,7 +121,7 @@ export async function settled(env: FaultEnv, timeoutMs = 90_000): Promise<void> 
              and not exists (select 1 from outreach_tasks t where t.order_id = e.order_id and t.status in ('open', 'claimed'))) as untasked,
           (select count(*)::int from outreach_deliveries where status <> 'sent') as unsent,
           (select count(*)::int from notifications where status = 'pending') as unsent_messages`;
-      return r!.open > 0 && r!.untasked === 0 && r!.unsent === 0 && r!.unsent_messages === 0;
+      return r!.open > 0 && r!.untasked === 0 && r!.unsent === 0 && (opts.messagesSent === false || r!.unsent_messages === 0);
     },
     timeoutMs,
     500,
@@ -292,4 +292,19 @@ export async function diagnose<T>(env: FaultEnv, daemons: Daemon[], run: () => P
     }
     throw err;
   }
+}
+
+/**
+ * (c) Chaser pushes the stored moves imply and that are not recorded: for each active chase, each hub its
+ * parcel reached after registration (events stored after it, other than the baseline hub) must have a
+ * customer message. Returns the (chase, hub) pairs missing.
+ */
+export async function missingHubMessages(env: FaultEnv): Promise<{ chase_id: string; hub: string }[]> {
+  const rows = await env.sql`
+    select distinct c.id::text as chase_id, e.hub from chases c
+    join tracking_events e on e.shipment_id = c.shipment_id and e.id > c.registered_after_event_id
+    where e.status in ('in_transit', 'arrived_at_hub', 'at_pickup_point') and e.hub is not null
+      and e.hub is distinct from c.baseline_hub
+      and not exists (select 1 from notifications n where n.chase_id = c.id and n.hub = e.hub)`;
+  return rows as unknown as { chase_id: string; hub: string }[];
 }
