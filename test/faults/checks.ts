@@ -308,3 +308,9 @@ export async function missingHubMessages(env: FaultEnv): Promise<{ chase_id: str
       and not exists (select 1 from notifications n where n.chase_id = c.id and n.hub = e.hub)`;
   return rows as unknown as { chase_id: string; hub: string }[];
 }
+
+/** Teardown of a test's servers, daemons and sink. */
+export async function closeAll(env?: FaultEnv, sink?: Sink): Promise<void> {
+  await env?.close();
+  await sink?.close();
+}

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { assertNoStuckJobs, assertNothingLost, assertServes, crashes, diagnose, duplicateHits, postOrdersPaid, settled, sinkConfig, startSink, type Sink } from './checks.js';
+import { assertNoStuckJobs, assertNothingLost, assertServes, closeAll, crashes, diagnose, duplicateHits, postOrdersPaid, settled, sinkConfig, startSink, type Sink } from './checks.js';
 import { FAST_CONFIG, startFaultEnv, untilReady, waitFor, type FaultEnv } from './harness.js';
 
 /*
@@ -12,12 +12,7 @@ import { FAST_CONFIG, startFaultEnv, untilReady, waitFor, type FaultEnv } from '
 
 let env: FaultEnv | undefined;
 let sink: Sink | undefined;
-afterEach(async () => {
-  await env?.close();
-  await sink?.close();
-  env = undefined;
-  sink = undefined;
-});
+afterEach(() => closeAll(env, sink).finally(() => ([env, sink] = [undefined, undefined])));
 
 describe('Redis SIGKILL mid-work without persistence, back after 15 s', () => {
   it('re-plans the lost poll jobs at once (not after the 30-minute lease): every parcel polled again, nothing doubled, exit 0', async () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   allPolledSince,
+  closeAll,
   assertNoStuckJobs,
   assertNothingLost,
   assertServes,
@@ -27,12 +28,7 @@ import { startFaultEnv, untilReady, waitFor, type Daemon, type FaultEnv } from '
 
 let env: FaultEnv | undefined;
 let sink: Sink | undefined;
-afterEach(async () => {
-  await env?.close();
-  await sink?.close();
-  env = undefined;
-  sink = undefined;
-});
+afterEach(() => closeAll(env, sink).finally(() => ([env, sink] = [undefined, undefined])));
 
 const JOURNAL = JSON.parse(readFileSync(new URL('../../db/migrations/meta/_journal.json', import.meta.url), 'utf8')) as { entries: { tag: string }[] };
 

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
-import { assertNoStuckJobs, assertNothingLost, assertServes, crashes, diagnose, postOrdersPaid, settled, sinkConfig, startSink, type Sink } from './checks.js';
+import { assertNoStuckJobs, assertNothingLost, assertServes, closeAll, crashes, diagnose, postOrdersPaid, settled, sinkConfig, startSink, type Sink } from './checks.js';
 import { startFaultEnv, untilReady, waitFor, type FaultEnv } from './harness.js';
 
 /*
@@ -10,12 +10,7 @@ import { startFaultEnv, untilReady, waitFor, type FaultEnv } from './harness.js'
 
 let env: FaultEnv | undefined;
 let sink: Sink | undefined;
-afterEach(async () => {
-  await env?.close();
-  await sink?.close();
-  env = undefined;
-  sink = undefined;
-});
+afterEach(() => closeAll(env, sink).finally(() => ([env, sink] = [undefined, undefined])));
 
 describe('Postgres immediate restart mid-sweep', () => {
   it('the daemon survives, 503 meanwhile, and the sweeps finish their work once', async () => {
