@@ -8,6 +8,26 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/** Environment variable: the daemon's clock runs this many ms ahead (negative: behind) of the system clock. */
+export const CLOCK_OFFSET_ENV = 'PARCELWATCH_CLOCK_OFFSET_MS';
+
+/**
+ * The clock of `parcelwatch start`: the system clock, moved by PARCELWATCH_CLOCK_OFFSET_MS when that is set.
+ * For tests only (the fault suite runs replicas whose clocks disagree by ±90 s, as unsynchronised hosts
+ * would); read here and nowhere else. Not a config key on purpose: no production setting should move time.
+ * An offset that is not an integer within ±1 day stops the start naming the variable.
+ */
+export function daemonClock(env: Record<string, string | undefined> = process.env): { clock: Clock; offsetMs: number } {
+  const raw = env[CLOCK_OFFSET_ENV];
+  if (raw === undefined || raw.trim() === '') return { clock: systemClock, offsetMs: 0 };
+  const offsetMs = Number(raw);
+  if (!Number.isSafeInteger(offsetMs) || Math.abs(offsetMs) > 24 * 3_600_000) {
+    throw new Error(`${CLOCK_OFFSET_ENV} must be an integer number of milliseconds within ±86400000, got ${JSON.stringify(raw)}`);
+  }
+  if (offsetMs === 0) return { clock: systemClock, offsetMs: 0 };
+  return { clock: { now: () => new Date(systemClock.now().getTime() + offsetMs) }, offsetMs };
+}
+
 /** A clock frozen at `at` (or moved by hand with `set`), for replays and tests. */
 export function fixedClock(at: Date | string): Clock & { set(at: Date | string): void } {
   let current = new Date(at);

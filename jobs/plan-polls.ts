@@ -152,3 +152,33 @@ async function deferPolls(sql: Sql, rows: { id: number; at: Date }[]): Promise<v
     from unnest(${sql.array(rows.map((r) => r.id))}::bigint[], ${sql.array(rows.map((r) => r.at.toISOString()))}::timestamptz[]) as t(id, at)
     where c.shipment_id = t.id and c.next_poll_at is not null`;
 }
+
+/** Rows per statement when leases are released. */
+const RELEASE_BATCH = 5000;
+
+/**
+ * Redis lost its data (restarted without persistence, flushed, replaced by an empty server): the poll jobs
+ * of parcels leased by plan-polls are gone, and without this those parcels wait out LEASE_MINUTES before
+ * they are planned again (4,605 parcels for 30 minutes in issue 13's trial). Every lease is released:
+ * next_poll_at inside the lease horizon (plus a margin for a replica whose clock runs ahead) becomes now,
+ * so the next plan-polls run plans them again. Parcels merely due inside the horizon are polled a little
+ * early, which costs one poll each; parcels due later are not touched. Batched, SKIP LOCKED (a plan-polls
+ * run holding rows plans them itself). Called by worker/redis-epoch.ts; returns the rows released.
+ */
+export async function releasePollLeases(sql: Sql, now: Date): Promise<number> {
+  const horizon = new Date(now.getTime() + (LEASE_MINUTES + 5) * MINUTE_MS);
+  let released = 0;
+  for (;;) {
+    const r = await sql`
+      with b as (
+        select shipment_id from shipment_schedule
+        where next_poll_at > ${now} and next_poll_at <= ${horizon}
+        order by next_poll_at, shipment_id
+        limit ${RELEASE_BATCH}
+        for update skip locked
+      )
+      update shipment_schedule c set next_poll_at = ${now} from b where c.shipment_id = b.shipment_id`;
+    released += r.count;
+    if (r.count < RELEASE_BATCH) return released;
+  }
+}

@@ -13,6 +13,7 @@ import { RedisConnections, redactUrl } from './redis.js';
 import { allQueueNames, QueueRuntime } from './runtime.js';
 import { startScheduler } from './scheduler.js';
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
+import { watchRedisEpoch } from './redis-epoch.js';
 
 export const ROLES = ['all', 'scheduler', 'worker', 'api'] as const;
 export type Role = (typeof ROLES)[number];
@@ -103,6 +104,8 @@ export async function startDaemon(opts: {
   const rt = runtime;
   if (has('worker')) rt.startWorkers();
   const scheduler = has('scheduler') ? startScheduler(deps, rt) : null;
+  // Processes that plan or work jobs notice a Redis that lost its data and re-plan the lost poll jobs.
+  const epoch = has('scheduler') || has('worker') ? watchRedisEpoch(deps, connections) : null;
   log.info({ role, port: http?.port, prefix: config.redis.prefix, providers: [...deps.providers.keys()] }, 'parcelwatch started');
   let stopped: Promise<void> | undefined;
   return {
@@ -113,6 +116,7 @@ export async function startDaemon(opts: {
       (stopped ??= (async () => {
         http?.setDraining();
         scheduler?.stop();
+        epoch?.stop();
         await closeAll();
         log.info('parcelwatch stopped');
       })()),

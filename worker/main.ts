@@ -7,7 +7,7 @@ import { EXCEPTION_SORTS, listExceptions, type ExceptionSort } from '../db/queri
 import { listOpenAlerts } from '../db/queries/tracking.js';
 import { getCarriers } from '../api/carriers.js';
 import { runMigrations } from '../db/migrate.js';
-import { fixedClock, systemClock } from '../domain/clock.js';
+import { CLOCK_OFFSET_ENV, daemonClock, fixedClock, systemClock } from '../domain/clock.js';
 import { importNormSeeds } from '../ingest/import-norms.js';
 import {
   carrierReport,
@@ -118,6 +118,13 @@ async function main(argv: string[]): Promise<void> {
       const { values } = parseCommand({ command, options: { role: choice(ROLES, 'all') } }, rest);
       const cfg = config();
       const log = createLogger(cfg.log.level);
+      let clock;
+      try {
+        clock = daemonClock();
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      if (clock.offsetMs !== 0) log.warn({ offsetMs: clock.offsetMs }, `${CLOCK_OFFSET_ENV} set: this process's clock is moved (tests only)`);
       process.on('uncaughtException', (err) => {
         log.fatal({ err }, 'uncaught exception');
         process.exit(1);
@@ -129,7 +136,7 @@ async function main(argv: string[]): Promise<void> {
       // Signals during the start (still waiting for Postgres or Redis) abort it, and the process exits 0 once
       // what was opened is closed; after the start they stop the daemon.
       const starting = new AbortController();
-      const started = startDaemon({ config: cfg, clock: systemClock, log, role: values.role as Role, signal: starting.signal });
+      const started = startDaemon({ config: cfg, clock: clock.clock, log, role: values.role as Role, signal: starting.signal });
       let stop: () => Promise<void> = () => {
         starting.abort();
         return started.then(
