@@ -22,6 +22,9 @@ export interface PushItem {
   raw: string;
 }
 
+/** The fields of a push form (api/hooks.ts parseForm; a URLSearchParams is one). */
+export type FormFields = Pick<URLSearchParams, 'get'>;
+
 /** A push body the receiver refuses as a whole: nothing stored, 4xx with the reason. */
 export class PushRejected extends Error {
   constructor(
