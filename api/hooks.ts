@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { kdniaoAck, parseKdniaoPush } from '../carriers/kdniao/push.js';
 import { KUAIDI100_ACK, kuaidi100Failure, parseKuaidi100Push } from '../carriers/kuaidi100/push.js';
 import { PushRejected, type FormFields, type PushItem, type PushProvider } from '../carriers/push.js';
+import { parseSandboxPush, SANDBOX_SIGN_HEADER } from '../carriers/sandbox/push.js';
 import { parseSeventeenTrackPush } from '../carriers/seventeen-track/push.js';
 import type { Config } from '../config/schema.js';
 import { ingestPush, type Enqueue } from '../ingest/push.js';
@@ -85,6 +86,17 @@ const RECEIVERS: Record<string, Receiver> = {
     // 17TRACK only looks at the HTTP status (UNCONFIRMED); a small JSON body is harmless.
     ack: () => ({ code: 0 }),
     failure: (_c, message) => ({ code: -1, message }),
+  },
+  // The demo's own pushes (worker/demo.ts); 404 unless providers.sandbox.pushSecret is set.
+  sandbox: {
+    provider: 'sandbox',
+    secret: (c) => (c.providers.sandbox.enabled ? c.providers.sandbox.pushSecret : ''),
+    parse: (body, req, c) => {
+      const sign = req.headers[SANDBOX_SIGN_HEADER];
+      return parseSandboxPush(body.toString('utf8'), Array.isArray(sign) ? sign[0] : sign, c.providers.sandbox.pushSecret);
+    },
+    ack: () => ({ ok: true }),
+    failure: (_c, message) => ({ ok: false, message }),
   },
 };
 

@@ -45,5 +45,5 @@ export function sameSignature(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The providers that push. */
-export type PushProvider = Exclude<ProviderName, 'sandbox'>;
+/** The providers that push (the sandbox too: the demo pushes to its own hook, carriers/sandbox/push.ts). */
+export type PushProvider = ProviderName;

@@ -23,24 +23,27 @@ import { kuaidi100Body, seedShipments, timeline } from '../generate.js';
 import { sidesOf, type ResultRow, type Scenario, type ScenarioContext } from '../types.js';
 import { spawnDaemon, statusKb, stopDaemon, TARGET_RSS_MB } from './memory.js';
 
-const SALT = 'bench-salt';
+export const SALT = 'bench-salt';
 const CLIENTS = 32;
 const MAX_PUSHES = 20_000;
 const trackingNo = (id: number) => 'T' + String(id).padStart(12, '0');
 const ACK = JSON.stringify({ result: true, returnCode: '200', message: '成功' });
 
-interface Push {
+export interface Push {
   id: number;
   body: string;
+}
+
+/** A signed Kuaidi100 push form (status polling) carrying this query.do-style `lastResult` body. */
+export function signedPushForm(lastResult: string): string {
+  const param = JSON.stringify({ status: 'polling', billstatus: 'got', message: '', lastResult: JSON.parse(lastResult) });
+  return new URLSearchParams({ param, sign: kuaidi100PushSign(param, SALT) }).toString();
 }
 
 /** Every number once, then every fifth again (history re-sent), interleaved so re-sends meet fresh pushes. */
 function pushes(n: number): Push[] {
   const first: Push[] = [];
-  for (let id = 1; id <= n; id++) {
-    const param = JSON.stringify({ status: 'polling', billstatus: 'got', message: '', lastResult: JSON.parse(kuaidi100Body(id, trackingNo(id), 'zhongtong')) });
-    first.push({ id, body: new URLSearchParams({ param, sign: kuaidi100PushSign(param, SALT) }).toString() });
-  }
+  for (let id = 1; id <= n; id++) first.push({ id, body: signedPushForm(kuaidi100Body(id, trackingNo(id), 'zhongtong')) });
   const out: Push[] = [];
   const resend = first.filter((p) => p.id % 5 === 0);
   for (let i = 0; i < first.length; i++) {
@@ -61,8 +64,11 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Post every push with CLIENTS keep-alive connections; per-push acknowledgement latency and failures. */
-async function burst(port: number, list: Push[]): Promise<{ seconds: number; latencies: number[]; failed: number }> {
+/**
+ * Post every push with CLIENTS keep-alive connections; per-push acknowledgement latency and failures.
+ * `onSend` sees each push as it is sent; `perSecond` paces the sends (push i not before i / perSecond s).
+ */
+export async function burst(port: number, list: Push[], onSend?: (p: Push) => void, perSecond?: number): Promise<{ seconds: number; latencies: number[]; failed: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
   const latencies: number[] = [];
   let failed = 0;
@@ -85,8 +91,14 @@ async function burst(port: number, list: Push[]): Promise<{ seconds: number; lat
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
       while (next < list.length) {
-        const p = list[next++]!;
+        const i = next++;
+        const p = list[i]!;
+        if (perSecond) {
+          const wait = t0 + (i * 1000) / perSecond - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
         const s = performance.now();
+        onSend?.(p);
         const ok = await post(p);
         latencies.push(performance.now() - s);
         if (!ok) failed++;
