@@ -13,14 +13,14 @@ import { detectScenario } from './scenarios/detect.js';
 import { enqueueScenario } from './scenarios/enqueue.js';
 import { importScenario } from './scenarios/import.js';
 import { ingestScenario } from './scenarios/ingest.js';
-import { latencyScenario } from './scenarios/latency.js';
+import { latencyPushScenario, latencyScenario } from './scenarios/latency.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { pollScenario } from './scenarios/poll.js';
 import { pushScenario } from './scenarios/push.js';
 import { repetitionBudget, type ResultRow, type Scenario } from './types.js';
 
-export const SCENARIOS: Scenario[] = [importScenario, ingestScenario, pollScenario, detectScenario, enqueueScenario, latencyScenario, memoryScenario, pushScenario];
-export const SCENARIO_IDS = ['import', 'ingest', 'poll', 'detect', 'enqueue', 'latency', 'memory', 'push'] as const;
+export const SCENARIOS: Scenario[] = [importScenario, ingestScenario, pollScenario, detectScenario, enqueueScenario, latencyScenario, memoryScenario, pushScenario, latencyPushScenario];
+export const SCENARIO_IDS = ['import', 'ingest', 'poll', 'detect', 'enqueue', 'latency', 'memory', 'push', 'latency-push'] as const;
 
 /** 1,000,000 parcels polled once an hour. */
 export const NEEDED_PER_SEC = 1_000_000 / 3600;

@@ -36,6 +36,7 @@ if (values.help) {
       '           (time cap BENCH_MEMORY_CAP_SECONDS, default 300; one run whatever --reps)',
       '  push     8 signed Kuaidi100 pushes (min(N, 20000) numbers + 20 % re-sent) at a `start --role api` child\'s hook,',
       '           32 keep-alive clients, vs one INSERT … unnest per push; ack p50/p99, failed acks, daemon RSS',
+      '  latency-push 6b  scenario 6 with the new scan arriving as signed Kuaidi100 pushes at the hook instead of a poll cycle',
       '',
     ].join('\n'),
   );

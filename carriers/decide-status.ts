@@ -1,5 +1,6 @@
 import { PROBLEM_STATUSES, type Status } from '../domain/status.js';
 import { classifyText, FORWARD_SIGN, stripBoilerplate } from './status-rules.js';
+import { memoText } from './text-memo.js';
 
 /**
  * One event's status from the two kinds of evidence we get: the provider's own code for the event
@@ -53,7 +54,7 @@ const NOT_YET_RULES = new Set(['text:info_received', 'text:seller_warehouse', 't
 export function decideStatus(codes: readonly (CodeEvidence | null)[], text: string): Decision {
   const present = codes.filter((c): c is CodeEvidence => c !== null);
   const code = present.find((c) => c.specific) ?? present.find((c) => PROBLEM_STATUSES.has(c.status)) ?? present[0] ?? null;
-  const t = classifyText(text);
+  const { t, forward } = readText(text);
   const textProblem = t !== null && PROBLEM_STATUSES.has(t.status);
   const codeProblem = code !== null && PROBLEM_STATUSES.has(code.status);
   // P1: a problem word is never outvoted into a happier state; a specific problem code may refine it.
@@ -62,7 +63,7 @@ export function decideStatus(codes: readonly (CodeEvidence | null)[], text: stri
   if (code && codeProblem) return { ...pick(code), row: 'P2' };
   if (t && code) {
     // P3: the text says the step has not happened yet; a code claiming it has is the misreading.
-    const notYet = NOT_YET_RULES.has(t.rule) || hasForwardPhrase(text);
+    const notYet = NOT_YET_RULES.has(t.rule) || forward;
     if (notYet && (PROGRESS_RANK[code.status] ?? -1) > (PROGRESS_RANK[t.status] ?? 99)) return { ...t, row: 'P3' };
     // P4: a pickup-point code but the text has the courier out delivering (taken back out of the station).
     if (code.status === 'at_pickup_point' && t.status === 'out_for_delivery') return { ...t, row: 'P4' };
@@ -85,3 +86,6 @@ function pick(code: CodeEvidence): { status: Status; rule: string } {
 function hasForwardPhrase(text: string): boolean {
   return new RegExp(FORWARD_SIGN.source).test(stripBoilerplate(text));
 }
+
+/** What the text alone says (memoised: texts repeat, see text-memo.ts). */
+const readText = memoText((text: string) => ({ t: classifyText(text), forward: hasForwardPhrase(text) }));

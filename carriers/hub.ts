@@ -1,3 +1,4 @@
+import { memoText } from './text-memo.js';
 import { isPlaceName, isRegionOnly, leadingScanTag, normaliseHub, SCAN_TAGS } from './carrier-reading.js';
 
 /**
@@ -120,6 +121,11 @@ function bracketed(t: string): string | null {
 
 /** The hub or station the event happened at, or `structured` (provider location field) when the text names none. */
 export function extractHub(text: string, structured?: string | null): string | null {
+  return hubInText(text) ?? place(structured);
+}
+
+/** What extractHub reads from the text alone (memoised: texts repeat, see text-memo.ts). */
+const hubInText = memoText((text: string): string | null => {
   const t = prepare(text);
   return (
     pickupStation(t) ??
@@ -135,10 +141,9 @@ export function extractHub(text: string, structured?: string | null): string | n
     site(SITE_VERB_RE.exec(t)?.[1]) ??
     place(LEADING_SITE_RE.exec(t)?.[1]) ??
     site(ARRIVE_RE.exec(t)?.[1]) ??
-    local(LEAVE_RE.exec(t)?.[1]) ??
-    place(structured)
+    local(LEAVE_RE.exec(t)?.[1])
   );
-}
+});
 
 /** The next hub a departure text names (`已发往【杭州转运中心】`, `下一站 北京大学`), or null. */
 export function extractNextHub(text: string): string | null {

@@ -22,6 +22,9 @@ export interface PushItem {
   raw: string;
 }
 
+/** The fields of a push form (api/hooks.ts parseForm; a URLSearchParams is one). */
+export type FormFields = Pick<URLSearchParams, 'get'>;
+
 /** A push body the receiver refuses as a whole: nothing stored, 4xx with the reason. */
 export class PushRejected extends Error {
   constructor(
@@ -42,5 +45,5 @@ export function sameSignature(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The providers that push. */
-export type PushProvider = Exclude<ProviderName, 'sandbox'>;
+/** The providers that push (the sandbox too: the demo pushes to its own hook, carriers/sandbox/push.ts). */
+export type PushProvider = ProviderName;

@@ -233,6 +233,9 @@ export const configSchema = z.strictObject({
     sandbox: z.strictObject({
       ...providerCommon,
       seed: z.number().int().describe('Seed of the deterministic simulation.'),
+      pushSecret: z
+        .string()
+        .describe('Signing secret of the sandbox\'s pushes to POST /hooks/sandbox (HMAC-SHA256); empty = that hook answers 404. `parcelwatch demo` sets a random one when empty.'),
       rates: z.strictObject({
         lateCollection: z.number().min(0).max(1).describe('Share of parcels collected late (after 48–90 h).'),
         neverCollected: z.number().min(0).max(1).describe('Share of parcels never scanned (fake-shipment risk).'),
@@ -455,6 +458,8 @@ export const configSchema = z.strictObject({
   demo: z.strictObject({
     orders: posInt().describe('Orders `parcelwatch demo` seeds.'),
     paidWithinHours: pos().describe('Seeded orders were paid within this many hours before now.'),
+    pushShare: z.number().min(0).max(1).describe('Share of the sandbox\'s parcels it also pushes to the daemon\'s own /hooks/sandbox during `parcelwatch demo` (0 = polling only).'),
+    pushEverySeconds: posInt().describe('How often `parcelwatch demo` pushes what the sandbox shows for those parcels.'),
   }),
 });
 

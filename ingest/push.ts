@@ -13,11 +13,11 @@ import { createHash } from 'node:crypto';
 import { providerFor } from '../carriers/index.js';
 import type { TrackResult } from '../carriers/carrier.js';
 import type { PushItem, PushProvider } from '../carriers/push.js';
-import { correctCarriers, findPushTargets, recordPushes, type OrphanRecord, type PushRecord, type PushTarget } from '../db/queries/push.js';
-import { loadShipmentsForPoll, quarantineReplies } from '../db/queries/tracking.js';
+import { correctCarriers, recordPushes, type OrphanRecord, type PushRecord, type PushTarget } from '../db/queries/push.js';
+import { loadShipmentsByTrackingNo, quarantineReplies, type ShipmentPollRow } from '../db/queries/tracking.js';
 import { Coalescer } from '../jobs/coalescer.js';
 import type { Deps, FollowUp } from '../jobs/define-job.js';
-import { ingestResults, type IngestItem } from './tracking.js';
+import { ingestResults, type IngestItem, type IngestSummary } from './tracking.js';
 
 export type Enqueue = (followUps: FollowUp[]) => Promise<void>;
 type PushDeps = Pick<Deps, 'sql' | 'config' | 'metrics' | 'log' | 'clock'>;
@@ -91,7 +91,7 @@ export async function ingestPush(deps: PushDeps, enqueue: Enqueue, provider: Pus
  * Which shipment a pushed number is: the one under the carrier the push names, else the one routed to
  * this provider, else the only one. Null = not ours (orphan).
  */
-export function pickTarget(candidates: PushTarget[], item: Pick<PushItem, 'carrier' | 'correctedCarrier'>, routedHere: (carrier: string) => boolean): PushTarget | null {
+export function pickTarget<T extends PushTarget>(candidates: T[], item: Pick<PushItem, 'carrier' | 'correctedCarrier'>, routedHere: (carrier: string) => boolean): T | null {
   if (candidates.length === 0) return null;
   for (const c of [item.carrier, item.correctedCarrier]) {
     const hit = c ? candidates.find((t) => t.carrier === c) : undefined;
@@ -126,17 +126,22 @@ function withAbortFlag(item: PushItem): TrackResult {
 }
 
 /**
- * One flush: the shipments of every pushed number (one lookup), carrier corrections, the shared ingest,
- * then receipts/subscriptions/orphans and the follow-ups (side by side: both only need the events committed).
+ * One flush, three round trips: the shipments of every pushed number with their state (one read), then one
+ * transaction (the shared ingest: events stored once, state folded from exactly the new ones; receipts,
+ * subscriptions and orphans in the same commit), then the follow-ups. A carrier correction (rare) adds its own.
  */
 async function flush(deps: PushDeps, provider: PushProvider, subs: Submission[]): Promise<Stored[]> {
   const { sql, config, log } = deps;
   const now = deps.clock.now();
-  const targets = await findPushTargets(sql, subs.flatMap((s) => s.items.map((i) => i.trackingNo)));
-  const byNo = new Map<string, PushTarget[]>();
-  for (const t of targets) byNo.set(t.trackingNo, [...(byNo.get(t.trackingNo) ?? []), t]);
+  const rows = await loadShipmentsByTrackingNo(sql, subs.flatMap((s) => s.items.map((i) => i.trackingNo)));
+  const byNo = new Map<string, ShipmentPollRow[]>();
+  for (const r of rows) {
+    const list = byNo.get(r.trackingNo);
+    if (list) list.push(r);
+    else byNo.set(r.trackingNo, [r]);
+  }
   const outs: Stored[] = subs.map(() => ({ matched: 0, newEvents: 0, orphans: 0, malformed: 0, corrected: 0 }));
-  const matched: { sub: number; item: PushItem; target: PushTarget }[] = [];
+  const matched: { sub: number; item: PushItem; target: ShipmentPollRow }[] = [];
   const orphans: OrphanRecord[] = [];
   subs.forEach((s, sub) => {
     for (const item of s.items) {
@@ -162,71 +167,103 @@ async function flush(deps: PushDeps, provider: PushProvider, subs: Submission[])
       if (done.includes(m.target.id)) {
         outs[m.sub]!.corrected++;
         log.info({ provider, shipmentId: m.target.id, from: m.target.carrier, to: m.item.correctedCarrier }, 'carrier corrected by the provider');
+        m.target = { ...m.target, carrier: m.item.correctedCarrier! };
       } else log.warn({ provider, shipmentId: m.target.id, to: m.item.correctedCarrier }, 'carrier correction not applied: the number is already known under that carrier');
     }
   }
-  const rows = await loadShipmentsForPoll(sql, matched.map((m) => m.target.id));
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  const items: IngestItem[] = [];
-  for (const m of matched) {
-    const shipment = byId.get(m.target.id);
-    if (shipment) items.push({ shipment, result: withAbortFlag(m.item) });
-  }
-  // The shared ingest: events stored once, state folded from exactly the new ones, quarantine, next poll.
-  const summary = await ingestResults(deps, provider, items, now);
-  const records: PushRecord[] = matched.map((m) => ({
-    shipmentId: m.target.id,
-    trackingNo: m.item.trackingNo,
-    kind: m.item.result.kind === 'malformed' ? `${m.item.kind}:malformed` : m.item.kind,
-    subscription: m.item.subscription,
-    message: m.item.message,
-    newEvents: summary.changed.get(m.target.id)?.length ?? 0,
-    raw: m.item.raw,
-  }));
-  for (const m of matched) outs[m.sub]!.newEvents += summary.changed.get(m.target.id)?.length ?? 0;
-  const chased = new Set(rows.filter((r) => r.chased).map((r) => r.id));
-  await Promise.all([
-    recordPushes(sql, provider, records, orphans, now, config.push.abortResubscribeMinutes),
-    enqueueFollowUps(deps, subs, matched, summary.changed, chased),
-  ]);
+  const items: IngestItem[] = matched.map((m) => ({ shipment: m.target, result: withAbortFlag(m.item) }));
+  const records = (summary: IngestSummary | null): PushRecord[] =>
+    matched.map((m) => ({
+      shipmentId: m.target.id,
+      trackingNo: m.item.trackingNo,
+      kind: m.item.result.kind === 'malformed' ? `${m.item.kind}:malformed` : m.item.kind,
+      subscription: m.item.subscription,
+      message: m.item.message,
+      newEvents: summary?.changed.get(m.target.id)?.length ?? 0,
+      raw: m.item.raw,
+    }));
+  // The shared ingest as a push (not a poll: the per-number query caps are left alone); receipts and
+  // subscriptions commit with the events, so an acknowledged push is entirely stored or, on failure, not at all.
+  const changed = items.length
+    ? (
+        await ingestResults(deps, provider, items, now, {
+          source: 'push',
+          within: (tx, [summary]) => [recordPushes(tx, provider, records(summary!), orphans, now, config.push.abortResubscribeMinutes)],
+        })
+      ).changed
+    : (await recordPushes(sql, provider, [], orphans, now, config.push.abortResubscribeMinutes), new Map<number, { eventKey: string }[]>());
   const done = performance.now();
   for (const s of subs) deps.metrics.pushStoreSeconds.observe({ provider }, (done - s.arrivedAt) / 1000);
+  for (const m of matched) outs[m.sub]!.newEvents += changed.get(m.target.id)?.length ?? 0;
+  const chased = new Set(matched.filter((m) => m.target.chased).map((m) => m.target.id));
+  await enqueueFollowUps(deps, subs, matched, changed, chased);
   return outs;
 }
 
+/** What one flush hands to BullMQ: the shipments with new events, the chased ones, and those events' keys. */
+interface FollowUpWork {
+  ids: number[];
+  chased: number[];
+  keys: string[];
+}
+
+const followUpCoalescers = new WeakMap<Enqueue, Coalescer<FollowUpWork, null>>();
+
 /**
- * Detection of the changed shipments and chaser notices, as after a poll. The job id digests the new
- * events themselves: an event is inserted once, so the same change can never enqueue twice, and a later
- * change always gets a new job. A failed enqueue does not fail the push: the events are committed and
- * their shipments are marked due for judgement (next_check_at), so the detection sweep takes them.
+ * Detection of the changed shipments and chaser notices, as after a poll. The flushes finishing while one
+ * enqueue is on its way to Redis share the next one (one detection job and one chaser job for all of them):
+ * a BullMQ add per flush was a visible share of a push's CPU. The job id digests the new events themselves:
+ * an event is inserted once, so the same change can never enqueue twice, and a later change always gets a
+ * new job. A failed enqueue does not fail the push: the events are committed and their shipments are marked
+ * due for judgement (next_check_at), so the detection sweep takes them (and send-notifications re-judges
+ * chased parcels with recent events).
  */
 async function enqueueFollowUps(
   deps: PushDeps,
   subs: Submission[],
-  matched: { sub: number; target: PushTarget }[],
+  matched: { sub: number; target: { id: number } }[],
   changed: Map<number, { eventKey: string }[]>,
   chased: Set<number>,
 ): Promise<void> {
-  const byEnqueue = new Map<Enqueue, { ids: number[]; chased: number[]; keys: string[] }>();
+  const byEnqueue = new Map<Enqueue, FollowUpWork>();
   for (const m of matched) {
+    const fresh = changed.get(m.target.id);
+    if (!fresh?.length) continue;
     const enqueue = subs[m.sub]!.enqueue;
     let g = byEnqueue.get(enqueue);
     if (!g) byEnqueue.set(enqueue, (g = { ids: [], chased: [], keys: [] }));
-    const fresh = changed.get(m.target.id);
-    if (!fresh?.length) continue;
     g.ids.push(m.target.id);
     if (chased.has(m.target.id)) g.chased.push(m.target.id);
     for (const e of fresh) g.keys.push(`${m.target.id}:${e.eventKey}`);
   }
-  for (const [enqueue, g] of byEnqueue) {
-    if (g.ids.length === 0) continue;
-    const tag = createHash('sha1').update(g.keys.sort().join(',')).digest('hex').slice(0, 16);
-    const followUps: FollowUp[] = [{ job: 'detect-exceptions', payload: { shipmentIds: g.ids.sort((a, b) => a - b) }, jobId: `detect-push-${tag}` }];
-    if (g.chased.length) followUps.push({ job: 'notify-chasers', payload: { shipmentIds: g.chased.sort((a, b) => a - b) }, jobId: `chasers-push-${tag}` });
-    try {
-      await enqueue(followUps);
-    } catch (err) {
-      deps.log.warn({ err, shipments: g.ids.length }, 'push follow-ups not enqueued; the detection sweep will judge these shipments');
-    }
+  await Promise.all(
+    [...byEnqueue].map(async ([enqueue, work]) => {
+      try {
+        await followUpCoalescer(enqueue).submit(work);
+      } catch (err) {
+        deps.log.warn({ err, shipments: work.ids.length }, 'push follow-ups not enqueued; the detection sweep will judge these shipments');
+      }
+    }),
+  );
+}
+
+function followUpCoalescer(enqueue: Enqueue): Coalescer<FollowUpWork, null> {
+  let c = followUpCoalescers.get(enqueue);
+  if (!c) {
+    c = new Coalescer(
+      async (works) => {
+        const ids = [...new Set(works.flatMap((w) => w.ids))].sort((a, b) => a - b);
+        const chased = [...new Set(works.flatMap((w) => w.chased))].sort((a, b) => a - b);
+        const tag = createHash('sha1').update(works.flatMap((w) => w.keys).sort().join(',')).digest('hex').slice(0, 16);
+        const followUps: FollowUp[] = [{ job: 'detect-exceptions', payload: { shipmentIds: ids }, jobId: `detect-push-${tag}` }];
+        if (chased.length) followUps.push({ job: 'notify-chasers', payload: { shipmentIds: chased }, jobId: `chasers-push-${tag}` });
+        await enqueue(followUps);
+        return works.map(() => null);
+      },
+      // One enqueue at a time: what finishes meanwhile goes in the next. Detection jobs of up to FLUSH_MAX shipments.
+      { maxInFlight: 1, maxWeight: FLUSH_MAX, weight: (w) => w.ids.length },
+    );
+    followUpCoalescers.set(enqueue, c);
   }
+  return c;
 }

@@ -3,8 +3,10 @@
  * each shipment's status folded from them, its next poll, its poll error fields, bad replies quarantined.
  *
  * Every source of tracking facts goes through `ingestResults`: the poll job (jobs/poll-tracking.ts,
- * batched by ingest/tracking-batch.ts), provider pushes, and the benchmark.
+ * batched by ingest/tracking-batch.ts), provider pushes, and the benchmark. A push is not a poll
+ * (`IngestOptions.source`): it stamps last_pushed_at, never the poll counters the per-number caps read.
  */
+import type { Sql } from '../db/client.js';
 import type { NormalizedEvent, ProviderName, TrackResult } from '../carriers/carrier.js';
 import type { Config, Platform } from '../config/schema.js';
 import { lateShipmentPolicyFor } from '../config/load.js';
@@ -25,6 +27,25 @@ import { carrierAsked } from '../domain/facts.js';
 import { foldEvents } from '../domain/fold-events.js';
 import { nextPollAt } from '../domain/poll-policy.js';
 import type { Deps } from '../jobs/define-job.js';
+
+/**
+ * Where the answers came from. `poll`: our query (last_polled_at, recent_polls, poll_count, the poll error
+ * fields and the next poll move). `push`: the provider's push (last_pushed_at moves; the poll counters, which
+ * Kuaidi100's per-number query cap and the poll floor read, and the poll error fields stay; the next poll is
+ * kept — a planned poll's lease included — unless the parcel no longer needs polling). Both stamp
+ * last_answer_at.
+ */
+export type IngestSource = 'poll' | 'push';
+
+export interface IngestOptions {
+  source?: IngestSource;
+  /**
+   * More statements for the same transaction, issued once the insert has said which events are new (push
+   * receipts and subscriptions): they commit with the events or not at all. Each must be sent without
+   * awaiting anything else first (see db/pipelined-transaction.ts).
+   */
+  within?: (tx: Sql, summaries: IngestSummary[]) => Promise<unknown>[];
+}
 
 export interface IngestItem {
   shipment: ShipmentPollRow;
@@ -59,8 +80,9 @@ export async function ingestResults(
   provider: ProviderName,
   items: IngestItem[],
   now: Date,
+  opts: IngestOptions = {},
 ): Promise<IngestSummary> {
-  const [summary] = await ingestGroups(deps, provider, [items], now);
+  const [summary] = await ingestGroups(deps, provider, [items], now, opts);
   return summary!;
 }
 
@@ -82,8 +104,10 @@ export async function ingestGroups(
   provider: ProviderName,
   groups: IngestItem[][],
   now: Date,
+  opts: IngestOptions = {},
 ): Promise<IngestSummary[]> {
   const { sql } = deps;
+  const source = opts.source ?? 'poll';
   const summaries = groups.map((g) => emptySummary(g.length));
   const items = groups.flatMap((list, group) => list.map((item) => ({ ...item, group })));
   items.sort((a, b) => a.shipment.id - b.shipment.id);
@@ -99,18 +123,19 @@ export async function ingestGroups(
     }
   }
   let folded: FoldedBatch;
-  if (rows.length === 0) {
+  if (rows.length === 0 && !opts.within) {
     // Nothing to insert: the update (and quarantine rows) need no transaction around them.
-    folded = foldBatch(deps.config, provider, items, [], summaries, now);
+    folded = foldBatch(deps.config, provider, source, items, [], summaries, now);
     await quarantineReplies(sql, folded.quarantine, now);
-    await applyShipmentUpdates(sql, folded.updates, now);
+    await applyShipmentUpdates(sql, folded.updates, now, source);
   } else {
     folded = await pipelinedTransaction(
       sql,
       (tx) => insertEvents(tx, rows, now),
       (tx, inserted) => {
-        const f = foldBatch(deps.config, provider, items, inserted, summaries, now);
-        return { result: f, statements: [quarantineReplies(tx, f.quarantine, now), applyShipmentUpdates(tx, f.updates, now)] };
+        const f = foldBatch(deps.config, provider, source, items, inserted, summaries, now);
+        const statements = [quarantineReplies(tx, f.quarantine, now), applyShipmentUpdates(tx, f.updates, now, source), ...(opts.within?.(tx, summaries) ?? [])];
+        return { result: f, statements };
       },
     );
   }
@@ -138,6 +163,7 @@ interface FoldedBatch {
 function foldBatch(
   config: Config,
   provider: ProviderName,
+  source: IngestSource,
   items: (IngestItem & { group: number })[],
   inserted: InsertedEvent[],
   summaries: IngestSummary[],
@@ -193,7 +219,7 @@ function foldBatch(
         err = result.message;
         break;
     }
-    out.results.push(result.kind === 'error' ? result.errorKind : result.kind);
+    if (source === 'poll') out.results.push(result.kind === 'error' ? result.errorKind : result.kind);
     const flagsChanged = flags.join(',') !== s.providerFlags.join(',');
     out.updates.push({
       id: s.id,

@@ -85,6 +85,18 @@ describe('bench harness (smoke)', () => {
     expect(Number.isFinite(lat.facts.p99Ms![0])).toBe(true);
     expect(lat.baselineItemsPerSec).toBeGreaterThan(0);
 
+    // Scenario 6b: the same through signed pushes at the hook: every push acknowledged, one message per chase.
+    const latPush = r.rows.find((x) => x.scenario === '6b');
+    expect(latPush, 'latency through pushes').toBeDefined();
+    expect(latPush!.facts.pushes).toEqual([300]);
+    expect(latPush!.facts.failedAcks).toEqual([0]);
+    expect(latPush!.facts.pollRequests).toEqual([0]);
+    expect(latPush!.facts.allArrivedInTime).toEqual([1]);
+    expect(latPush!.facts.messagesReceived).toEqual([300]);
+    expect(latPush!.facts.duplicateDeliveries).toEqual([0]);
+    expect(latPush!.facts.unmatchedMessages).toEqual([0]);
+    expect(latPush!.facts.chasesWithExactlyOneSent).toEqual([300]);
+
     // Scenario 7: a real `parcelwatch start --role all` child worked through the whole book and stopped cleanly.
     const push = r.rows.find((x) => x.scenario === '8');
     expect(push, 'push scenario').toBeDefined();

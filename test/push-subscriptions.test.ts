@@ -218,4 +218,42 @@ describe('fallback to polling', () => {
       await hooks.close();
     }
   });
+
+  it('a push is not a poll: the per-number floor and cap, the poll counters and the planned poll are left alone', async () => {
+    const no = 'YT0000NOTPOLL';
+    const start = 60;
+    const row = async () =>
+      (await app.db.sql`select s.last_polled_at, s.recent_polls, s.poll_count, s.last_pushed_at, s.last_answer_at, c.next_poll_at
+                        from shipments s join shipment_schedule c on c.shipment_id = s.id where s.tracking_no = ${no}`)[0]!;
+    // Uncollected 50 h after payment: polled whatever the pushes say (deadline watch), Kuaidi100 floor 60 min.
+    app.clock.set(at(start));
+    await addOrder('YTO', no, 50);
+    await app.cycle(at(start));
+    expect(queries(no)).toBe(1);
+    const polled = await row();
+    expect(polled).toMatchObject({ last_polled_at: new Date(at(start)), poll_count: 1, last_pushed_at: null, last_answer_at: new Date(at(start)) });
+    expect(polled.recent_polls).toHaveLength(1);
+    expect(polled.next_poll_at).not.toBeNull();
+
+    const hooks = await startHooks(app.deps);
+    try {
+      app.clock.set(at(start + 0.2));
+      const local = new Date(new Date(at(start + 0.1)).getTime() + 8 * 3_600_000).toISOString().replace('T', ' ').slice(0, 19);
+      const res = await postForm(`${hooks.base}/hooks/kuaidi100`, k100Form(k100Param(no, [{ ftime: local, context: '您的订单已下单，等待揽收', statusCode: '101' }])));
+      expect(res.status).toBe(200);
+    } finally {
+      await hooks.close();
+    }
+    const pushed = await row();
+    // The answer time and the push time move; the query counters (which the 48/24 h cap and the floor read) and the planned poll do not.
+    expect(pushed).toMatchObject({ last_polled_at: polled.last_polled_at, poll_count: 1, last_pushed_at: new Date(at(start + 0.2)), last_answer_at: new Date(at(start + 0.2)) });
+    expect(pushed.recent_polls).toEqual(polled.recent_polls);
+    expect(pushed.next_poll_at).toEqual(polled.next_poll_at);
+
+    // 63 min after the poll, 51 after the push: the floor counts from the poll, so the number is queried.
+    await app.cycle(at(start + 1.05));
+    expect(queries(no)).toBe(2);
+    const again = await row();
+    expect(again).toMatchObject({ last_polled_at: new Date(at(start + 1.05)), poll_count: 2, last_pushed_at: new Date(at(start + 0.2)), last_answer_at: new Date(at(start + 1.05)) });
+  });
 });

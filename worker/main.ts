@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig, redactConfig } from '../config/load.js';
@@ -24,7 +25,7 @@ import {
 import { importOrdersCommand } from './import-cli.js';
 import { IMPORT_FORMATS, importOption } from '../ingest/read-rows.js';
 import { assertJobRegistry } from '../jobs/index.js';
-import { seedDemoOrders } from './demo.js';
+import { seedDemoOrders, startSandboxPusher } from './demo.js';
 import { ROLES, startDaemon, type Role } from './daemon.js';
 import { createDeps } from './deps.js';
 import { createLogger } from './logger.js';
@@ -136,6 +137,8 @@ async function main(argv: string[]): Promise<void> {
       // Signals during the start (still waiting for Postgres or Redis) abort it, and the process exits 0 once
       // what was opened is closed; after the start they stop the daemon.
       const starting = new AbortController();
+      // The demo's sandbox also pushes to our own hook (worker/demo.ts): it signs with a secret of this run.
+      if (command === 'demo' && cfg.demo.pushShare > 0 && !cfg.providers.sandbox.pushSecret) cfg.providers.sandbox.pushSecret = randomBytes(16).toString('hex');
       const started = startDaemon({ config: cfg, clock: clock.clock, log, role: values.role as Role, signal: starting.signal });
       let stop: () => Promise<void> = () => {
         starting.abort();
@@ -156,6 +159,12 @@ async function main(argv: string[]): Promise<void> {
       if (command === 'demo') {
         const seeded = await seedDemoOrders(daemon.deps);
         log.info(seeded, 'demo order book seeded (sandbox carrier); running a first cycle now, then on the cron schedule');
+        if (daemon.http && cfg.demo.pushShare > 0 && cfg.providers.sandbox.enabled) {
+          const host = cfg.http.host === '0.0.0.0' || cfg.http.host === '::' ? '127.0.0.1' : cfg.http.host;
+          const pusher = startSandboxPusher(daemon.deps, `http://${host.includes(':') ? `[${host}]` : host}:${daemon.http.port}/hooks/sandbox${cfg.push.hookSecret ? `/${cfg.push.hookSecret}` : ''}`);
+          const stopDaemon = daemon.stop;
+          stop = () => (pusher.stop(), stopDaemon());
+        }
         const s = await runOnce(daemon.deps);
         log.info({ totals: s.totals, seconds: s.seconds, try: `curl localhost:${daemon.http?.port}/api/exceptions?status=open` }, 'first cycle done');
         if (daemon.http) {

@@ -36,6 +36,7 @@ import { ingestResults, type IngestItem } from '../../ingest/tracking.js';
 import { quietUntil } from '../../notify/quiet-hours.js';
 import { SIGNATURE_HEADER, verifySignature } from '../../notify/sign.js';
 import { reply, send, startKuaidi100Fake, startServer } from '../../test/fakes/kuaidi100-server.js';
+import { startHttp } from '../../worker/http.js';
 import { createDeps } from '../../worker/deps.js';
 import { createLogger } from '../../worker/logger.js';
 import { RedisConnections } from '../../worker/redis.js';
@@ -57,6 +58,7 @@ import {
 } from '../context.js';
 import { BENCH_NOW, seedShipments } from '../generate.js';
 import { sidesOf, type ResultRow, type Scenario, type ScenarioContext } from '../types.js';
+import { burst, SALT, signedPushForm, type Push } from './push.js';
 
 export const LATENCY_MAX = 10_000;
 const { customer: CUSTOMER, key: KEY, qps: QPS, concurrency: CONCURRENCY } = LOOPBACK_KUAIDI100;
@@ -113,10 +115,14 @@ async function startArrivalSink() {
   return { ...server, arrivals };
 }
 
-function overrides(prefix: string, fakeUrl: string, sinkUrl: string) {
+/** How the new scan reaches us: a poll cycle (scenario 6) or Kuaidi100 pushes at the hook (6b). */
+type Via = 'poll' | 'push';
+
+function overrides(prefix: string, fakeUrl: string, sinkUrl: string, via: Via) {
+  const push = via === 'push' ? { mode: 'push', salt: SALT, callbackUrl: 'http://127.0.0.1:9/hooks/kuaidi100' } : {};
   return {
     redis: { prefix },
-    providers: { kuaidi100: { baseUrl: fakeUrl, qps: QPS, concurrency: CONCURRENCY, maxQueriesPer24h: 40 } },
+    providers: { kuaidi100: { baseUrl: fakeUrl, qps: QPS, concurrency: CONCURRENCY, maxQueriesPer24h: 40, ...push } },
     chases: {
       defaultChannel: 'webhook',
       quietHours: { enabled: true, start: '22:00', end: '08:00' },
@@ -137,17 +143,19 @@ interface OursRun {
   setupSeconds: number;
 }
 
-async function oursRun(env: BenchEnv, n: number, prefix: string): Promise<OursRun> {
+async function oursRun(env: BenchEnv, n: number, prefix: string, via: Via): Promise<OursRun> {
   const setup0 = performance.now();
   await freshTables(env.sql);
   await seedShipments(env.sql, n, 'fresh');
   const fake = await startKuaidi100Fake({ customer: CUSTOMER, key: KEY });
   const sink = await startArrivalSink();
-  const config = benchConfig(env.dbUrl, env.redisUrl, prefix, overrides(prefix, fake.url, sink.url));
+  const config = benchConfig(env.dbUrl, env.redisUrl, prefix, overrides(prefix, fake.url, sink.url, via));
   if (quietUntil(CYCLE_AT, config.chases.quietHours, config.timezone)) throw new Error('latency scenario: the bench clock is inside quiet hours');
   const { deps, db } = await createDeps(config, fixedClock(CYCLE_AT), createLogger('silent', { pretty: false }));
   const connections = new RedisConnections(env.redisUrl, deps.log);
   const runtime = new QueueRuntime(deps, connections);
+  // Push: the daemon's HTTP server (hooks) on the same deps and queues, as `start --role all` runs it.
+  const hooks = via === 'push' ? await startHttp(deps, connections, runtime.enqueue, { port: 0 }) : null;
   try {
     // The first two scans: baseline hub known before the chase.
     for (let first = 1; first <= n; first += 100) {
@@ -173,21 +181,27 @@ async function oursRun(env: BenchEnv, n: number, prefix: string): Promise<OursRu
     const created = imported.reduce((a, r) => a + r.chasesCreated, 0);
     if (created !== n) throw new Error(`latency scenario: ${created} chases created for ${n} parcels (${imported.reduce((a, r) => a + r.rejectedRows, 0)} rejected)`);
     await env.sql`update shipment_schedule set next_poll_at = ${new Date(CYCLE_AT.getTime() - MINUTE_MS)}::timestamptz`;
-    for (let id = 1; id <= n; id++) fake.script(trackingNo(id), JSON.parse(replyBody(id, 3)) as Record<string, unknown>);
+    if (via === 'poll') for (let id = 1; id <= n; id++) fake.script(trackingNo(id), JSON.parse(replyBody(id, 3)) as Record<string, unknown>);
+    const pushList: Push[] = via === 'push' ? Array.from({ length: n }, (_, k) => ({ id: k + 1, body: signedPushForm(replyBody(k + 1, 3)) })) : [];
+    /** Push: when each number's push was sent (the provider's "answer" in this path). */
+    const pushedAt = new Map<string, number>();
+    let failedAcks = 0;
     const setupSeconds = (performance.now() - setup0) / 1000;
     gc();
 
     const capMs = 120_000 + n * 100;
     const { value: finished, peakRssMb } = await withRss(async () => {
       runtime.startWorkers();
-      await triggerSlot(planPolls, runtime, CYCLE_AT);
+      // Pushes come at the pace the poll scenario's provider answers (QPS): latency, not a backlog of a burst.
+      if (hooks) failedAcks = (await burst(hooks.port, pushList, (p) => pushedAt.set(trackingNo(p.id), Date.now()), QPS)).failed;
+      else await triggerSlot(planPolls, runtime, CYCLE_AT);
       const all = await waitUntil(() => sink.arrivals.length >= n, capMs, 20);
       // Let the rest of the cycle (detection, any stray retry) finish, so a late duplicate would be seen.
       await waitUntil(async () => (await jobBacklog(runtime, config)).pending === 0, 60_000, 100);
       return all;
     });
-    const answered = new Map<string, number>();
-    for (const r of fake.requests) if (r.numbers[0] && !answered.has(r.numbers[0])) answered.set(r.numbers[0], r.at);
+    const answered = via === 'push' ? pushedAt : new Map<string, number>();
+    if (via === 'poll') for (const r of fake.requests) if (r.numbers[0] && !answered.has(r.numbers[0])) answered.set(r.numbers[0], r.at);
     const latencies: number[] = [];
     const perId = new Map<number, number>();
     let badSignatures = 0;
@@ -226,6 +240,8 @@ async function oursRun(env: BenchEnv, n: number, prefix: string): Promise<OursRu
         chases: n,
         allArrivedInTime: finished ? 1 : 0,
         pollRequests: fake.requests.length,
+        pushes: pushList.length,
+        failedAcks,
         messagesReceived: sink.arrivals.length,
         distinctMessages: perId.size,
         duplicateDeliveries: sink.arrivals.length - perId.size,
@@ -243,6 +259,7 @@ async function oursRun(env: BenchEnv, n: number, prefix: string): Promise<OursRu
       },
     };
   } finally {
+    await hooks?.close();
     await runtime.close();
     await connections.quitAll();
     await db.close();
@@ -289,72 +306,77 @@ async function baselineRun(messages: Arrival[]): Promise<{ seconds: number; late
 const pcts = (xs: number[]) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95), p99: percentile(xs, 99), max: xs.length ? Math.max(...xs) : NaN });
 const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(0)} ms`);
 
-export const latencyScenario: Scenario = {
-  id: 'latency',
-  title: '6 hub-moved latency',
-  async run({ env, shipments, another }: ScenarioContext): Promise<ResultRow[]> {
-    const n = Math.min(shipments, LATENCY_MAX);
-    const tag = randomBytes(4).toString('hex');
-    const ours: OursRun[] = [];
-    const base: { seconds: number; latencies: number[] }[] = [];
-    let delivered: Arrival[] | null = null;
-    for (let rep = 0; another(rep); rep++) {
-      // The baseline re-sends what our first run delivered, so rep 0 always starts with ours.
-      for (const side of rep === 0 ? (['ours', 'baseline'] as const) : sidesOf(rep)) {
-        if (side === 'ours') {
-          const r = await oursRun(env, n, `pwbench-${tag}-latency-${rep}`);
-          env.log(`bench:   latency rep ${rep}: setup ${r.setupSeconds.toFixed(1)} s, cycle ${r.seconds.toFixed(1)} s`);
-          ours.push(r);
-          delivered ??= r.delivered;
-        } else {
-          base.push(await baselineRun(delivered!));
+function latencyVia(via: Via): Scenario {
+  return {
+    id: via === 'poll' ? 'latency' : 'latency-push',
+    title: via === 'poll' ? '6 hub-moved latency' : '6b hub-moved latency through pushes',
+    async run({ env, shipments, another }: ScenarioContext): Promise<ResultRow[]> {
+      const n = Math.min(shipments, LATENCY_MAX);
+      const tag = randomBytes(4).toString('hex');
+      const ours: OursRun[] = [];
+      const base: { seconds: number; latencies: number[] }[] = [];
+      let delivered: Arrival[] | null = null;
+      for (let rep = 0; another(rep); rep++) {
+        // The baseline re-sends what our first run delivered, so rep 0 always starts with ours.
+        for (const side of rep === 0 ? (['ours', 'baseline'] as const) : sidesOf(rep)) {
+          if (side === 'ours') {
+            const r = await oursRun(env, n, `pwbench-${tag}-latency-${via}-${rep}`, via);
+            env.log(`bench:   latency (${via}) rep ${rep}: setup ${r.setupSeconds.toFixed(1)} s, cycle ${r.seconds.toFixed(1)} s`);
+            ours.push(r);
+            delivered ??= r.delivered;
+          } else {
+            base.push(await baselineRun(delivered!));
+          }
         }
       }
-    }
-    const p = ours.map((r) => pcts(r.latencies));
-    const b = base.map((r) => pcts(r.latencies));
-    const med = (xs: { p50: number; p95: number; p99: number; max: number }[], k: 'p50' | 'p95' | 'p99' | 'max') => median(xs.map((x) => x[k]));
-    const s = median(ours.map((r) => r.seconds));
-    const bs = median(base.map((r) => r.seconds));
-    const facts: Record<string, number[]> = {};
-    for (const r of ours) for (const [k, v] of Object.entries(r.facts)) (facts[k] ??= []).push(v);
-    facts.p50Ms = p.map((x) => x.p50);
-    facts.p95Ms = p.map((x) => x.p95);
-    facts.p99Ms = p.map((x) => x.p99);
-    facts.maxMs = p.map((x) => x.max);
-    facts.baselineP99Ms = b.map((x) => x.p99);
-    const correct = ours.every(
-      (r) => r.facts.chasesWithExactlyOneSent === n && r.facts.duplicateDeliveries === 0 && r.facts.unmatchedMessages === 0 && r.facts.badSignatures === 0,
-    );
-    const p99 = med(p, 'p99');
-    return [
-      {
-        scenario: '6',
-        label: 'hub-moved latency',
-        unit: 'messages',
-        measured: true,
-        items: n,
-        seconds: s,
-        itemsPerSec: n / s,
-        baseline: `plain keep-alive POSTs (${BASELINE_LOOPS} loops)`,
-        baselineSeconds: bs,
-        baselineItemsPerSec: n / bs,
-        ratio: n / s / (n / bs),
-        peakRssMb: Math.max(...ours.map((r) => r.peakRssMb)),
-        shipmentsPerSec: n / s,
-        target: `p99 <= ${TARGET_P99_MS / 1000} s; one message per chase`,
-        met: p99 <= TARGET_P99_MS && correct,
-        note:
-          `provider answer → customer endpoint: p50 ${ms(med(p, 'p50'))}, p95 ${ms(med(p, 'p95'))}, p99 ${ms(p99)}, max ${ms(med(p, 'max'))} ` +
-          `(baseline POST: p50 ${ms(med(b, 'p50'))}, p99 ${ms(med(b, 'p99'))}); seconds = first provider answer → last arrival; ` +
-          `queue wait p50/p99 on the notifications queue: notify-chasers ${ms(median(facts.notifyWaitP50Ms!))}/${ms(median(facts.notifyWaitP99Ms!))}, ` +
-          `send-customer-message ${ms(median(facts.sendWaitP50Ms!))}/${ms(median(facts.sendWaitP99Ms!))}; ` +
-          `${n} chases (min(N, ${LATENCY_MAX})), Kuaidi100 fake qps ${QPS} conc ${CONCURRENCY}, notifications queue concurrency ${BASELINE_LOOPS}; ` +
-          `clock 12:00 Asia/Shanghai with quiet hours 22:00–08:00 on, coalesceSeconds 0, dailyCapPerContact 5 (1 message per contact); ` +
-          `chases with exactly one sent message ${facts.chasesWithExactlyOneSent!.join(',')}/${n}, duplicates ${facts.duplicateDeliveries!.join(',')}`,
-        facts,
-        runs: { ours: ours.map((r) => r.seconds), baseline: base.map((r) => r.seconds) },
-      },
-    ];
-  },
-};
+      const p = ours.map((r) => pcts(r.latencies));
+      const b = base.map((r) => pcts(r.latencies));
+      const med = (xs: { p50: number; p95: number; p99: number; max: number }[], k: 'p50' | 'p95' | 'p99' | 'max') => median(xs.map((x) => x[k]));
+      const s = median(ours.map((r) => r.seconds));
+      const bs = median(base.map((r) => r.seconds));
+      const facts: Record<string, number[]> = {};
+      for (const r of ours) for (const [k, v] of Object.entries(r.facts)) (facts[k] ??= []).push(v);
+      facts.p50Ms = p.map((x) => x.p50);
+      facts.p95Ms = p.map((x) => x.p95);
+      facts.p99Ms = p.map((x) => x.p99);
+      facts.maxMs = p.map((x) => x.max);
+      facts.baselineP99Ms = b.map((x) => x.p99);
+      const correct = ours.every(
+        (r) => r.facts.chasesWithExactlyOneSent === n && r.facts.duplicateDeliveries === 0 && r.facts.unmatchedMessages === 0 && r.facts.badSignatures === 0,
+      );
+      const p99 = med(p, 'p99');
+      return [
+        {
+          scenario: via === 'poll' ? '6' : '6b',
+          label: via === 'poll' ? 'hub-moved latency' : `hub-moved latency through pushes (${facts.failedAcks!.join(',')} failed acks)`,
+          unit: 'messages',
+          measured: true,
+          items: n,
+          seconds: s,
+          itemsPerSec: n / s,
+          baseline: `plain keep-alive POSTs (${BASELINE_LOOPS} loops)`,
+          baselineSeconds: bs,
+          baselineItemsPerSec: n / bs,
+          ratio: n / s / (n / bs),
+          peakRssMb: Math.max(...ours.map((r) => r.peakRssMb)),
+          shipmentsPerSec: n / s,
+          target: `p99 <= ${TARGET_P99_MS / 1000} s; one message per chase`,
+          met: p99 <= TARGET_P99_MS && correct && ours.every((r) => r.facts.failedAcks === 0),
+          note:
+            `${via === 'poll' ? 'provider answer' : 'push sent'} → customer endpoint: p50 ${ms(med(p, 'p50'))}, p95 ${ms(med(p, 'p95'))}, p99 ${ms(p99)}, max ${ms(med(p, 'max'))} ` +
+            `(baseline POST: p50 ${ms(med(b, 'p50'))}, p99 ${ms(med(b, 'p99'))}); seconds = first provider answer → last arrival; ${via === 'push' ? `${n} signed Kuaidi100 pushes (3 scans each) paced at ${QPS}/s (the poll scenario's answer rate) from 32 keep-alive clients at the hook of an in-process HTTP server; ` : ''}` +
+            `queue wait p50/p99 on the notifications queue: notify-chasers ${ms(median(facts.notifyWaitP50Ms!))}/${ms(median(facts.notifyWaitP99Ms!))}, ` +
+            `send-customer-message ${ms(median(facts.sendWaitP50Ms!))}/${ms(median(facts.sendWaitP99Ms!))}; ` +
+            `${n} chases (min(N, ${LATENCY_MAX})), Kuaidi100 fake qps ${QPS} conc ${CONCURRENCY}, notifications queue concurrency ${BASELINE_LOOPS}; ` +
+            `clock 12:00 Asia/Shanghai with quiet hours 22:00–08:00 on, coalesceSeconds 0, dailyCapPerContact 5 (1 message per contact); ` +
+            `chases with exactly one sent message ${facts.chasesWithExactlyOneSent!.join(',')}/${n}, duplicates ${facts.duplicateDeliveries!.join(',')}`,
+          facts,
+          runs: { ours: ours.map((r) => r.seconds), baseline: base.map((r) => r.seconds) },
+        },
+      ];
+    },
+  };
+}
+
+export const latencyScenario = latencyVia('poll');
+export const latencyPushScenario = latencyVia('push');

@@ -191,7 +191,9 @@ export function spawnDaemon(configFile: string, env: BenchEnv, role: 'all' | 'ap
   const childEnv: NodeJS.ProcessEnv = { DATABASE_URL: env.dbUrl, REDIS_URL: env.redisUrl, PARCELWATCH_CONFIG: configFile };
   for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[k] !== undefined) childEnv[k] = process.env[k];
   // The young-generation size the image sets (Dockerfile NODE_OPTIONS, npm start), so its RSS is measured too.
-  const child = spawn(process.execPath, ['--max-semi-space-size=64', BIN, 'start', '--role', role], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_DAEMON_NODE_ARGS: extra node flags for the daemon child (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
+  const extra = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, ['--max-semi-space-size=64', ...extra, BIN, 'start', '--role', role], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   let markStarted!: () => void;
   const started = new Promise<void>((resolve) => (markStarted = resolve));

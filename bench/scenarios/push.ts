@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { kuaidi100PushSign } from '../../carriers/kuaidi100/push.js';
@@ -22,24 +23,27 @@ import { kuaidi100Body, seedShipments, timeline } from '../generate.js';
 import { sidesOf, type ResultRow, type Scenario, type ScenarioContext } from '../types.js';
 import { spawnDaemon, statusKb, stopDaemon, TARGET_RSS_MB } from './memory.js';
 
-const SALT = 'bench-salt';
+export const SALT = 'bench-salt';
 const CLIENTS = 32;
 const MAX_PUSHES = 20_000;
 const trackingNo = (id: number) => 'T' + String(id).padStart(12, '0');
 const ACK = JSON.stringify({ result: true, returnCode: '200', message: '成功' });
 
-interface Push {
+export interface Push {
   id: number;
   body: string;
+}
+
+/** A signed Kuaidi100 push form (status polling) carrying this query.do-style `lastResult` body. */
+export function signedPushForm(lastResult: string): string {
+  const param = JSON.stringify({ status: 'polling', billstatus: 'got', message: '', lastResult: JSON.parse(lastResult) });
+  return new URLSearchParams({ param, sign: kuaidi100PushSign(param, SALT) }).toString();
 }
 
 /** Every number once, then every fifth again (history re-sent), interleaved so re-sends meet fresh pushes. */
 function pushes(n: number): Push[] {
   const first: Push[] = [];
-  for (let id = 1; id <= n; id++) {
-    const param = JSON.stringify({ status: 'polling', billstatus: 'got', message: '', lastResult: JSON.parse(kuaidi100Body(id, trackingNo(id), 'zhongtong')) });
-    first.push({ id, body: new URLSearchParams({ param, sign: kuaidi100PushSign(param, SALT) }).toString() });
-  }
+  for (let id = 1; id <= n; id++) first.push({ id, body: signedPushForm(kuaidi100Body(id, trackingNo(id), 'zhongtong')) });
   const out: Push[] = [];
   const resend = first.filter((p) => p.id % 5 === 0);
   for (let i = 0; i < first.length; i++) {
@@ -60,8 +64,11 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Post every push with CLIENTS keep-alive connections; per-push acknowledgement latency and failures. */
-async function burst(port: number, list: Push[]): Promise<{ seconds: number; latencies: number[]; failed: number }> {
+/**
+ * Post every push with CLIENTS keep-alive connections; per-push acknowledgement latency and failures.
+ * `onSend` sees each push as it is sent; `perSecond` paces the sends (push i not before i / perSecond s).
+ */
+export async function burst(port: number, list: Push[], onSend?: (p: Push) => void, perSecond?: number): Promise<{ seconds: number; latencies: number[]; failed: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
   const latencies: number[] = [];
   let failed = 0;
@@ -84,8 +91,14 @@ async function burst(port: number, list: Push[]): Promise<{ seconds: number; lat
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
       while (next < list.length) {
-        const p = list[next++]!;
+        const i = next++;
+        const p = list[i]!;
+        if (perSecond) {
+          const wait = t0 + (i * 1000) / perSecond - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
         const s = performance.now();
+        onSend?.(p);
         const ok = await post(p);
         latencies.push(performance.now() - s);
         if (!ok) failed++;
@@ -142,12 +155,14 @@ interface OursRun {
   eventRows: number;
   /** The daemon's own CPU time (user + system) per push during the burst. */
   cpuMsPerPush: number;
+  /** The kernel's share of it (socket writes to Postgres, Redis and the clients). */
+  sysMsPerPush: number;
 }
 
-/** User + system CPU time of a process so far, in ms (/proc/<pid>/stat, 100 ticks a second). */
-function cpuMs(pid: number): number {
+/** User and system CPU time of a process so far, in ms (/proc/<pid>/stat, 100 ticks a second). */
+function cpuMs(pid: number): { user: number; sys: number } {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
+  return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10 };
 }
 
 async function oursRun(env: BenchEnv, list: Push[]): Promise<OursRun> {
@@ -180,13 +195,13 @@ async function oursRun(env: BenchEnv, list: Push[]): Promise<OursRun> {
     }, 100);
     const cpu0 = cpuMs(daemon.child.pid!);
     const r = await burst(port, list);
-    const cpu = cpuMs(daemon.child.pid!) - cpu0;
+    const cpu1 = cpuMs(daemon.child.pid!);
     clearInterval(sampler);
     if (r.failed) env.log(`bench:   push: ${r.failed} failed acks; daemon said: ${daemon.tail.slice(-5).join(' | ')}`);
     const s = statusKb(daemon.child.pid!);
     if (s) peak = Math.max(peak, s.hwm, s.rss);
     const [{ n }] = (await env.sql`select count(*)::int as n from tracking_events`) as unknown as [{ n: number }];
-    return { ...r, peakRssMb: peak / 1024, eventRows: n, cpuMsPerPush: cpu / list.length };
+    return { ...r, peakRssMb: peak / 1024, eventRows: n, cpuMsPerPush: (cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) / list.length, sysMsPerPush: (cpu1.sys - cpu0.sys) / list.length };
   } finally {
     await stopDaemon(daemon, config.shutdown.graceMs).catch(() => daemon.child.kill('SIGKILL'));
     await dropRedisPrefix(env.redisUrl, prefix);
@@ -197,6 +212,7 @@ export const pushScenario: Scenario = {
   id: 'push',
   title: '8 push ingestion',
   async run({ env, shipments, another }: ScenarioContext): Promise<ResultRow[]> {
+    const load = loadavg()[0]!;
     const n = Math.min(shipments, MAX_PUSHES);
     const list = pushes(n);
     const ours: OursRun[] = [];
@@ -236,7 +252,7 @@ export const pushScenario: Scenario = {
         shipmentsPerSec: null,
         target: `>= 1000 pushes/s, p99 <= 250 ms, 0 failed, >= 50 % of raw, daemon RSS <= ${TARGET_RSS_MB} MB`,
         met: perSec >= 1000 && p99 <= 250 && failed === 0 && ratio >= 0.5 && rss <= TARGET_RSS_MB,
-        note: `${n} numbers, ${list.length - n} re-sent with their history; daemon CPU ${median(ours.map((r) => r.cpuMsPerPush)).toFixed(2)} ms per push; event rows after ours: ${ours.map((r) => r.eventRows).join('/')}; baseline p99 ${percentile(base[0]!.latencies, 99).toFixed(0)} ms`,
+        note: `${n} numbers, ${list.length - n} re-sent with their history; daemon CPU ${median(ours.map((r) => r.cpuMsPerPush)).toFixed(2)} ms per push (${median(ours.map((r) => r.sysMsPerPush)).toFixed(2)} of it system); load average at start ${load.toFixed(2)}; event rows after ours: ${ours.map((r) => r.eventRows).join('/')}; baseline p99 ${percentile(base[0]!.latencies, 99).toFixed(0)} ms`,
         facts: { failedAcks: ours.map((r) => r.failed), eventRows: ours.map((r) => r.eventRows), p99Ms: ours.map((r) => Math.round(percentile(r.latencies, 99))) },
         runs: { ours: ours.map((r) => r.seconds), baseline: base.map((r) => r.seconds) },
       },

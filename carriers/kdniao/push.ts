@@ -1,7 +1,7 @@
 import { normalizeCarrier } from '../carrier-codes.js';
 import { ProviderError, type TrackResult } from '../carrier.js';
 import { clip, isRecord, textOf } from '../http.js';
-import { PushRejected, sameSignature, type PushItem } from '../push.js';
+import { PushRejected, type FormFields, sameSignature, type PushItem } from '../push.js';
 import { systemClock } from '../../domain/clock.js';
 import { kdniaoSign } from './client.js';
 import { parseKdniaoReply } from './parse.js';
@@ -22,7 +22,7 @@ export function kdniaoAck(eBusinessId: string, success: boolean, reason = ''): R
  * envelope is verified as a whole (DataSign covers RequestData); each item is parsed on its own, so one
  * bad item becomes a malformed result (quarantined) and never rejects the others.
  */
-export function parseKdniaoPush(form: URLSearchParams, eBusinessId: string, appKey: string, timeZone: string): PushItem[] {
+export function parseKdniaoPush(form: FormFields, eBusinessId: string, appKey: string, timeZone: string): PushItem[] {
   const requestData = form.get('RequestData');
   const dataSign = form.get('DataSign');
   if (requestData === null || requestData === '') throw new PushRejected(400, 'malformed', 'form field RequestData is missing');

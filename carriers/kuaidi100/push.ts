@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { normalizeCarrier } from '../carrier-codes.js';
 import { ProviderError, type TrackResult } from '../carrier.js';
 import { clip, isRecord, textOf } from '../http.js';
-import { PushRejected, sameSignature, type PushItem } from '../push.js';
+import { PushRejected, type FormFields, sameSignature, type PushItem } from '../push.js';
 import { parseKuaidi100Reply } from './parse.js';
 
 /** Push signature: upper-case MD5(param + salt), over the exact `param` string received. */
@@ -21,7 +21,7 @@ const PUSH_STATUSES = new Set(['polling', 'shutdown', 'abort', 'updateall']);
  * badly signed or not a push. `sign` is accepted in either case (the docs say upper case; some SDKs
  * send lower).
  */
-export function parseKuaidi100Push(form: URLSearchParams, salt: string, timeZone: string): PushItem {
+export function parseKuaidi100Push(form: FormFields, salt: string, timeZone: string): PushItem {
   const param = form.get('param');
   const sign = form.get('sign');
   if (param === null || param === '') throw new PushRejected(400, 'malformed', 'form field param is missing');

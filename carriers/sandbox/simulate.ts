@@ -353,7 +353,7 @@ export function planJourney(input: SimInput): Journey | null {
 }
 
 /** The planned events that happened by `now`, as canonical events. */
-export function toNormalized(events: readonly PlannedEvent[]): NormalizedEvent[] {
+export function toNormalized(events: readonly (Pick<PlannedEvent, 'at' | 'text' | 'location'> & { step: string })[]): NormalizedEvent[] {
   return events.map((e) => ({
     occurredAt: e.at,
     status: statusFromText(e.text) ?? 'unknown',

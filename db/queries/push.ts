@@ -1,20 +1,11 @@
 import type { Sql } from '../client.js';
+import { jsonParam } from '../json-param.js';
 
 /** A shipment a push may be about. */
 export interface PushTarget {
   id: number;
   carrier: string;
   trackingNo: string;
-}
-
-/** Every shipment holding one of these numbers (a number may exist under two carriers). */
-export async function findPushTargets(sql: Sql, trackingNos: string[]): Promise<PushTarget[]> {
-  if (trackingNos.length === 0) return [];
-  const rows = await sql`
-    select id, carrier, tracking_no from shipments
-    where tracking_no = any(${sql.array([...new Set(trackingNos)])}::text[])
-    order by id`;
-  return rows.map((r) => ({ id: Number(r.id), carrier: r.carrier, trackingNo: r.tracking_no }));
 }
 
 /**
@@ -86,10 +77,9 @@ export async function recordPushes(
   await sql`
     with receipts as (
       insert into push_receipts (provider, tracking_no, shipment_id, kind, new_events, raw, received_at)
-      select ${provider}, t.tracking_no, t.shipment_id, t.kind, t.new_events, t.raw, ${now}::timestamptz
-      from unnest(${sql.array(pushes.map((p) => p.trackingNo))}::text[], ${sql.array(pushes.map((p) => p.shipmentId))}::bigint[],
-                  ${sql.array(pushes.map((p) => p.kind))}::text[], ${sql.array(pushes.map((p) => p.newEvents))}::int[],
-                  ${sql.array(pushes.map((p) => p.raw))}::text[]) as t(tracking_no, shipment_id, kind, new_events, raw)
+      select ${provider}, t."trackingNo", t."shipmentId", t.kind, t."newEvents", t.raw, ${now}::timestamptz
+      -- One JSON document, not an array per column: the raw pushes are written once (db/json-param.ts).
+      from json_to_recordset(${jsonParam(pushes)}::text::json) as t("trackingNo" text, "shipmentId" bigint, kind text, "newEvents" int, raw text)
     ), subs as (
       update shipment_subscriptions x set
         provider = ${provider},

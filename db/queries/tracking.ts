@@ -23,14 +23,36 @@ export interface ShipmentPollRow extends ShipmentTrackState {
 /** Shipments of one poll job with what polling and ingestion need, in one round trip. */
 export async function loadShipmentsForPoll(sql: Sql, ids: number[]): Promise<ShipmentPollRow[]> {
   const rows = await sql`
-    select s.id, s.order_id, o.external_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by,
-           o.customer_phone, s.carrier, s.tracking_no, s.status, s.status_since, s.collected_at, s.delivered_at,
-           s.last_event_at, s.last_event_text, s.last_hub, s.marked_shipped_at, s.last_polled_at, s.recent_polls,
-           s.provider_flags,
-           exists (select 1 from chases c where c.shipment_id = s.id and c.status = 'active') as chased
+    select ${sql.unsafe(POLL_ROW_COLUMNS)}
     from shipments s join orders o on o.id = s.order_id
     where s.id = any(${sql.array(ids)}::bigint[])`;
-  return rows.map((r) => ({
+  return rows.map(toPollRow);
+}
+
+/**
+ * Every shipment holding one of these tracking numbers (a number may exist under two carriers), with what
+ * ingestion needs, in id order: the push path's one read per batch (which shipment a pushed number is, and
+ * its state to fold onto).
+ */
+export async function loadShipmentsByTrackingNo(sql: Sql, trackingNos: string[]): Promise<ShipmentPollRow[]> {
+  if (trackingNos.length === 0) return [];
+  const rows = await sql`
+    select ${sql.unsafe(POLL_ROW_COLUMNS)}
+    from shipments s join orders o on o.id = s.order_id
+    where s.tracking_no = any(${sql.array([...new Set(trackingNos)])}::text[])
+    order by s.id`;
+  return rows.map(toPollRow);
+}
+
+const POLL_ROW_COLUMNS = `
+  s.id, s.order_id, o.external_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by,
+  o.customer_phone, s.carrier, s.tracking_no, s.status, s.status_since, s.collected_at, s.delivered_at,
+  s.last_event_at, s.last_event_text, s.last_hub, s.marked_shipped_at, s.last_polled_at, s.recent_polls,
+  s.provider_flags,
+  exists (select 1 from chases c where c.shipment_id = s.id and c.status = 'active') as chased`;
+
+function toPollRow(r: Record<string, any>): ShipmentPollRow {
+  return {
     id: Number(r.id),
     orderId: Number(r.order_id),
     externalOrderId: r.external_id,
@@ -53,7 +75,7 @@ export async function loadShipmentsForPoll(sql: Sql, ids: number[]): Promise<Shi
     recentPolls: (r.recent_polls ?? []).map((d: string | Date) => new Date(d)),
     providerFlags: r.provider_flags ?? [],
     chased: r.chased,
-  }));
+  };
 }
 
 export interface EventRow {
@@ -80,14 +102,17 @@ export interface InsertedEvent {
 }
 
 /**
- * Idempotent event insert: one statement over unnest arrays; the unique (shipment_id, event_key) index
- * drops everything already stored, and RETURNING names exactly the new events.
+ * Idempotent event insert: one statement; the unique (shipment_id, event_key) index drops everything already
+ * stored, and RETURNING names exactly the new events (their keys: the rest is what we sent).
+ *
+ * Arrays per column, not one JSON document: json_to_recordset saved client CPU (no second escaping of the
+ * raw objects) but cost Postgres more, and on two shared cores the push benchmark was slower with it.
  */
 export async function insertEvents(sql: Sql, rows: EventRow[], seenAt: Date): Promise<InsertedEvent[]> {
   if (rows.length === 0) return [];
   const inserted = await sql`
     insert into tracking_events (shipment_id, event_key, occurred_at, status, hub, location, text, provider, provider_code, rule, raw, seen_at)
-    select t.shipment_id, t.event_key, t.occurred_at, t.status, t.hub, t.location, t.text, t.provider, t.provider_code, t.rule, t.raw, ${seenAt}::timestamptz
+    select t."shipmentId", t."eventKey", t."occurredAt", t.status, t.hub, t.location, t.text, t.provider, t."providerCode", t.rule, t.raw, ${seenAt}::timestamptz
     from unnest(${sql.array(rows.map((r) => r.shipmentId))}::bigint[],
                 ${sql.array(rows.map((r) => r.eventKey))}::text[],
                 ${sql.array(rows.map((r) => r.occurredAt.toISOString()))}::timestamptz[],
@@ -99,17 +124,15 @@ export async function insertEvents(sql: Sql, rows: EventRow[], seenAt: Date): Pr
                 ${sql.array(rows.map((r) => r.providerCode) as string[])}::text[],
                 ${sql.array(rows.map((r) => r.rule) as string[])}::text[],
                 ${sql.array(rows.map((r) => (r.raw === undefined ? null : JSON.stringify(r.raw))) as string[])}::jsonb[])
-      as t(shipment_id, event_key, occurred_at, status, hub, location, text, provider, provider_code, rule, raw)
+      as t("shipmentId", "eventKey", "occurredAt", status, hub, location, text, provider, "providerCode", rule, raw)
     on conflict (shipment_id, event_key) do nothing
-    returning shipment_id, event_key, occurred_at, status, hub, text`;
-  return inserted.map((r) => ({
-    shipmentId: Number(r.shipment_id),
-    eventKey: r.event_key,
-    occurredAt: r.occurred_at,
-    status: r.status,
-    hub: r.hub,
-    text: r.text,
-  }));
+    returning shipment_id, event_key`;
+  const byKey = new Map<string, EventRow>();
+  for (const r of rows) byKey.set(`${r.shipmentId}:${r.eventKey}`, r);
+  return inserted.map((i) => {
+    const r = byKey.get(`${i.shipment_id}:${i.event_key}`)!;
+    return { shipmentId: r.shipmentId, eventKey: r.eventKey, occurredAt: r.occurredAt, status: r.status, hub: r.hub, text: r.text };
+  });
 }
 
 export interface ShipmentUpdate extends ShipmentTrackState {
@@ -129,9 +152,14 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
  * One statement for the whole batch: the tracked facts on `shipments`, the next poll and (when facts
  * changed) "judge now" on `shipment_schedule`. The schedule update reads the shipments update's output, so
  * each parcel is locked shipments row first, like every other writer of both.
+ *
+ * `source` push (ingest/tracking.ts IngestSource): last_pushed_at instead of the poll counters and poll
+ * error fields; the next poll stays as planned (a running poll's lease too) unless the parcel needs no more
+ * polling (`nextPollAt` null) or had none planned.
  */
-export async function applyShipmentUpdates(sql: Sql, updates: ShipmentUpdate[], now: Date): Promise<void> {
+export async function applyShipmentUpdates(sql: Sql, updates: ShipmentUpdate[], now: Date, source: 'poll' | 'push' = 'poll'): Promise<void> {
   if (updates.length === 0) return;
+  const push = source === 'push';
   await sql`
     with u as (
       select * from unnest(${sql.array(updates.map((u) => u.id))}::bigint[],
@@ -163,20 +191,23 @@ export async function applyShipmentUpdates(sql: Sql, updates: ShipmentUpdate[], 
         last_event_text = case when s.last_event_at is null or u.last_event_at >= s.last_event_at then u.last_event_text else s.last_event_text end,
         last_hub = case when s.last_event_at is null or u.last_event_at >= s.last_event_at then u.last_hub else s.last_hub end,
         provider_flags = coalesce(string_to_array(nullif(u.flags, ''), ','), '{}'::text[]),
-        last_polled_at = case when u.polled then ${now}::timestamptz else s.last_polled_at end,
-        poll_count = s.poll_count + case when u.polled then 1 else 0 end,
-        recent_polls = case when u.polled
+        last_polled_at = case when u.polled and not ${push}::boolean then ${now}::timestamptz else s.last_polled_at end,
+        poll_count = s.poll_count + case when u.polled and not ${push}::boolean then 1 else 0 end,
+        recent_polls = case when u.polled and not ${push}::boolean
           then array(select p from unnest(s.recent_polls) p where p > ${now}::timestamptz - interval '24 hours') || ${now}::timestamptz
           else s.recent_polls end,
-        poll_error_kind = u.err_kind, poll_error = u.err,
-        poll_error_at = case when u.err_kind is null then null else ${now}::timestamptz end,
-        poll_error_count = case when u.err_kind is null then 0 else s.poll_error_count + 1 end,
+        last_pushed_at = case when ${push}::boolean then greatest(s.last_pushed_at, ${now}::timestamptz) else s.last_pushed_at end,
+        last_answer_at = case when u.polled or ${push}::boolean then greatest(s.last_answer_at, ${now}::timestamptz) else s.last_answer_at end,
+        poll_error_kind = case when ${push}::boolean then s.poll_error_kind else u.err_kind end,
+        poll_error = case when ${push}::boolean then s.poll_error else u.err end,
+        poll_error_at = case when ${push}::boolean then s.poll_error_at when u.err_kind is null then null else ${now}::timestamptz end,
+        poll_error_count = case when ${push}::boolean then s.poll_error_count when u.err_kind is null then 0 else s.poll_error_count + 1 end,
         updated_at = ${now}::timestamptz
       from u where s.id = u.id
       returning s.id
     )
     update shipment_schedule c set
-      next_poll_at = u.next_poll_at,
+      next_poll_at = case when ${push}::boolean and u.next_poll_at is not null then coalesce(c.next_poll_at, u.next_poll_at) else u.next_poll_at end,
       next_check_at = case when u.recheck then least(coalesce(c.next_check_at, ${now}::timestamptz), ${now}::timestamptz) else c.next_check_at end
     from facts join u on u.id = facts.id
     where c.shipment_id = facts.id`;

@@ -43,6 +43,10 @@ export const shipments = pgTable(
     /** Poll instants within the last 24 h (per-number caps such as Kuaidi100's 48/day survive restarts). */
     recentPolls: timestamp('recent_polls', { withTimezone: true, mode: 'date' }).array().notNull().default(sql`'{}'::timestamptz[]`),
     pollCount: integer('poll_count').notNull().default(0),
+    /** Last push received for this parcel (a push is not a poll: it leaves last_polled_at, recent_polls and poll_count alone). */
+    lastPushedAt: tz('last_pushed_at'),
+    /** Last time a provider answered about this parcel, by a poll reply (not a failed call) or a push. */
+    lastAnswerAt: tz('last_answer_at'),
     /** Last poll error kind (malformed, auth, quota, not_found, transient) and message; NULL after a good poll. */
     pollErrorKind: text('poll_error_kind'),
     pollError: text('poll_error'),

@@ -1,0 +1,12 @@
+/**
+ * A value as one JSON text parameter for `json_to_recordset(…::text::json)` (a parameter typed json would be JSON-encoded again by the driver, as a string): set-based writes of many rows without
+ * an array per column (each array element is escaped again by the driver; JSON.stringify writes each string
+ * once). A lone UTF-16 surrogate (half an emoji from a provider) is written by JSON.stringify as a `\udXXX`
+ * escape, which Postgres refuses; it becomes U+FFFD, as the driver's UTF-8 encoding of a text parameter does.
+ */
+export function jsonParam(value: unknown): string {
+  const text = JSON.stringify(value);
+  // Escapes appear only for lone surrogates (a pair is written as the characters themselves); an even run
+  // of backslashes before `u` is text, not an escape.
+  return text.includes('\\ud') || text.includes('\\uD') ? text.replace(/(?<!\\)((?:\\\\)*)\\u[dD][89a-fA-F][0-9a-fA-F]{2}/g, '$1\ufffd') : text;
+}
