@@ -236,7 +236,7 @@ function foldBatch(
       pollError: err,
       // The carrier's first answer since the parcel was marked shipped makes it judgeable on carrier facts
       // (domain/facts.ts carrierAsked): judge it now even when the answer brought nothing new ("no scan yet").
-      recheck: fresh.length > 0 || flagsChanged || (result.kind !== 'error' && !carrierAsked({ shipmentId: s.id, markedShippedAt: s.markedShippedAt, lastQueriedAt: s.lastPolledAt })),
+      recheck: fresh.length > 0 || flagsChanged || (result.kind !== 'error' && !carrierAsked({ shipmentId: s.id, markedShippedAt: s.markedShippedAt, lastQueriedAt: s.lastAnswerAt })),
     });
   }
   return out;

@@ -36,7 +36,7 @@ describe('a detection sweep isolates a row it cannot judge', () => {
     // The detection job alone (no poll job: the parcel stays uncollected, as one the carrier never picked up;
     // the carrier did answer about it, "no scan", else it would not be judged on carrier facts yet),
     // 108 h after payment: all three real ones are late.
-    await sql`update shipments set last_polled_at = '2026-11-15T11:00:00+08:00' where tracking_no in ('ZT77000001', 'ZT77000099')`;
+    await sql`update shipments set last_polled_at = '2026-11-15T11:00:00+08:00', last_answer_at = '2026-11-15T11:00:00+08:00' where tracking_no in ('ZT77000001', 'ZT77000099')`;
     const sweep = async (at: string) => {
       app.clock.set(at);
       return (await executeJob(detectExceptions, {}, app.deps, { jobId: `detect-${at}`, attempt: 1, enqueue: async () => {} })).summary!;

@@ -50,7 +50,7 @@ describe('one lock order between the detection sweep and sync-outreach', () => {
     // A parcel with an open fake-shipment warning, about to get a late-shipment verdict too (a new insert).
     await app.addOrders([{ orderId: 'L1', platform: 'taobao', paidAt: iso(0), amount: 10, shipments: [{ carrier: 'ZTO', trackingNo: 'PWL00000001', markedShippedAt: iso(2) }] }]);
     const sql = app.deps.sql;
-    await sql`update shipments set last_polled_at = ${iso(20)}`; // the carrier answered: no scan
+    await sql`update shipments set last_polled_at = ${iso(20)}, last_answer_at = ${iso(20)}`; // the carrier answered: no scan
     app.clock.set(iso(30));
     await detect(app.deps);
     expect((await sql`select type from exceptions where status = 'open'`).map((r) => r.type)).toEqual(['fake_shipment_risk']);
@@ -85,7 +85,7 @@ describe('one lock order between the detection sweep and sync-outreach', () => {
   it('many rounds of both at once on one book end without a deadlock', async () => {
     await app.addOrders(book('M', 40));
     const sql = app.deps.sql;
-    await sql`update shipments set last_polled_at = ${iso(20)}`;
+    await sql`update shipments set last_polled_at = ${iso(20)}, last_answer_at = ${iso(20)}`;
     const errors: string[] = [];
     for (let round = 0; round < 12; round++) {
       app.clock.set(iso(26 + round * 3)); // fake shipment, then late shipment warning/critical, escalations

@@ -82,7 +82,7 @@ describe('merged parcels', () => {
   it('downstream: an order served by a merged parcel is not flagged as unshipped, and a chase by its id finds the parcel', async () => {
     clock.set('2026-11-15T12:00:00+08:00'); // 108 h after payment; the parcel was never collected
     // The carrier answered about the parcels ("no scan"): only then are they judged on carrier facts.
-    await db.sql`update shipments set last_polled_at = '2026-11-15T11:00:00+08:00'`;
+    await db.sql`update shipments set last_polled_at = '2026-11-15T11:00:00+08:00', last_answer_at = '2026-11-15T11:00:00+08:00'`;
     await detect(daemon.deps);
     const ex = await db.sql`select o.external_id, e.type, (e.shipment_id is not null) as per_parcel from exceptions e join orders o on o.id = e.order_id
                             where e.status = 'open' and o.external_id like 'P%' order by 1, 2`;

@@ -33,7 +33,8 @@ function toFacts(r: Row): SubjectFacts {
     status: (r.status as SubjectFacts['status']) ?? 'pending',
     statusSince: (r.status_since as Date | null) ?? null,
     providerFlags: (r.provider_flags as string[] | null) ?? [],
-    lastQueriedAt: (r.last_polled_at as Date | null) ?? null,
+    // The carrier answered: a poll reply or a push (either one is an answer about this parcel).
+    lastQueriedAt: (r.last_answer_at as Date | null) ?? null,
   };
 }
 
@@ -68,7 +69,7 @@ export async function claimShipmentSubjects(tx: Sql, now: Date, limit: number, i
   const rows = await tx`
     select s.id as shipment_id, s.order_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by, o.amount,
            s.carrier, s.tracking_no, s.marked_shipped_at, s.collected_at, s.delivered_at, s.last_event_at,
-           s.last_event_text, s.last_hub, s.status, s.status_since, s.provider_flags, s.last_polled_at, c.xmin::text as version
+           s.last_event_text, s.last_hub, s.status, s.status_since, s.provider_flags, s.last_answer_at, c.xmin::text as version
     from shipment_schedule c join shipments s on s.id = c.shipment_id join orders o on o.id = s.order_id
     where c.shipment_id = any(${tx.array(claimed.map((r) => r.shipment_id as string))}::bigint[])
       ${ids ? tx`` : tx`and c.next_check_at <= ${now}`}

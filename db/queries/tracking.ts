@@ -15,6 +15,8 @@ export interface ShipmentPollRow extends ShipmentTrackState {
   trackingNo: string;
   markedShippedAt: Date | null;
   lastPolledAt: Date | null;
+  /** Last answer from the carrier about this parcel: a poll reply or a push (domain/facts.ts carrierAsked). */
+  lastAnswerAt: Date | null;
   recentPolls: Date[];
   providerFlags: string[];
   chased: boolean;
@@ -47,7 +49,7 @@ export async function loadShipmentsByTrackingNo(sql: Sql, trackingNos: string[])
 const POLL_ROW_COLUMNS = `
   s.id, s.order_id, o.external_id, o.platform, o.type as order_type, o.paid_at, o.promised_ship_by,
   o.customer_phone, s.carrier, s.tracking_no, s.status, s.status_since, s.collected_at, s.delivered_at,
-  s.last_event_at, s.last_event_text, s.last_hub, s.marked_shipped_at, s.last_polled_at, s.recent_polls,
+  s.last_event_at, s.last_event_text, s.last_hub, s.marked_shipped_at, s.last_polled_at, s.last_answer_at, s.recent_polls,
   s.provider_flags,
   exists (select 1 from chases c where c.shipment_id = s.id and c.status = 'active') as chased`;
 
@@ -72,6 +74,7 @@ function toPollRow(r: Record<string, any>): ShipmentPollRow {
     lastHub: r.last_hub,
     markedShippedAt: r.marked_shipped_at,
     lastPolledAt: r.last_polled_at,
+    lastAnswerAt: r.last_answer_at,
     recentPolls: (r.recent_polls ?? []).map((d: string | Date) => new Date(d)),
     providerFlags: r.provider_flags ?? [],
     chased: r.chased,
