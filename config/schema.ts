@@ -231,7 +231,12 @@ export const configSchema = z.strictObject({
       openSeconds: posInt().describe('How long an open breaker rejects calls before a trial call.'),
     }),
     sandbox: z.strictObject({
-      ...providerCommon,
+      // No baseUrl: the sandbox answers in-process (a documented key that did nothing was removed).
+      enabled: providerCommon.enabled,
+      qps: providerCommon.qps,
+      concurrency: providerCommon.concurrency,
+      timeoutMs: providerCommon.timeoutMs,
+      minPollIntervalMinutes: providerCommon.minPollIntervalMinutes,
       seed: z.number().int().describe('Seed of the deterministic simulation.'),
       pushSecret: z
         .string()

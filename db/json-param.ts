@@ -5,8 +5,17 @@
  * escape, which Postgres refuses; it becomes U+FFFD, as the driver's UTF-8 encoding of a text parameter does.
  */
 export function jsonParam(value: unknown): string {
-  const text = JSON.stringify(value);
-  // Escapes appear only for lone surrogates (a pair is written as the characters themselves); an even run
-  // of backslashes before `u` is text, not an escape.
-  return text.includes('\\ud') || text.includes('\\uD') ? text.replace(/(?<!\\)((?:\\\\)*)\\u[dD][89a-fA-F][0-9a-fA-F]{2}/g, '$1\ufffd') : text;
+  return storableJsonText(JSON.stringify(value));
+}
+
+/**
+ * JSON text Postgres json/jsonb accepts. Escapes appear only for lone surrogates (a pair is written as the
+ * characters themselves) and control characters; an even run of backslashes before `u` is text, not an escape.
+ * A lone surrogate becomes U+FFFD; U+0000 (jsonb refuses `\u0000`, a carrier's scan text may hold one) is dropped.
+ */
+export function storableJsonText(text: string): string {
+  let out = text;
+  if (out.includes('\\ud') || out.includes('\\uD')) out = out.replace(/(?<!\\)((?:\\\\)*)\\u[dD][89a-fA-F][0-9a-fA-F]{2}/g, '$1\ufffd');
+  if (out.includes('\\u0000')) out = out.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1');
+  return out;
 }

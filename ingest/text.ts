@@ -41,3 +41,18 @@ export const storableString = (max: number) =>
     const problem = textProblem(v, max);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
+
+/**
+ * Text from a carrier (a scan line, a hub name, a raw reply) made storable instead of refused: unlike a shop's
+ * own input, nobody can correct it and the carrier sends it again on every poll, so refusing it would leave the
+ * parcel untracked for good. U+0000 is dropped, a lone surrogate becomes U+FFFD (what the driver would store).
+ */
+export function storableText(s: string): string {
+  const noNul = s.includes('\u0000') ? s.replaceAll('\u0000', '') : s;
+  return (noNul as string & { isWellFormed(): boolean }).isWellFormed() ? noNul : (noNul as string & { toWellFormed(): string }).toWellFormed();
+}
+
+/** Whether storableText would change `s` (the common case is no: checked before copying an event). */
+export function needsStorable(s: string | null): boolean {
+  return s !== null && (s.includes('\u0000') || !(s as string & { isWellFormed(): boolean }).isWellFormed());
+}

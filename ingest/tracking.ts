@@ -10,6 +10,7 @@ import type { Sql } from '../db/client.js';
 import type { NormalizedEvent, ProviderName, TrackResult } from '../carriers/carrier.js';
 import type { Config, Platform } from '../config/schema.js';
 import { lateShipmentPolicyFor } from '../config/load.js';
+import { needsStorable, storableText } from './text.js';
 import { pipelinedTransaction } from '../db/pipelined-transaction.js';
 import {
   applyShipmentUpdates,
@@ -109,7 +110,7 @@ export async function ingestGroups(
   const { sql } = deps;
   const source = opts.source ?? 'poll';
   const summaries = groups.map((g) => emptySummary(g.length));
-  const items = groups.flatMap((list, group) => list.map((item) => ({ ...item, group })));
+  const items = groups.flatMap((list, group) => list.map((item) => ({ ...item, result: storableResult(item.result), group })));
   items.sort((a, b) => a.shipment.id - b.shipment.id);
   const rows: EventRow[] = [];
   for (const { shipment, result } of items) {
@@ -240,6 +241,16 @@ function foldBatch(
     });
   }
   return out;
+}
+
+/**
+ * A reply whose texts Postgres can store (ingest/text.ts storableText): before this, one scan line with a NUL
+ * failed the whole write every time, so the parcel was never tracked and its job failed on every poll.
+ */
+function storableResult(result: IngestItem['result']): IngestItem['result'] {
+  if (result.kind !== 'ok' || !result.events.some((e) => needsStorable(e.text) || needsStorable(e.hub) || needsStorable(e.location))) return result;
+  const clean = (s: string | null) => (s === null ? null : storableText(s));
+  return { ...result, events: result.events.map((e) => ({ ...e, text: storableText(e.text), hub: clean(e.hub), location: clean(e.location) })) };
 }
 
 function toRow(shipmentId: number, key: string, e: NormalizedEvent, provider: string): EventRow {

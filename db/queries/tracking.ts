@@ -1,6 +1,8 @@
 import type { Sql } from '../client.js';
 import type { Status } from '../../domain/status.js';
 import type { ShipmentTrackState } from '../../domain/fold-events.js';
+import { storableJsonText } from '../json-param.js';
+import { storableText } from '../../ingest/text.js';
 
 export interface ShipmentPollRow extends ShipmentTrackState {
   id: number;
@@ -126,7 +128,7 @@ export async function insertEvents(sql: Sql, rows: EventRow[], seenAt: Date): Pr
                 ${sql.array(rows.map((r) => r.provider))}::text[],
                 ${sql.array(rows.map((r) => r.providerCode) as string[])}::text[],
                 ${sql.array(rows.map((r) => r.rule) as string[])}::text[],
-                ${sql.array(rows.map((r) => (r.raw === undefined ? null : JSON.stringify(r.raw))) as string[])}::jsonb[])
+                ${sql.array(rows.map((r) => (r.raw === undefined ? null : storableJsonText(JSON.stringify(r.raw)))) as string[])}::jsonb[])
       as t("shipmentId", "eventKey", "occurredAt", status, hub, location, text, provider, "providerCode", rule, raw)
     on conflict (shipment_id, event_key) do nothing
     returning shipment_id, event_key`;
@@ -231,8 +233,8 @@ export async function quarantineReplies(sql: Sql, rows: QuarantineRow[], now: Da
     insert into poll_quarantine (shipment_id, provider, error_kind, error, raw, created_at)
     select t.shipment_id, t.provider, t.error_kind, t.error, t.raw, ${now.toISOString()}::timestamptz
     from unnest(${sql.array(rows.map((r) => r.shipmentId) as number[])}::bigint[], ${sql.array(rows.map((r) => r.provider))}::text[],
-                ${sql.array(rows.map((r) => r.errorKind))}::text[], ${sql.array(rows.map((r) => r.error))}::text[],
-                ${sql.array(rows.map((r) => r.raw) as string[])}::text[]) as t(shipment_id, provider, error_kind, error, raw)`;
+                ${sql.array(rows.map((r) => r.errorKind))}::text[], ${sql.array(rows.map((r) => storableText(r.error)))}::text[],
+                ${sql.array(rows.map((r) => (r.raw === null ? null : storableText(r.raw))) as string[])}::text[]) as t(shipment_id, provider, error_kind, error, raw)`;
 }
 
 /** One open alert per key, counted; ops see it in the log, /metrics and the alerts table. */
