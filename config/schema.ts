@@ -451,6 +451,11 @@ export const configSchema = z.strictObject({
     ),
     heartbeatSeconds: posInt().describe('How often scheduler/worker daemons record their heartbeat; one seen within 3 intervals counts as running.'),
   }),
+  replicas: z.strictObject({
+    clockSkewSeconds: nonNeg().describe(
+      'Largest difference between any two replicas\' clocks. Every send lease (agent deliveries, customer messages) is longer by this, so a replica whose clock is ahead never reads another\'s lease as run out and sends a row twice; work of a replica that died is taken over this much later.',
+    ),
+  }),
   input: z.strictObject({
     earliestPaidAt: z.iso
       .datetime({ offset: true })

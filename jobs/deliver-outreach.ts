@@ -7,6 +7,7 @@ import { raiseAlert } from '../db/queries/tracking.js';
 import type { OutreachEvent } from '../domain/outreach.js';
 import { ChannelError } from '../notify/channel-error.js';
 import { defineJob, type FollowUp, type JobResult } from './define-job.js';
+import { leaseUntil } from './lease.js';
 
 /** Slack on a lease beyond the channel's timeout (a slow commit, a GC pause). */
 const LEASE_MARGIN_MS = 30_000;
@@ -45,7 +46,7 @@ export const deliverOutreach = defineJob({
     const now = clock.now();
     const [d] = await sql`
       update outreach_deliveries set status = 'sending', attempts = attempts + 1,
-        lease_until = ${now}::timestamptz + ${channelTimeoutMs(config) + LEASE_MARGIN_MS} * interval '1 millisecond'
+        lease_until = ${leaseUntil(now, channelTimeoutMs(config) + LEASE_MARGIN_MS, config)}
       where id = ${deliveryId} and chain = ${chain}
         and (status = 'pending' or (status = 'sending' and lease_until <= ${now}))
       returning *`;
@@ -55,7 +56,7 @@ export const deliverOutreach = defineJob({
       await sql`
         update outreach_deliveries set status = ${status}, last_error = ${lastError},
           sent_at = ${status === 'sent' ? now : null},
-          lease_until = ${leaseMs === null ? null : new Date(clock.now().getTime() + leaseMs)}
+          lease_until = ${leaseMs === null ? null : leaseUntil(clock.now(), leaseMs, config)}
         where id = ${deliveryId} and chain = ${chain}`;
     };
     const fail = async (message: string, permanent: boolean): Promise<never> => {

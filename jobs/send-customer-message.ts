@@ -8,6 +8,7 @@ import type { CustomerChannelName } from '../notify/customers/channel.js';
 import { businessDayStart } from '../notify/quiet-hours.js';
 import type { Sql } from '../db/client.js';
 import { defineJob, type FollowUp, type JobResult } from './define-job.js';
+import { leaseUntil } from './lease.js';
 
 type Claimed = { result: 'claimed'; n: Record<string, any>; attempts: number };
 type Outcome = { result: 'skipped' | 'held' | 'superseded' | 'capped' } | Claimed | { result: 'error'; err: Error; permanent: true };
@@ -84,7 +85,7 @@ export const sendCustomerMessage = defineJob({
       }
       const [claimed] = await tx`
         update notifications set status = 'sending', attempts = attempts + 1,
-          lease_until = ${new Date(now.getTime() + timeoutMs + LEASE_MARGIN_MS)}
+          lease_until = ${leaseUntil(now, timeoutMs + LEASE_MARGIN_MS, config)}
         where id = ${n.id} returning attempts`;
       return { result: 'claimed', n, attempts: Number(claimed!.attempts) };
     });
@@ -124,7 +125,7 @@ export const sendCustomerMessage = defineJob({
       const leaseMs = config.chases.delivery.backoffMs * 2 ** Math.max(0, ctx.attempt - 1) + timeoutMs + LEASE_MARGIN_MS;
       await sql`
         update notifications set last_error = ${(err as Error).message}, status = ${last ? 'failed' : 'pending'},
-          lease_until = ${last ? null : new Date(clock.now().getTime() + leaseMs)}
+          lease_until = ${last ? null : leaseUntil(clock.now(), leaseMs, config)}
         where id = ${n.id} and chain = ${chain}`;
       ctx.log.warn({ notificationId, err: (err as Error).message, last }, 'customer message failed');
       // Permanent: no retry can fix it (bad number, rejected template); transient: BullMQ retries with backoff.

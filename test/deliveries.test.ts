@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { fixedClock } from '../domain/clock.js';
 import { deliverOutreach, requeueDeliveries } from '../jobs/deliver-outreach.js';
 import { startHttp } from '../worker/http.js';
 import { createLogger } from '../worker/logger.js';
@@ -21,9 +22,9 @@ afterEach(async () => {
 });
 
 /** An app with the webhook channel on a sink and one agent task (order paid, never shipped, past the warning age). */
-async function appWithTask(sink: ChannelSink, delivery: { attempts: number; backoffMs: number }, timeoutMs = 5000): Promise<{ app: TestApp; deliveryId: number }> {
+async function appWithTask(sink: ChannelSink, delivery: { attempts: number; backoffMs: number }, timeoutMs = 5000, clockSkewSeconds = 0): Promise<{ app: TestApp; deliveryId: number }> {
   const app = await createTestApp(
-    { outreach: { channels: { webhook: { enabled: true, url: `${sink.url}/hook`, secret: 's', timeoutMs } }, delivery } },
+    { outreach: { channels: { webhook: { enabled: true, url: `${sink.url}/hook`, secret: 's', timeoutMs } }, delivery }, replicas: { clockSkewSeconds } },
     '2026-11-11T00:00:00+08:00',
   );
   cleanup.push(() => app.close());
@@ -92,6 +93,27 @@ describe('agent deliveries', () => {
     });
     expect(sent).toMatchObject({ attempts: 1, chain: 1 });
     expect(sink.requests).toHaveLength(3);
+    expect(new Set(sink.requests.map((r) => r.headers['idempotency-key']))).toEqual(new Set([`pw-outreach-${deliveryId}`]));
+  });
+
+  it.each([
+    [200, 1],
+    [0, 2],
+  ])('replicas.clockSkewSeconds %i: a row in flight on a replica 3 minutes behind is sent %i time(s) in all when the one ahead looks at it', async (clockSkewSeconds, sends) => {
+    const sink = await startChannelSink();
+    cleanup.push(() => sink.close());
+    const { app, deliveryId } = await appWithTask(sink, { attempts: 3, backoffMs: 10 }, 2000, clockSkewSeconds);
+    sink.hangNext(1);
+    const behind = deliverOutreach.handle({ deliveryId, chain: 0 }, app.deps, ctx()).catch((e: Error) => e);
+    await waitFor('request at the sink', async () => sink.requests.length === 1);
+    // The replica ahead: its clock is 180 s past the other's, beyond the lease's timeout + margin (32 s).
+    const ahead = { ...app.deps, clock: fixedClock(new Date(app.clock.now().getTime() + 180_000).toISOString()) };
+    for (const f of await requeueDeliveries(ahead.sql, ahead.clock.now())) await deliverOutreach.handle(f.payload as { deliveryId: number; chain: number }, ahead, ctx());
+    await deliverOutreach.handle({ deliveryId, chain: 0 }, ahead, ctx()).catch(() => {});
+    await behind;
+    // Tolerating the skew, the row stays with its sender (the sink sees one request); without, the replica ahead
+    // re-chains and sends it again while the first send is still in flight.
+    expect(sink.requests).toHaveLength(sends);
     expect(new Set(sink.requests.map((r) => r.headers['idempotency-key']))).toEqual(new Set([`pw-outreach-${deliveryId}`]));
   });
 

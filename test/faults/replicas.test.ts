@@ -108,7 +108,9 @@ describe('two replicas with duplicate ticks and clocks 90 s ahead and 90 s behin
   it('one exception per rule per order, one active task per order, one customer message per hub move', async () => {
     env = await startFaultEnv();
     sink = await startSink();
-    const config = sinkConfig(sink);
+    // The default tolerance (replicas.clockSkewSeconds 180) covers these two clocks 180 s apart: without it the
+    // replica ahead read the other's send leases as run out and sent agent deliveries twice.
+    const config = { ...sinkConfig(sink), replicas: { clockSkewSeconds: 180 } };
     // The book and the chases go in through an API-only daemon first, so every chase is registered before
     // any poll. Chased parcels' next hub lands 60 s from now: the replica ahead sees it at once, the one
     // behind 3 minutes later, so they poll and judge these parcels differently for the whole test.
