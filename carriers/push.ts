@@ -38,6 +38,15 @@ export class PushRejected extends Error {
   }
 }
 
+/** A push's JSON text, or a 400 `malformed` naming `what` (param, RequestData, body) and the parser's reason. */
+export function parsePushJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new PushRejected(400, 'malformed', `${what} is not JSON: ${(err as Error).message}`);
+  }
+}
+
 /** Constant-time comparison of two signatures given as text. */
 export function sameSignature(given: string, expected: string): boolean {
   const a = Buffer.from(given);

@@ -46,15 +46,27 @@ describe('slot-deduplicated cron trigger', () => {
   const prefix = uniquePrefix();
   afterAll(() => dropPrefix(prefix));
 
-  it('two schedulers ticking in the same slot enqueue one job', async () => {
-    const db = await createTestDb();
-    const config = testConfig({ databaseUrl: db.url, prefix });
+  /** Two replicas' queue runtimes on one database and Redis prefix; close() ends both. */
+  async function twoReplicas(config: ReturnType<typeof testConfig>, at: string) {
     const runtimes = await Promise.all(
       [0, 1].map(async () => {
-        const { deps, db: h } = await createDeps(config, fixedClock('2026-11-12T02:00:20Z'), silent);
+        const { deps, db: h } = await createDeps(config, fixedClock(at), silent);
         return { runtime: new QueueRuntime(deps, new RedisConnections(TEST_REDIS_URL, silent)), h };
       }),
     );
+    const close = async () => {
+      for (const { runtime, h } of runtimes) {
+        await runtime.close();
+        await h.close();
+      }
+    };
+    return { runtimes, close };
+  }
+
+  it('two schedulers ticking in the same slot enqueue one job', async () => {
+    const db = await createTestDb();
+    const config = testConfig({ databaseUrl: db.url, prefix });
+    const { runtimes, close } = await twoReplicas(config, '2026-11-12T02:00:20Z');
     try {
       const ids = await Promise.all(runtimes.map(({ runtime }) => triggerSlot(planPolls, runtime, new Date('2026-11-12T02:00:20Z'))));
       // the second replica's clock is a few seconds later in the same minute
@@ -65,10 +77,7 @@ describe('slot-deduplicated cron trigger', () => {
       await triggerSlot(planPolls, runtimes[0]!.runtime, new Date('2026-11-12T02:05:00Z'));
       expect(await q.getJobCountByTypes('waiting', 'delayed', 'active', 'completed')).toBe(2);
     } finally {
-      for (const { runtime, h } of runtimes) {
-        await runtime.close();
-        await h.close();
-      }
+      await close();
       await db.drop();
     }
   });
@@ -77,12 +86,7 @@ describe('slot-deduplicated cron trigger', () => {
     const db = await createTestDb();
     const own = uniquePrefix(); // the test above left its jobs under `prefix`
     const config = testConfig({ databaseUrl: db.url, prefix: own, overrides: { jobs: { planPolls: { schedule: '*/2 * * * * *' } } } });
-    const runtimes = await Promise.all(
-      [0, 1].map(async () => {
-        const { deps, db: h } = await createDeps(config, fixedClock('2026-11-12T03:00:20Z'), silent);
-        return { runtime: new QueueRuntime(deps, new RedisConnections(TEST_REDIS_URL, silent)), h };
-      }),
-    );
+    const { runtimes, close } = await twoReplicas(config, '2026-11-12T03:00:20Z');
     try {
       const at = (s: number) => new Date(`2026-11-12T03:00:${s}Z`);
       const ids = await Promise.all(runtimes.map(({ runtime }) => triggerSlot(planPolls, runtime, at(20))));
@@ -92,10 +96,7 @@ describe('slot-deduplicated cron trigger', () => {
       const q = runtimes[0]!.runtime.queue('schedules');
       expect(await q.getJobCountByTypes('waiting', 'delayed', 'active', 'completed')).toBe(2);
     } finally {
-      for (const { runtime, h } of runtimes) {
-        await runtime.close();
-        await h.close();
-      }
+      await close();
       await db.drop();
       await dropPrefix(own);
     }

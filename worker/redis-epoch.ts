@@ -26,7 +26,7 @@ export function watchRedisEpoch(deps: Pick<Deps, 'sql' | 'clock' | 'log' | 'conf
       if ((await client.exists(key)) === 1) return;
       // Release first, then mark: a release that fails (Postgres down) is tried again by the next check.
       const released = await releasePollLeases(deps.sql, deps.clock.now());
-      await client.set(key, new Date().toISOString());
+      await client.set(key, deps.clock.now().toISOString()); // when this epoch began (informational)
       if (released > 0) deps.log.warn({ released }, 'redis has lost its data (no persistence?): poll leases released, lost poll jobs are planned again');
     } catch (err) {
       // Redis or Postgres unavailable: the next check tries again.

@@ -1,7 +1,7 @@
 import { normalizeCarrier } from '../carrier-codes.js';
 import { ProviderError, type TrackResult } from '../carrier.js';
 import { clip, isRecord, textOf } from '../http.js';
-import { PushRejected, type FormFields, sameSignature, type PushItem } from '../push.js';
+import { PushRejected, type FormFields, parsePushJson, sameSignature, type PushItem } from '../push.js';
 import { systemClock } from '../../domain/clock.js';
 import { kdniaoSign } from './client.js';
 import { parseKdniaoReply } from './parse.js';
@@ -34,12 +34,7 @@ export function parseKdniaoPush(form: FormFields, eBusinessId: string, appKey: s
   }
   const requestType = form.get('RequestType');
   if (requestType !== '101') throw new PushRejected(400, 'wrong_type', `RequestType ${JSON.stringify(requestType)} is not 101 (track push)`);
-  let body: unknown;
-  try {
-    body = JSON.parse(requestData);
-  } catch (err) {
-    throw new PushRejected(400, 'malformed', `RequestData is not JSON: ${(err as Error).message}`);
-  }
+  const body = parsePushJson(requestData, 'RequestData');
   if (!isRecord(body) || !Array.isArray(body.Data)) throw new PushRejected(400, 'malformed', 'RequestData has no Data[]');
   if (body.EBusinessID !== undefined && textOf(body.EBusinessID) !== eBusinessId) {
     throw new PushRejected(403, 'wrong_account', `EBusinessID ${textOf(body.EBusinessID)} is not ours`);

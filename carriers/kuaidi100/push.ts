@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { normalizeCarrier } from '../carrier-codes.js';
 import { ProviderError, type TrackResult } from '../carrier.js';
 import { clip, isRecord, textOf } from '../http.js';
-import { PushRejected, type FormFields, sameSignature, type PushItem } from '../push.js';
+import { PushRejected, type FormFields, parsePushJson, sameSignature, type PushItem } from '../push.js';
 import { parseKuaidi100Reply } from './parse.js';
 
 /** Push signature: upper-case MD5(param + salt), over the exact `param` string received. */
@@ -27,12 +27,7 @@ export function parseKuaidi100Push(form: FormFields, salt: string, timeZone: str
   if (param === null || param === '') throw new PushRejected(400, 'malformed', 'form field param is missing');
   if (!sign) throw new PushRejected(401, 'unsigned', 'form field sign is missing');
   if (!sameSignature(sign.toUpperCase(), kuaidi100PushSign(param, salt))) throw new PushRejected(401, 'bad_signature', 'sign does not match MD5(param + salt)');
-  let body: unknown;
-  try {
-    body = JSON.parse(param);
-  } catch (err) {
-    throw new PushRejected(400, 'malformed', `param is not JSON: ${(err as Error).message}`);
-  }
+  const body = parsePushJson(param, 'param');
   if (!isRecord(body) || !isRecord(body.lastResult)) throw new PushRejected(400, 'malformed', 'param has no lastResult object');
   const status = textOf(body.status);
   if (!PUSH_STATUSES.has(status)) throw new PushRejected(400, 'malformed', `param.status ${JSON.stringify(body.status)} is not polling|shutdown|abort|updateall`);

@@ -12,7 +12,7 @@ import { createHmac } from 'node:crypto';
 import type { NormalizedEvent, TrackResult } from '../carrier.js';
 import { normalizeCarrier } from '../carrier-codes.js';
 import { clip, isRecord, textOf } from '../http.js';
-import { PushRejected, sameSignature, type PushItem } from '../push.js';
+import { PushRejected, parsePushJson, sameSignature, type PushItem } from '../push.js';
 import { toNormalized } from './simulate.js';
 
 export const SANDBOX_SIGN_HEADER = 'x-sandbox-sign';
@@ -42,12 +42,7 @@ export function sandboxPushBody(parcels: readonly SandboxPushParcel[]): string {
 export function parseSandboxPush(body: string, sign: string | undefined, secret: string): PushItem[] {
   if (!sign) throw new PushRejected(401, 'unsigned', `header ${SANDBOX_SIGN_HEADER} is missing`);
   if (!sameSignature(sign.toLowerCase(), sandboxPushSign(body, secret))) throw new PushRejected(401, 'bad_signature', `${SANDBOX_SIGN_HEADER} does not match HMAC-SHA256(body)`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch (err) {
-    throw new PushRejected(400, 'malformed', `body is not JSON: ${(err as Error).message}`);
-  }
+  const parsed = parsePushJson(body, 'body');
   if (!isRecord(parsed) || !Array.isArray(parsed.pushes)) throw new PushRejected(400, 'malformed', 'body has no pushes[] array');
   return parsed.pushes.map((p): PushItem => {
     const raw = clip(JSON.stringify(p));

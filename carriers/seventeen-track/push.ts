@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { clip, isRecord, textOf } from '../http.js';
-import { PushRejected, sameSignature, type PushItem } from '../push.js';
+import { PushRejected, parsePushJson, sameSignature, type PushItem } from '../push.js';
 import { parseAcceptedItem } from './parse.js';
 
 /**
@@ -19,12 +19,7 @@ export function seventeenTrackPushSign(rawBody: string, key: string): string {
 export function parseSeventeenTrackPush(rawBody: string, sign: string | undefined, key: string, timeZone: string): PushItem {
   if (!sign) throw new PushRejected(401, 'unsigned', 'header sign is missing');
   if (!sameSignature(sign.toLowerCase(), seventeenTrackPushSign(rawBody, key))) throw new PushRejected(401, 'bad_signature', 'sign does not match sha256(body + "/" + key)');
-  let body: unknown;
-  try {
-    body = JSON.parse(rawBody);
-  } catch (err) {
-    throw new PushRejected(400, 'malformed', `body is not JSON: ${(err as Error).message}`);
-  }
+  const body = parsePushJson(rawBody, 'body');
   if (!isRecord(body) || !isRecord(body.data)) throw new PushRejected(400, 'malformed', 'body has no data object');
   const event = textOf(body.event);
   if (event !== 'TRACKING_UPDATED' && event !== 'TRACKING_STOPPED') throw new PushRejected(400, 'wrong_type', `event ${JSON.stringify(body.event)} is not TRACKING_UPDATED or TRACKING_STOPPED`);
