@@ -67,6 +67,13 @@ export interface JobDefinition<P extends z.ZodType = z.ZodType> {
   attempts?: (config: Config) => number;
   backoffMs?: (config: Config) => number;
   handle(payload: z.infer<P>, deps: Deps, ctx: JobContext): Promise<JobResult>;
+  /**
+   * The job has failed for good (its attempts used, an unrecoverable error, or its one run in run-once):
+   * give back what it still holds, e.g. poll-tracking's parcels leased by plan-polls. Called once, by the
+   * process that ran the last attempt (worker/runtime.ts jobFailedForGood), best effort: if that process dies
+   * first, what the job held is given back by its own expiry (the lease), as before this hook.
+   */
+  onFailed?(payload: z.infer<P>, deps: Deps, failure: { jobId: string; error: Error }): Promise<void>;
 }
 
 export function defineJob<P extends z.ZodType>(def: JobDefinition<P>): JobDefinition<P> {

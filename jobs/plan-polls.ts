@@ -182,3 +182,17 @@ export async function releasePollLeases(sql: Sql, now: Date): Promise<number> {
     if (r.count < RELEASE_BATCH) return released;
   }
 }
+
+/**
+ * A poll job failed for good (its attempts used; jobs/poll-tracking.ts onFailed): its parcels, leased until
+ * now + up to LEASE_MINUTES, become due at `at` instead (the caller's backoff: a parcel whose every query
+ * fails is not asked again at once, nor left to the lease). A row due later than the lease horizon was given
+ * that instant since (a push answered meanwhile) and keeps it; a row no longer scheduled (delivered) stays so.
+ */
+export async function reschedulePolls(sql: Sql, shipmentIds: number[], now: Date, at: Date): Promise<number> {
+  const horizon = new Date(now.getTime() + (LEASE_MINUTES + 5) * MINUTE_MS);
+  const r = await sql`
+    update shipment_schedule set next_poll_at = ${at}
+    where shipment_id = any(${sql.array(shipmentIds)}::bigint[]) and next_poll_at is not null and next_poll_at <= ${horizon}`;
+  return r.count;
+}

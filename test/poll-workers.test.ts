@@ -42,7 +42,7 @@ afterAll(async () => {
   for (const p of prefixes) await dropPrefix(p);
 });
 
-function config(qps: number) {
+function config(qps: number, overrides: { retry?: { attempts?: number; backoffMs?: number }; minPollIntervalMinutes?: number } = {}) {
   const prefix = uniquePrefix();
   prefixes.push(prefix);
   return testConfig({
@@ -51,9 +51,17 @@ function config(qps: number) {
     overrides: {
       providers: {
         routes: { default: 'kuaidi100' },
-        kuaidi100: { enabled: true, baseUrl: fake.url, customer: CUSTOMER, key: KEY, qps, concurrency: 16 },
+        kuaidi100: {
+          enabled: true,
+          baseUrl: fake.url,
+          customer: CUSTOMER,
+          key: KEY,
+          qps,
+          concurrency: 16,
+          ...(overrides.minPollIntervalMinutes ? { minPollIntervalMinutes: overrides.minPollIntervalMinutes } : {}),
+        },
         // A failed poll job stays waiting for its retry for the rest of the test.
-        retry: { backoffMs: 600_000 },
+        retry: { backoffMs: 600_000, ...overrides.retry },
       },
     },
   });
@@ -115,7 +123,8 @@ describe('poll workers', () => {
       expect(await q.getJobCounts('completed')).toEqual({ completed: 39 });
       const bad = (await q.getJob(poisonedJob))!;
       expect(bad.attemptsMade).toBe(1);
-      expect(bad.failedReason).toMatch(/refused for the test/);
+      // The reason names the provider and the number, not only the database's error.
+      expect(bad.failedReason).toBe(`kuaidi100: refused for the test (tracking number ${num(8)})`);
       const nulTexts = (await db.sql`select text from tracking_events where shipment_id = ${ids[8]!} order by occurred_at`).map((r) => r.text);
       expect(nulTexts).toContain('bad  scan');
 
@@ -175,6 +184,69 @@ describe('poll workers', () => {
       expect(followUps).toEqual([{ job: 'detect-exceptions', payload: { shipmentIds: [id] }, jobId: 'detect-poll-atomic' }]);
     } finally {
       await db.sql.unsafe('drop trigger if exists pw_refuse on shipments; drop function if exists pw_refuse_update();');
+      await handle.close();
+    }
+  });
+
+  it('a poll job failed for good names provider and number in its reason, and its parcel is due again one per-number floor later, not left leased', async () => {
+    const T0 = new Date('2021-12-17T00:00:00Z');
+    const clock = fixedClock(T0);
+    // Kuaidi100's minimum floor, the lease's length: the job fails FAILS_AFTER into its lease, so the lease
+    // (T0 + 30 min) and the floor counted from the failure (T0 + 35 min) differ.
+    const FLOOR = 30;
+    const FAILS_AFTER = 5 * 60_000;
+    const ATTEMPTS = 2;
+    const [poison, healthy] = (await seed(300, 2)) as [number, number];
+    const poisonNo = num(300);
+    fake.fault({ kind: 'status', status: 503 }, { only: (n) => n === poisonNo });
+    const cfg = config(50, { retry: { attempts: ATTEMPTS, backoffMs: 20 }, minPollIntervalMinutes: FLOOR });
+    const { deps, db: handle } = await createDeps(cfg, clock, silent);
+    const connections = new RedisConnections(TEST_REDIS_URL, silent);
+    const runtime = new QueueRuntime(deps, connections);
+    const plannedAt = async (at: Date) => {
+      clock.set(at);
+      const followUps: FollowUp[] = [];
+      await planPolls.handle({ slot: slotId(at) }, deps, { log: silent, jobId: 'plan', attempt: 1, enqueue: async (f) => void followUps.push(...f) });
+      return followUps.flatMap((f) => (f.payload as { shipmentIds: number[] }).shipmentIds).filter((id) => id === poison || id === healthy);
+    };
+    const nextPollOf = async (id: number) => (await db.sql`select next_poll_at from shipment_schedule where shipment_id = ${id}`)[0]!.next_poll_at as Date;
+    try {
+      await planPolls.handle({ slot: slotId(T0) }, deps, { log: silent, jobId: 'plan', attempt: 1, enqueue: runtime.enqueue });
+      const q = runtime.queue('poll-kuaidi100');
+      const poisonJob = `poll-kuaidi100-${slotId(T0)}-${poison}`;
+      clock.set(new Date(T0.getTime() + FAILS_AFTER));
+      runtime.startWorkers();
+      let state = '';
+      for (let i = 0; i < 400 && state !== 'failed'; i++) {
+        state = await q.getJobState(poisonJob);
+        if (state !== 'failed') await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(state).toBe('failed');
+      const job = (await q.getJob(poisonJob))!;
+      expect(job.attemptsMade).toBe(ATTEMPTS);
+      expect(job.failedReason).toBe(`kuaidi100: server error 503 (tracking number ${poisonNo})`);
+      expect(fake.requests.filter((r) => r.numbers.includes(poisonNo))).toHaveLength(ATTEMPTS);
+      // The hook runs after BullMQ's failed event: the lease (T0 + 30 min) becomes the failure + the floor.
+      const due = new Date(T0.getTime() + FAILS_AFTER + FLOOR * 60_000);
+      let next = await nextPollOf(poison);
+      for (let i = 0; i < 200 && next.getTime() !== due.getTime(); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        next = await nextPollOf(poison);
+      }
+      expect(next).toEqual(due);
+      // The parcel polled fine keeps the instant its poll gave it.
+      expect((await db.sql`select last_polled_at from shipments where id = ${healthy}`)[0]!.last_polled_at).toEqual(new Date(T0.getTime() + FAILS_AFTER));
+      expect((await nextPollOf(healthy)).getTime()).toBeGreaterThan(due.getTime());
+      // Not planned again at once, nor when the lease would have run out, nor a minute before the floor has
+      // passed since the failure; planned once it has.
+      expect(await plannedAt(new Date(T0.getTime() + FAILS_AFTER + 1000))).toEqual([]);
+      expect(await plannedAt(new Date(T0.getTime() + 30 * 60_000))).toEqual([]);
+      expect(await plannedAt(new Date(due.getTime() - 60_000))).toEqual([]);
+      expect(await plannedAt(due)).toEqual([poison]);
+    } finally {
+      fake.clearFault();
+      await runtime.close();
+      await connections.quitAll();
       await handle.close();
     }
   });

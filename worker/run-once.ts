@@ -1,7 +1,7 @@
 import type { Deps, FollowUp } from '../jobs/define-job.js';
 import { slotId } from '../jobs/define-job.js';
 import { jobByName, scheduledJobs } from '../jobs/index.js';
-import { executeJob } from './runtime.js';
+import { executeJob, jobFailedForGood } from './runtime.js';
 
 export interface CycleSummary {
   now: string;
@@ -40,6 +40,8 @@ export async function runOnce(deps: Deps): Promise<CycleSummary> {
       } catch (err) {
         summary.ok = false;
         summary.failures.push({ job: job.name, jobId: f.jobId, error: (err as Error).message });
+        // No retries here: the failure is final, so the job gives back what it holds (a poll job: its lease).
+        await jobFailedForGood(job, f.payload, deps, { jobId: f.jobId, error: err as Error });
       }
     }
   }

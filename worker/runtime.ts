@@ -59,6 +59,27 @@ export async function executeJob(
   }
 }
 
+/** Whether BullMQ moved a job that threw to failed rather than back to be retried. */
+export function failedForGood(job: { attemptsMade: number; opts: { attempts?: number } }, err: Error): boolean {
+  return job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError || err.name === 'UnrecoverableError';
+}
+
+/**
+ * A job has failed for good: its definition's onFailed gives back what the job held. The one path for both
+ * runtimes (the daemon's BullMQ failed event, a thrown job in run-once, which never retries). Never throws:
+ * a hook that fails is logged and what it would have given back is left to its expiry.
+ */
+export async function jobFailedForGood(def: JobDefinition, data: unknown, deps: Deps, failure: { jobId: string; error: Error }): Promise<void> {
+  if (!def.onFailed) return;
+  const parsed = def.payload.safeParse(data);
+  if (!parsed.success) return; // nothing was taken on an invalid payload
+  try {
+    await def.onFailed(parsed.data, deps, failure);
+  } catch (err) {
+    deps.log.error({ job: def.name, jobId: failure.jobId, err }, 'onFailed hook of a job failed for good did not complete');
+  }
+}
+
 /** BullMQ queues and workers of one process. */
 export class QueueRuntime {
   private readonly queues = new Map<string, { queue: Queue; conn: Redis }>();
@@ -67,6 +88,8 @@ export class QueueRuntime {
   private active = 0;
   /** The same jobs by id, for the shutdown's "still waiting" line. */
   private readonly running = new Map<string, { job: string; since: number }>();
+  /** onFailed hooks still running: close() waits for them before the pools they write through close. */
+  private readonly hooks = new Set<Promise<void>>();
   private closed?: Promise<void>;
   /** Aborted by close(): long jobs stop between batches instead of holding shutdown past its grace. */
   private readonly stopping = new AbortController();
@@ -200,9 +223,13 @@ export class QueueRuntime {
       );
       worker.on('error', (err) => this.connections.reportError(err, { queue: qn }));
       worker.on('failed', (job, err) => {
-        if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
-          this.deps.log.error({ job: job.name, jobId: job.id, err }, 'job failed after all attempts');
-        }
+        if (!job || !failedForGood(job, err)) return;
+        this.deps.log.error({ job: job.name, jobId: job.id, err }, 'job failed after all attempts');
+        const def = (jobs as readonly JobDefinition[]).find((j) => j.name === job.name);
+        if (!def) return; // an unknown job name failed in the processor already; there is nothing it took
+        const hook = jobFailedForGood(def, job.data, deps, { jobId: job.id ?? job.name, error: err });
+        this.hooks.add(hook);
+        void hook.finally(() => this.hooks.delete(hook));
       });
       this.workers.push(worker);
     }
@@ -231,6 +258,7 @@ export class QueueRuntime {
         for (const w of this.workers) void w.disconnect().catch(() => {});
       })();
       await Promise.race([closing, droppedWhileDown]);
+      await Promise.all([...this.hooks]);
       await Promise.all([...this.queues.values()].map(({ queue }) => queue.close().catch(() => {})));
     })());
   }
