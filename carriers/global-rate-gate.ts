@@ -13,13 +13,20 @@ import { GateStopped, type GlobalStage, type RateGate } from './rate-gate.js';
  *   on the answer's path; if it is lost (Redis gone), the lease frees the slot, later but never early.
  * - waiting: inside a process only the first waiter asks Redis, again when the earliest slot frees (or
  *   every `pollMs` while all are in flight), so waiting costs a few calls a second, not one per job.
+ * - hold: a provider's 429 Retry-After, answered to any process, holds every process: the same script
+ *   grants no slot while the provider's hold key lives (set with PX by the process that got the 429, never
+ *   shortened), and its waiters sleep out what is left of it.
  * - Redis unavailable: fail closed. The request is not sent and the call rejects with a
  *   {@link GlobalRateGateError} (the poll job fails as transient and BullMQ retries it); never sent unmetered.
+ *   A hold that cannot be written still holds its own process (the RateGate's local hold).
  *
  * Keys: `<redis.prefix>:rate:{<provider>}:<max>:<durationMs>:slots|owners` (a changed limit starts afresh),
- * expiring once idle for a lease.
+ * expiring once idle for a lease; `<redis.prefix>:rate-hold:{<provider>}` (whatever the limit), expiring with
+ * the hold. One hash tag per provider: the script's keys share a Redis Cluster slot.
  */
 const ACQUIRE = `
+local held = redis.call('PTTL', KEYS[3])
+if held > 0 then return {-2, held} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local max = tonumber(ARGV[1])
@@ -47,8 +54,18 @@ end
 return 0
 `;
 
+/** ACQUIRE's answer while the provider is held (Retry-After): the wait is what is left of the hold. */
+const HELD = -2;
+
+/** Hold the provider for ARGV[1] ms, unless a longer hold is already running (two 429s: the later end wins). */
+const HOLD = `
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+return 0
+`;
+
 type GateRedis = Redis & {
-  pwGateAcquire(slots: string, owners: string, max: number, leaseMs: number, token: string, ttlMs: number): Promise<[number, number]>;
+  pwGateAcquire(slots: string, owners: string, hold: string, max: number, leaseMs: number, token: string, ttlMs: number): Promise<[number, number]>;
+  pwGateHold(hold: string, ms: number): Promise<number>;
   pwGateRelease(slots: string, owners: string, slot: number, token: string, durationMs: number): Promise<number>;
 };
 
@@ -64,6 +81,7 @@ export class GlobalRateGate implements GlobalStage {
   private readonly redis: GateRedis;
   private readonly slotsKey: string;
   private readonly ownersKey: string;
+  private readonly holdKey: string;
   private readonly leaseMs: number;
   private readonly pollMs: number;
   /** This process's waiters, in arrival order: only the head asks Redis. */
@@ -72,16 +90,19 @@ export class GlobalRateGate implements GlobalStage {
   constructor(
     redis: Redis,
     opts: { prefix: string; provider: string; max: number; durationMs: number; timeoutMs: number; pollMs?: number },
-    private readonly onRelease: (err: unknown) => void = () => {},
+    /** A write sent without waiting on it (a release, a hold) failed: the caller logs it. */
+    private readonly onWriteError: (err: unknown, op: 'release' | 'hold') => void = () => {},
   ) {
     this.redis = redis as GateRedis;
     if (!this.redis.pwGateAcquire) {
-      redis.defineCommand('pwGateAcquire', { numberOfKeys: 2, lua: ACQUIRE });
+      redis.defineCommand('pwGateAcquire', { numberOfKeys: 3, lua: ACQUIRE });
       redis.defineCommand('pwGateRelease', { numberOfKeys: 2, lua: RELEASE });
+      redis.defineCommand('pwGateHold', { numberOfKeys: 1, lua: HOLD });
     }
     const base = `${opts.prefix}:rate:{${opts.provider}}:${opts.max}:${opts.durationMs}`;
     this.slotsKey = `${base}:slots`;
     this.ownersKey = `${base}:owners`;
+    this.holdKey = `${opts.prefix}:rate-hold:{${opts.provider}}`;
     this.max = opts.max;
     this.durationMs = opts.durationMs;
     this.leaseMs = opts.timeoutMs + opts.durationMs;
@@ -103,7 +124,7 @@ export class GlobalRateGate implements GlobalStage {
         let slot: number;
         let waitMs: number;
         try {
-          [slot, waitMs] = await this.redis.pwGateAcquire(this.slotsKey, this.ownersKey, this.max, this.leaseMs, token, this.leaseMs + this.durationMs);
+          [slot, waitMs] = await this.redis.pwGateAcquire(this.slotsKey, this.ownersKey, this.holdKey, this.max, this.leaseMs, token, this.leaseMs + this.durationMs);
         } catch (err) {
           throw new GlobalRateGateError(`shared rate limit unavailable (${(err as Error).message})`);
         }
@@ -112,15 +133,23 @@ export class GlobalRateGate implements GlobalStage {
           return () => {
             if (released) return;
             released = true;
-            this.redis.pwGateRelease(this.slotsKey, this.ownersKey, slot, token, this.durationMs).catch(this.onRelease);
+            this.redis.pwGateRelease(this.slotsKey, this.ownersKey, slot, token, this.durationMs).catch((err) => this.onWriteError(err, 'release'));
           };
         }
-        // A slot freed by a release comes back at its exact time; one in flight is asked about again soon.
-        await untilAborted(sleep(waitMs <= this.durationMs ? waitMs : this.pollMs), signal);
+        // A hold and a slot freed by a release end at their exact time; a slot in flight is asked about again soon.
+        await untilAborted(sleep(slot === HELD || waitMs <= this.durationMs ? waitMs : this.pollMs), signal);
       }
     } finally {
       done();
     }
+  }
+
+  /**
+   * Hold every process's requests for `ms` (a 429's Retry-After). Sent without waiting, on the connection the
+   * slot's release follows on, so Redis has the hold before the slot is free again.
+   */
+  hold(ms: number): void {
+    this.redis.pwGateHold(this.holdKey, Math.ceil(ms)).catch((err) => this.onWriteError(err, 'hold'));
   }
 }
 
@@ -154,7 +183,7 @@ function untilAborted(p: Promise<void>, signal?: AbortSignal): Promise<void> {
 export function attachGlobalRateGates(
   providers: Map<string, unknown>,
   redis: Redis,
-  opts: { prefix: string; timeoutMs: (provider: string) => number; onReleaseError?: (err: unknown) => void },
+  opts: { prefix: string; timeoutMs: (provider: string) => number; onWriteError?: (err: unknown, op: 'release' | 'hold') => void },
 ): void {
   for (const [name, p] of providers) {
     const gate = (p as { gate?: RateGate }).gate;
@@ -162,7 +191,7 @@ export function attachGlobalRateGates(
     gate.global = new GlobalRateGate(
       redis,
       { prefix: opts.prefix, provider: name, max: gate.max, durationMs: gate.durationMs, timeoutMs: opts.timeoutMs(name) },
-      opts.onReleaseError,
+      opts.onWriteError,
     );
   }
 }

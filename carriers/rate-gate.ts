@@ -36,6 +36,8 @@ export function usefulConcurrency(qps: number, timeoutMs: number): number {
 /** The shared (cross-process) stage of a gate: resolves with the function that gives the slot back. */
 export interface GlobalStage {
   acquire(signal?: AbortSignal): Promise<() => void>;
+  /** Hold every process's requests for `ms` (a provider's Retry-After), before this request's slot is given back. */
+  hold(ms: number): void;
 }
 
 /** A request given up while it waited for the rate limit, because the process is stopping: it was never sent. */
@@ -80,8 +82,9 @@ export class RateGate {
    * Run `send` once the window allows it (this process's, then the shared one when attached).
    * `signal` (the daemon stopping) ends the wait: the request is never sent and the call rejects with a
    * {@link GateStopped}; a request already sent is not the gate's to cancel. `holdAfter` reads the answer: a
-   * number of ms (a 429's Retry-After) holds every request of this gate for that long, decided before the slot
-   * is handed on, so no waiting request slips out between the answer and the hold.
+   * number of ms (a 429's Retry-After) holds every request of this gate for that long, and through the shared
+   * stage every other process's, decided before the slot is handed on, so no waiting request slips out between
+   * the answer and the hold.
    */
   async run<T>(send: () => Promise<T>, opts: { signal?: AbortSignal; holdAfter?: (answer: T) => number | undefined } = {}): Promise<T> {
     const { signal, holdAfter } = opts;
@@ -107,7 +110,10 @@ export class RateGate {
       if (signal?.aborted) throw new GateStopped();
       const answer = await send();
       const holdMs = holdAfter?.(answer);
-      if (holdMs !== undefined && holdMs > 0) this.heldUntil = Math.max(this.heldUntil, performance.now() + holdMs);
+      if (holdMs !== undefined && holdMs > 0) {
+        this.heldUntil = Math.max(this.heldUntil, performance.now() + holdMs);
+        this.global?.hold(holdMs);
+      }
       return answer;
     } finally {
       release?.();

@@ -1,9 +1,13 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { GlobalRateGate, GlobalRateGateError } from '../carriers/global-rate-gate.js';
+import { attachGlobalRateGates, GlobalRateGate, GlobalRateGateError } from '../carriers/global-rate-gate.js';
+import { createProviders } from '../carriers/index.js';
 import { GateStopped, RateGate, rateWindow } from '../carriers/rate-gate.js';
+import { systemClock } from '../domain/clock.js';
 import { startKuaidi100Fake, type Kuaidi100Fake } from './fakes/kuaidi100-server.js';
+import { testConfig } from './helpers/config.js';
+import { captureLog } from './helpers/log.js';
 import { dropPrefix, uniquePrefix } from './helpers/redis.js';
 import { TEST_REDIS_URL } from './helpers/services.js';
 
@@ -73,6 +77,59 @@ describe('provider rate across worker processes (shared Redis window)', () => {
     expect(at).toHaveLength(2 * PER_CHILD);
     expect(busiestWindow(at, durationMs)).toBeLessThanOrEqual(max);
   }, 60_000);
+
+  it("a 429's Retry-After answered to one worker holds the others: none of their requests reaches the provider before it has passed", async () => {
+    // Two workers as the daemon wires them (each its own Kuaidi100 client, RateGate and Redis connection, the
+    // shared stage attached), in one test process so the order is exact: A's request is answered 429, then B
+    // sends. Measured on the fake's monotonic clock, like the fault suite's Retry-After test.
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const RETRY_AFTER_S = 2;
+    const worker = async () => {
+      const config = testConfig({
+        databaseUrl: 'postgres://unused@127.0.0.1:1/unused',
+        prefix,
+        overrides: { providers: { kuaidi100: { enabled: true, customer: 'CUST123', key: 'secret-key', baseUrl: fake.url, qps: QPS } } },
+      });
+      const providers = createProviders(config, { breaker: false });
+      const redis = new Redis(TEST_REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 3000 });
+      await new Promise((r) => redis.once('ready', r));
+      attachGlobalRateGates(providers, redis, { prefix, timeoutMs: () => config.providers.kuaidi100.timeoutMs });
+      const provider = providers.get('kuaidi100')!;
+      return {
+        track: (trackingNo: string) =>
+          provider.track([{ shipmentId: 1, carrier: 'yuantong', trackingNo, phone: null, paidAt: new Date(), markedShippedAt: null }], {
+            clock: systemClock,
+            log: captureLog('silent').log,
+            timeZone: config.timezone,
+          }),
+        close: () => {
+          redis.disconnect();
+          (provider as unknown as { close(): void }).close();
+        },
+      };
+    };
+    const [a, b] = [await worker(), await worker()];
+    const limitedNo = `YTHOLD${process.pid}`;
+    const others = Array.from({ length: 2 * QPS }, (_, i) => `YTHOLD${process.pid}-${i}`);
+    const from = fake.requests.length;
+    try {
+      fake.fault({ kind: 'rate_limited', retryAfterSeconds: RETRY_AFTER_S }, { only: (n) => n === limitedNo });
+      await expect(a.track(limitedNo)).rejects.toThrow(/rate limited \(429\)/);
+      await Promise.all(others.map((n) => b.track(n)));
+    } finally {
+      fake.clearFault();
+      a.close();
+      b.close();
+    }
+    const seen = fake.requests.slice(from);
+    const limited = seen.filter((r) => r.numbers.includes(limitedNo) && r.answeredMono);
+    expect(limited).toHaveLength(1);
+    const sentByB = seen.filter((r) => others.some((n) => r.numbers.includes(n)));
+    expect(sentByB).toHaveLength(others.length);
+    const early = sentByB.filter((r) => r.arrivedMono! < limited[0]!.answeredMono! + RETRY_AFTER_S * 1000);
+    expect(early.map((r) => `${r.numbers.join(',')} ${(r.arrivedMono! - limited[0]!.answeredMono!).toFixed(1)} ms after the 429`)).toEqual([]);
+  }, 30_000);
 });
 
 describe('GlobalRateGate', () => {

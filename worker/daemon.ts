@@ -82,7 +82,7 @@ export async function startDaemon(opts: {
       attachGlobalRateGates(deps.providers, connections.create('producer'), {
         prefix: config.redis.prefix,
         timeoutMs: (p) => (config.providers as unknown as Record<string, { timeoutMs: number }>)[p]!.timeoutMs,
-        onReleaseError: (err) => connections.reportError(err as Error, { rateGate: 'release' }),
+        onWriteError: (err, op) => connections.reportError(err as Error, { rateGate: op }),
       });
     }
     runtime = new QueueRuntime(deps, connections, pools);
