@@ -150,7 +150,8 @@ describe('provider faults (Kuaidi100 fake over HTTP)', () => {
     expect(failed.map((j) => ({ queue: j.queue, attemptsMade: j.attemptsMade, data: j.data }))).toEqual([
       { queue: 'poll-kuaidi100', attemptsMade: ATTEMPTS, data: { provider: 'kuaidi100', shipmentIds: [Number(ship!.id)] } },
     ]);
-    expect(failed[0]!.failedReason).toMatch(/503/);
+    // The reason ops read names the provider and the number.
+    expect(failed[0]!.failedReason).toBe(`kuaidi100: server error 503 (tracking number ${poison})`);
     expect(d.lines.some((l) => l.msg === 'job failed after all attempts' && l.jobId === failed[0]!.id)).toBe(true);
     // Bounded: one query per attempt, never more.
     expect(f.fake.requests.filter((r) => r.numbers.includes(poison))).toHaveLength(ATTEMPTS);
