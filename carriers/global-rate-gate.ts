@@ -157,12 +157,18 @@ export function attachGlobalRateGates(
   opts: { prefix: string; timeoutMs: (provider: string) => number; onReleaseError?: (err: unknown) => void },
 ): void {
   for (const [name, p] of providers) {
-    const gate = (p as { gate?: RateGate }).gate;
-    if (!gate) continue;
-    gate.global = new GlobalRateGate(
-      redis,
-      { prefix: opts.prefix, provider: name, max: gate.max, durationMs: gate.durationMs, timeoutMs: opts.timeoutMs(name) },
-      opts.onReleaseError,
-    );
+    // The subscription requests' own rate (push.subscribe.qps) is held across processes the same way.
+    const gates = p as { gate?: RateGate; subscribeGate?: RateGate };
+    for (const [gate, key] of [
+      [gates.gate, name],
+      [gates.subscribeGate, `${name}-subscribe`],
+    ] as const) {
+      if (!gate) continue;
+      gate.global = new GlobalRateGate(
+        redis,
+        { prefix: opts.prefix, provider: key, max: gate.max, durationMs: gate.durationMs, timeoutMs: opts.timeoutMs(name) },
+        opts.onReleaseError,
+      );
+    }
   }
 }
