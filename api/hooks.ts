@@ -47,7 +47,8 @@ export function parseForm(text: string): FormFields {
     const eq = pair.indexOf('=');
     const name = decodeFormPart(eq < 0 ? pair : pair.slice(0, eq));
     const value = eq < 0 ? '' : decodeFormPart(pair.slice(eq + 1));
-    if (name === null || value === null) return new URLSearchParams(text);
+    // The constructor drops one leading '?' (a query string's), which a form body keeps: prefix one for it to drop.
+    if (name === null || value === null) return new URLSearchParams(`?${text}`);
     if (!fields.has(name)) fields.set(name, value);
   }
   return { get: (name) => fields.get(name) ?? null };

@@ -186,12 +186,18 @@ export function attachGlobalRateGates(
   opts: { prefix: string; timeoutMs: (provider: string) => number; onWriteError?: (err: unknown, op: 'release' | 'hold') => void },
 ): void {
   for (const [name, p] of providers) {
-    const gate = (p as { gate?: RateGate }).gate;
-    if (!gate) continue;
-    gate.global = new GlobalRateGate(
-      redis,
-      { prefix: opts.prefix, provider: name, max: gate.max, durationMs: gate.durationMs, timeoutMs: opts.timeoutMs(name) },
-      opts.onWriteError,
-    );
+    // The subscription requests' own rate (push.subscribe.qps) is held across processes the same way.
+    const gates = p as { gate?: RateGate; subscribeGate?: RateGate };
+    for (const [gate, key] of [
+      [gates.gate, name],
+      [gates.subscribeGate, `${name}-subscribe`],
+    ] as const) {
+      if (!gate) continue;
+      gate.global = new GlobalRateGate(
+        redis,
+        { prefix: opts.prefix, provider: key, max: gate.max, durationMs: gate.durationMs, timeoutMs: opts.timeoutMs(name) },
+        opts.onWriteError,
+      );
+    }
   }
 }

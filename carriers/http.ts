@@ -130,9 +130,7 @@ export class ProviderHttp {
       raw = typeof res.data === 'string' ? res.data : String(res.data ?? '');
       retryAfter = res.headers['retry-after'];
     } catch (err) {
-      if (err instanceof GateStopped || signal?.aborted) throw new ProviderError(p, 'transient', 'stopping: request not sent or cut', { stopped: true });
-      if (err instanceof GlobalRateGateError) throw new ProviderError(p, 'transient', `not sent: ${err.message}`, { notSent: true });
-      throw classifyTransportError(p, err);
+      throw gateRefusal(p, err, signal) ?? classifyTransportError(p, err);
     }
     if (status === 429) {
       const retryAfterMs = parseRetryAfter(retryAfter, now);
@@ -150,6 +148,27 @@ export class ProviderHttp {
       throw new ProviderError(p, 'malformed', 'reply is not JSON', { status, raw: clip(raw) });
     }
     return { status, body, raw };
+  }
+}
+
+/** A gate's refusal (stopping, shared stage unreachable) as a transient ProviderError: the request was not sent (or was cut). */
+function gateRefusal(p: ProviderName, err: unknown, signal?: AbortSignal): ProviderError | null {
+  if (err instanceof GateStopped || signal?.aborted) return new ProviderError(p, 'transient', 'stopping: request not sent or cut', { stopped: true });
+  if (err instanceof GlobalRateGateError) return new ProviderError(p, 'transient', `not sent: ${err.message}`, { notSent: true });
+  return null;
+}
+
+/**
+ * `send` (ProviderHttp calls, themselves behind the account's gate) through one more gate when there is
+ * one: the subscription rate. Its refusals become transient ProviderErrors like ProviderHttp's own.
+ */
+export async function throughGate<T>(provider: ProviderName, gate: RateGate | undefined, send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!gate) return send();
+  try {
+    return await gate.run(send, signal ? { signal } : {});
+  } catch (err) {
+    if (err instanceof ProviderError) throw err;
+    throw gateRefusal(provider, err, signal) ?? err;
   }
 }
 

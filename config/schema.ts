@@ -293,7 +293,7 @@ export const configSchema = z.strictObject({
           kdniao: pos().describe('Kdniao subscription requests per second.'),
           seventeenTrack: pos().describe('17TRACK register requests per second (40 numbers each; shares the 3 req/s account limit with polling).'),
         })
-        .describe('Rate of subscription requests per provider (BullMQ limiter of the subscribe-<provider> queue).'),
+        .describe('Rate of subscription requests per provider: the BullMQ limiter of the subscribe-<provider> queue, and a rate gate where the requests are sent (shared across worker processes).'),
       retryMinutes: pos().describe('A subscription that failed for a transient reason (timeout, 5xx, 500) is retried after this long.'),
     }),
   }),

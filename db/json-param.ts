@@ -9,13 +9,18 @@ export function jsonParam(value: unknown): string {
 }
 
 /**
- * JSON text Postgres json/jsonb accepts. Escapes appear only for lone surrogates (a pair is written as the
- * characters themselves) and control characters; an even run of backslashes before `u` is text, not an escape.
+ * JSON text Postgres json/jsonb accepts. JSON.stringify escapes only lone surrogates (a pair is written as the
+ * characters themselves) and control characters, but other JSON text may escape a pair (`\ud83d\ude00`), which
+ * jsonb accepts and is kept; an even run of backslashes before `u` is text, not an escape.
  * A lone surrogate becomes U+FFFD; U+0000 (jsonb refuses `\u0000`, a carrier's scan text may hold one) is dropped.
  */
 export function storableJsonText(text: string): string {
   let out = text;
-  if (out.includes('\\ud') || out.includes('\\uD')) out = out.replace(/(?<!\\)((?:\\\\)*)\\u[dD][89a-fA-F][0-9a-fA-F]{2}/g, '$1\ufffd');
+  if (out.includes('\\ud') || out.includes('\\uD')) {
+    out = out.replace(/(?<!\\)((?:\\\\)*)(\\u[dD][89abAB][0-9a-fA-F]{2}(\\u[dD][c-fC-F][0-9a-fA-F]{2})?|\\u[dD][c-fC-F][0-9a-fA-F]{2})/g, (_m, run: string, esc: string, low?: string) =>
+      low ? run + esc : `${run}\ufffd`,
+    );
+  }
   if (out.includes('\\u0000')) out = out.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1');
   return out;
 }

@@ -48,8 +48,10 @@ export const storableString = (max: number) =>
  * parcel untracked for good. U+0000 is dropped, a lone surrogate becomes U+FFFD (what the driver would store).
  */
 export function storableText(s: string): string {
-  const noNul = s.includes('\u0000') ? s.replaceAll('\u0000', '') : s;
-  return (noNul as string & { isWellFormed(): boolean }).isWellFormed() ? noNul : (noNul as string & { toWellFormed(): string }).toWellFormed();
+  // Surrogates first: dropping a NUL between two lone halves must not join them into a pair (storableJsonText
+  // makes each U+FFFD too).
+  const whole = (s as string & { isWellFormed(): boolean }).isWellFormed() ? s : (s as string & { toWellFormed(): string }).toWellFormed();
+  return whole.includes('\u0000') ? whole.replaceAll('\u0000', '') : whole;
 }
 
 /** Whether storableText would change `s` (the common case is no: checked before copying an event). */

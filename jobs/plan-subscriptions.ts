@@ -14,8 +14,8 @@ const LEASE_MINUTES = 30;
 /**
  * Sweep: shipments waiting for a subscription (new, number or carrier changed, retry or re-subscription
  * after an abort due) → subscribe jobs on each provider's subscribe-<provider> queue (17TRACK: 40 numbers a
- * job; the others one, so the queue limiter paces requests exactly). Claimed with SKIP LOCKED and leased
- * forward, like plan-polls. Shipments of poll-mode providers are marked poll_only, finished ones stopped,
+ * job; the others one; the queue limiter paces the jobs, the client's subscribeGate the requests). Claimed
+ * with SKIP LOCKED and leased forward, like plan-polls. Shipments of poll-mode providers are marked poll_only, finished ones stopped,
  * and nothing is sent to a provider whose key was refused (open alert) until an operator resolves it.
  */
 export const planSubscriptions = defineJob({

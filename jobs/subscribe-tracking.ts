@@ -29,7 +29,8 @@ export function stateAfter(outcome: SubscribeResult['outcome']): 'subscribed' | 
 
 /**
  * Subscribe shipments to their provider's push service. Runs on the subscribe-<provider> queue, whose
- * BullMQ limiter (push.subscribe.qps) paces the requests across every worker. The provider call is made
+ * BullMQ limiter (push.subscribe.qps) paces the job starts; the requests themselves are bounded where they
+ * are sent, by the provider client's subscribeGate (same rate, shared across workers). The provider call is made
  * outside any transaction; the outcome is written in one statement. Refused numbers and a refused key
  * leave the shipment to polling (poll-policy pushCoverage polls whatever is not subscribed).
  */

@@ -8,6 +8,7 @@ import { systemClock } from '../domain/clock.js';
 import { startKuaidi100Fake, type Kuaidi100Fake } from './fakes/kuaidi100-server.js';
 import { testConfig } from './helpers/config.js';
 import { captureLog } from './helpers/log.js';
+import { busiestWindow } from './helpers/rate.js';
 import { dropPrefix, uniquePrefix } from './helpers/redis.js';
 import { TEST_REDIS_URL } from './helpers/services.js';
 
@@ -51,16 +52,6 @@ async function twoWorkers(shared: boolean): Promise<number[]> {
   const outs = await Promise.all([runChild(env), runChild(env)]);
   expect(outs).toEqual([`sent ${PER_CHILD} 0`, `sent ${PER_CHILD} 0`]);
   return fake.requests.slice(from).map((r) => r.at).sort((a, b) => a - b);
-}
-
-/** Most arrivals in any window of `durationMs` (half-open), from the fake's timestamps. */
-function busiestWindow(at: number[], durationMs: number): number {
-  let most = 0;
-  for (let i = 0, j = 0; j < at.length; j++) {
-    while (at[j]! - at[i]! >= durationMs) i++;
-    most = Math.max(most, j - i + 1);
-  }
-  return most;
 }
 
 describe('provider rate across worker processes (shared Redis window)', () => {

@@ -173,7 +173,8 @@ export class QueueRuntime {
       const configured = provider ? config.providers[provider] : null;
       let pcfg = configured ? { ...configured, concurrency: Math.min(configured.concurrency, usefulConcurrency(configured.qps, configured.timeoutMs)) } : null;
       if (qn.startsWith('subscribe-')) {
-        // Subscriptions: paced by their own rate (push.subscribe.qps), one request per job (17TRACK: 40 numbers).
+        // Subscriptions: paced by their own rate (push.subscribe.qps), one request per job (17TRACK: 40 numbers);
+        // the client's subscribeGate bounds the requests themselves at the same rate.
         const p = qn.slice('subscribe-'.length) as Exclude<ProviderName, 'sandbox'>;
         const qps = config.push.subscribe.qps[p];
         pcfg = { ...config.providers[p], qps, concurrency: usefulConcurrency(qps, config.providers[p].timeoutMs) };

@@ -3,7 +3,7 @@ import type { Config } from '../../config/schema.js';
 import { ProviderError, type ProviderContext, type SubscribeResult, type TrackRequest, type TrackResult, type TrackingProvider } from '../carrier.js';
 import { providerCarrierCode } from '../carrier-codes.js';
 import { RateGate } from '../rate-gate.js';
-import { ProviderHttp, clip, isRecord, phoneLast4, textOf } from '../http.js';
+import { ProviderHttp, clip, isRecord, phoneLast4, textOf, throughGate } from '../http.js';
 import { classifyFailure, parseKdniaoReply } from './parse.js';
 
 /**
@@ -35,13 +35,19 @@ export class KdniaoProvider implements TrackingProvider {
 
   /** Every request's rate gate (the daemon attaches the shared stage to it: carriers/global-rate-gate.ts). */
   readonly gate: RateGate | undefined;
+  /**
+   * Subscription requests also pass this gate (push.subscribe.qps; shared stage attached like `gate`'s),
+   * then the account's `gate`.
+   */
+  readonly subscribeGate: RateGate | undefined;
 
-  /** `gate`: the per-process request limit (createProviders passes one; client tests run without). */
+  /** `gate`, `subscribeGate`: the per-process request limits (createProviders passes them; client tests run without). */
   constructor(
     private readonly cfg: KdniaoConfig,
-    opts: { gate?: RateGate } = {},
+    opts: { gate?: RateGate; subscribeGate?: RateGate } = {},
   ) {
     this.gate = opts.gate;
+    this.subscribeGate = opts.subscribeGate;
     this.requestType = cfg.requestType;
     this.http = new ProviderHttp({ provider: 'kdniao', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: cfg.concurrency, ...(opts.gate ? { gate: opts.gate } : {}) });
   }
@@ -103,7 +109,7 @@ export class KdniaoProvider implements TrackingProvider {
         continue;
       }
       try {
-        const { body, raw } = await this.call(KDNIAO_SUBSCRIBE, numberData(shipper, req), ctx);
+        const { body, raw } = await throughGate('kdniao', this.subscribeGate, () => this.call(KDNIAO_SUBSCRIBE, numberData(shipper, req), ctx), ctx.signal);
         if (!isRecord(body) || typeof body.Success !== 'boolean') throw new ProviderError('kdniao', 'malformed', 'subscription reply is not a Kdniao envelope', { raw });
         if (body.Success) out.push({ trackingNo: req.trackingNo, outcome: 'subscribed', code: 'Success', message: textOf(body.Reason) });
         else {
@@ -130,5 +136,5 @@ function numberData(shipper: string, req: TrackRequest): Record<string, string> 
 
 export function createKdniaoProvider(config: Config): KdniaoProvider {
   const cfg = config.providers.kdniao;
-  return new KdniaoProvider(cfg, { gate: RateGate.forQps(cfg.qps) });
+  return new KdniaoProvider(cfg, { gate: RateGate.forQps(cfg.qps), subscribeGate: RateGate.forQps(config.push.subscribe.qps.kdniao) });
 }

@@ -26,7 +26,7 @@ export class Kuaidi100Provider implements TrackingProvider {
   private readonly http: ProviderHttp;
   /**
    * The subscription endpoint has its own, much higher limit (about 20/s) than the real-time query
-   * (1/s), so it does not share the query gate; the subscribe queue's BullMQ limiter paces it.
+   * (1/s), so it does not share the query gate: it has its own (push.subscribe.qps.kuaidi100).
    */
   private readonly subscribeHttp: ProviderHttp;
   /** The detection API lives on another host (www.kuaidi100.com); it shares the account's rate gate. */
@@ -34,17 +34,20 @@ export class Kuaidi100Provider implements TrackingProvider {
 
   /** Every request's rate gate (the daemon attaches the shared stage to it: carriers/global-rate-gate.ts). */
   readonly gate: RateGate | undefined;
+  /** The subscription requests' rate gate (push.subscribe.qps; shared stage attached like `gate`'s). */
+  readonly subscribeGate: RateGate | undefined;
 
-  /** `gate`: the per-process request limit (createProviders passes one; client tests run without). */
+  /** `gate`, `subscribeGate`: the per-process request limits (createProviders passes them; client tests run without). */
   constructor(
     private readonly cfg: Kuaidi100Config,
-    opts: { gate?: RateGate } = {},
+    opts: { gate?: RateGate; subscribeGate?: RateGate } = {},
   ) {
     this.gate = opts.gate;
+    this.subscribeGate = opts.subscribeGate;
     const gate = opts.gate ? { gate: opts.gate } : {};
     this.http = new ProviderHttp({ provider: 'kuaidi100', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: cfg.concurrency, ...gate });
     this.autonumber = new ProviderHttp({ provider: 'kuaidi100', baseUrl: cfg.autonumberUrl, timeoutMs: cfg.timeoutMs, maxSockets: 2, ...gate });
-    this.subscribeHttp = new ProviderHttp({ provider: 'kuaidi100', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: 4 });
+    this.subscribeHttp = new ProviderHttp({ provider: 'kuaidi100', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: 4, ...(opts.subscribeGate ? { gate: opts.subscribeGate } : {}) });
   }
 
   close(): void {
@@ -88,7 +91,7 @@ export class Kuaidi100Provider implements TrackingProvider {
     const param = JSON.stringify({ company, number: req.trackingNo, key: this.cfg.key, parameters });
     let body: unknown;
     try {
-      body = (await this.subscribeHttp.postForm('/poll', { schema: 'json', param }, ctx.clock.now())).body;
+      body = (await this.subscribeHttp.postForm('/poll', { schema: 'json', param }, ctx.clock.now(), ctx.signal)).body;
     } catch (err) {
       if (!(err instanceof ProviderError)) throw err;
       return { trackingNo: req.trackingNo, outcome: err.kind === 'auth' ? 'key_error' : 'retry', code: err.kind, message: err.message };
@@ -132,5 +135,5 @@ export class Kuaidi100Provider implements TrackingProvider {
 
 export function createKuaidi100Provider(config: Config): Kuaidi100Provider {
   const cfg = config.providers.kuaidi100;
-  return new Kuaidi100Provider(cfg, { gate: RateGate.forQps(cfg.qps) });
+  return new Kuaidi100Provider(cfg, { gate: RateGate.forQps(cfg.qps), subscribeGate: RateGate.forQps(config.push.subscribe.qps.kuaidi100) });
 }

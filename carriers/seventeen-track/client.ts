@@ -2,7 +2,7 @@ import type { Config } from '../../config/schema.js';
 import { ProviderError, type ProviderContext, type SubscribeResult, type TrackRequest, type TrackResult, type TrackingProvider } from '../carrier.js';
 import { providerCarrierCode } from '../carrier-codes.js';
 import { RateGate } from '../rate-gate.js';
-import { ProviderHttp, clip, isRecord, textOf } from '../http.js';
+import { ProviderHttp, clip, isRecord, textOf, throughGate } from '../http.js';
 import { ST_ALREADY_REGISTERED, ST_NOT_REGISTERED, ST_NO_INFO_YET, ST_QUOTA_EXHAUSTED, parseAcceptedItem } from './parse.js';
 
 export type SeventeenTrackConfig = Config['providers']['seventeenTrack'];
@@ -28,13 +28,19 @@ export class SeventeenTrackProvider implements TrackingProvider {
 
   /** Every request's rate gate (the daemon attaches the shared stage to it: carriers/global-rate-gate.ts). */
   readonly gate: RateGate | undefined;
+  /**
+   * Subscription requests also pass this gate (push.subscribe.qps; shared stage attached like `gate`'s),
+   * then the account's `gate`.
+   */
+  readonly subscribeGate: RateGate | undefined;
 
-  /** `gate`: the per-process request limit (createProviders passes one; client tests run without). */
+  /** `gate`, `subscribeGate`: the per-process request limits (createProviders passes them; client tests run without). */
   constructor(
     private readonly cfg: SeventeenTrackConfig,
-    opts: { gate?: RateGate } = {},
+    opts: { gate?: RateGate; subscribeGate?: RateGate } = {},
   ) {
     this.gate = opts.gate;
+    this.subscribeGate = opts.subscribeGate;
     this.maxBatch = Math.min(cfg.batchSize, API_MAX_BATCH);
     this.http = new ProviderHttp({ provider: 'seventeenTrack', baseUrl: cfg.baseUrl, timeoutMs: cfg.timeoutMs, maxSockets: cfg.concurrency, ...(opts.gate ? { gate: opts.gate } : {}) });
   }
@@ -90,7 +96,7 @@ export class SeventeenTrackProvider implements TrackingProvider {
       const chunk = requests.slice(i, i + this.maxBatch);
       const results = new Map<string, TrackResult>();
       try {
-        const ok = new Set((await this.register(chunk, results, ctx)).map((r) => r.trackingNo));
+        const ok = new Set((await throughGate('seventeenTrack', this.subscribeGate, () => this.register(chunk, results, ctx), ctx.signal)).map((r) => r.trackingNo));
         for (const r of chunk) {
           const refused = results.get(r.trackingNo);
           if (ok.has(r.trackingNo)) out.push({ trackingNo: r.trackingNo, outcome: 'subscribed', code: '0', message: 'registered' });
@@ -192,5 +198,5 @@ function envelopeError(code: number, message: string, raw: string): ProviderErro
 
 export function createSeventeenTrackProvider(config: Config): SeventeenTrackProvider {
   const cfg = config.providers.seventeenTrack;
-  return new SeventeenTrackProvider(cfg, { gate: RateGate.forQps(cfg.qps) });
+  return new SeventeenTrackProvider(cfg, { gate: RateGate.forQps(cfg.qps), subscribeGate: RateGate.forQps(config.push.subscribe.qps.seventeenTrack) });
 }
