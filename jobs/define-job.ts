@@ -66,6 +66,12 @@ export interface JobDefinition<P extends z.ZodType = z.ZodType> {
   /** BullMQ attempts and first retry delay (doubling, jittered); default providers.retry.*. From config, so the documented keys take effect. */
   attempts?: (config: Config) => number;
   backoffMs?: (config: Config) => number;
+  /**
+   * BullMQ priority (1 = first among prioritized jobs). A job without one runs before every prioritized job of
+   * its queue: a job that only ever finishes work others started (a customer message) takes one, so the jobs
+   * that start work (notify-chasers) are not queued behind it twice.
+   */
+  priority?: number;
   handle(payload: z.infer<P>, deps: Deps, ctx: JobContext): Promise<JobResult>;
   /**
    * The job has failed for good (its attempts used, an unrecoverable error, or its one run in run-once):

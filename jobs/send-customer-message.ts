@@ -38,6 +38,11 @@ export const sendCustomerMessage = defineJob({
   payload: z.object({ notificationId: z.number().int().positive(), chain: z.number().int().nonnegative().default(0) }),
   attempts: (c) => c.chases.delivery.attempts,
   backoffMs: (c) => c.chases.delivery.backoffMs,
+  // After notify-chasers on the shared notifications queue. FIFO made a hub move wait for the queue twice:
+  // its notify-chasers job behind every message already queued, then its own message behind them again.
+  // With the messages prioritized, the job that creates them runs as soon as a worker is free, and a move
+  // waits once (scenario 6b, README "Push ingestion").
+  priority: 1,
   async handle({ notificationId, chain }, deps, ctx): Promise<JobResult> {
     const { sql, clock, config } = deps;
     const now = clock.now();

@@ -132,6 +132,7 @@ export class QueueRuntime {
     return {
       jobId,
       ...(delayMs && delayMs > 0 ? { delay: delayMs } : {}),
+      ...(def.priority ? { priority: def.priority } : {}),
       attempts: def.attempts?.(this.deps.config) ?? this.deps.config.providers.retry.attempts,
       backoff: { type: 'provider-aware', delay: def.backoffMs?.(this.deps.config) ?? this.deps.config.providers.retry.backoffMs },
       removeOnComplete: { age: q.keepCompletedSeconds },
