@@ -9,12 +9,10 @@ import { addHours, MINUTE_MS } from '../domain/clock.js';
 import { pushCoverage } from '../domain/poll-policy.js';
 import { carrierDetectors } from './detect-carrier.js';
 import { defineJob, slotId, type Deps, type FollowUp } from './define-job.js';
+import { SWEEP_LEASE_MINUTES, sweepLeaseUntil, sweepPages } from './lease.js';
 
 /** Parcels per detect-carrier job: detection is one call per number per provider. */
 const DETECT_BATCH = 20;
-
-/** A shipment handed to a poll job is not re-planned for this long (covers queueing and retries). */
-const LEASE_MINUTES = 30;
 
 /**
  * Sweep: shipments whose next_poll_at has come → poll jobs on each provider's queue, in batches the
@@ -30,15 +28,15 @@ export const planPolls = defineJob({
   async handle(payload, { sql, clock, config, providers, metrics }, ctx) {
     const now = clock.now();
     const slot = payload.slot ?? slotId(now);
-    const lease = new Date(now.getTime() + LEASE_MINUTES * MINUTE_MS);
-    let planned = 0;
-    let jobs = 0;
+    const lease = sweepLeaseUntil(now);
     let leftToPushes = 0;
     // A handful of carriers cover a whole order book: resolve each route once per run, not once per parcel.
     const routeCache = new Map<string, string>();
-    let inFlight: Promise<void> = Promise.resolve();
-    for (;;) {
-      const rows = await sql`
+    const { claimed, jobs } = await sweepPages(ctx, {
+      pageSize: config.jobs.planPolls.pageSize,
+      // Overlap Redis and Postgres: a page goes to BullMQ while the next page is claimed.
+      overlap: true,
+      claim: () => sql`
         with due as (
           select shipment_id from shipment_schedule
           where next_poll_at <= ${now}
@@ -50,64 +48,55 @@ export const planPolls = defineJob({
           from due where c.shipment_id = due.shipment_id
           returning c.shipment_id
         )
-        select s.id, s.carrier from leased join shipments s on s.id = leased.shipment_id`;
-      if (rows.length === 0) break;
-      planned += rows.length;
-      const followUps: FollowUp[] = [];
-      const byProvider = new Map<string, number[]>();
-      const undetected: number[] = [];
-      for (const r of rows) {
-        // A carrier outside the table (kept as the order gave it, or empty): detect it before it can be routed.
-        if (!normalizeCarrier(r.carrier)) {
-          undetected.push(Number(r.id));
-          continue;
+        select s.id, s.carrier from leased join shipments s on s.id = leased.shipment_id`,
+      async plan(rows) {
+        const followUps: FollowUp[] = [];
+        const byProvider = new Map<string, number[]>();
+        const undetected: number[] = [];
+        for (const r of rows) {
+          // A carrier outside the table (kept as the order gave it, or empty): detect it before it can be routed.
+          if (!normalizeCarrier(r.carrier)) {
+            undetected.push(Number(r.id));
+            continue;
+          }
+          let p = routeCache.get(r.carrier);
+          if (!p) routeCache.set(r.carrier, (p = providerFor(config, r.carrier)));
+          let list = byProvider.get(p);
+          if (!list) byProvider.set(p, (list = []));
+          list.push(Number(r.id));
         }
-        let p = routeCache.get(r.carrier);
-        if (!p) routeCache.set(r.carrier, (p = providerFor(config, r.carrier)));
-        let list = byProvider.get(p);
-        if (!list) byProvider.set(p, (list = []));
-        list.push(Number(r.id));
-      }
-      for (const [provider, ids] of byProvider) {
-        if (modeOf(config, provider) !== 'push') continue;
-        const polled = await leaveCoveredToPushes({ sql, config, metrics }, provider as ProviderName, ids, now);
-        leftToPushes += ids.length - polled.length;
-        byProvider.set(provider, polled);
-      }
-      for (const [provider, ids] of byProvider) {
-        const size = providers.get(provider as never)?.maxBatch ?? 1;
-        ids.sort((a, b) => a - b);
-        for (let i = 0; i < ids.length; i += size) {
-          const chunk = ids.slice(i, i + size);
-          followUps.push({
-            job: 'poll-tracking',
-            queue: `poll-${provider}`,
-            payload: { provider, shipmentIds: chunk },
-            jobId: `poll-${provider}-${slot}-${chunk[0]}`,
-          });
+        for (const [provider, ids] of byProvider) {
+          if (modeOf(config, provider) !== 'push') continue;
+          const polled = await leaveCoveredToPushes({ sql, config, metrics }, provider as ProviderName, ids, now);
+          leftToPushes += ids.length - polled.length;
+          byProvider.set(provider, polled);
         }
-      }
-      if (undetected.length) {
-        // On the first detector's poll queue, so its rate limit covers detection calls too.
-        const queue = `poll-${carrierDetectors(config, providers)[0]?.name ?? providerFor(config, 'default')}`;
-        undetected.sort((a, b) => a - b);
-        for (let i = 0; i < undetected.length; i += DETECT_BATCH) {
-          const chunk = undetected.slice(i, i + DETECT_BATCH);
-          followUps.push({ job: 'detect-carrier', queue, payload: { shipmentIds: chunk }, jobId: `detect-carrier-${slot}-${chunk[0]}` });
+        for (const [provider, ids] of byProvider) {
+          const size = providers.get(provider as never)?.maxBatch ?? 1;
+          ids.sort((a, b) => a - b);
+          for (let i = 0; i < ids.length; i += size) {
+            const chunk = ids.slice(i, i + size);
+            followUps.push({
+              job: 'poll-tracking',
+              queue: `poll-${provider}`,
+              payload: { provider, shipmentIds: chunk },
+              jobId: `poll-${provider}-${slot}-${chunk[0]}`,
+            });
+          }
         }
-      }
-      // Overlap Redis and Postgres: this page goes to BullMQ while the next page is claimed.
-      await inFlight;
-      inFlight = ctx.enqueue(followUps);
-      // Awaited on the next page or after the loop; mark it handled so a Redis error cannot surface as an
-      // unhandled rejection (which stops the daemon) while the next claim is running.
-      inFlight.catch(() => {});
-      jobs += followUps.length;
-      // Stopping: the pages claimed so far are enqueued below; the next tick plans the rest.
-      if (rows.length < config.jobs.planPolls.pageSize || ctx.signal?.aborted) break;
-    }
-    await inFlight;
-    return { summary: { pollsPlanned: planned - leftToPushes, pollJobs: jobs, ...(leftToPushes ? { leftToPushes } : {}) } };
+        if (undetected.length) {
+          // On the first detector's poll queue, so its rate limit covers detection calls too.
+          const queue = `poll-${carrierDetectors(config, providers)[0]?.name ?? providerFor(config, 'default')}`;
+          undetected.sort((a, b) => a - b);
+          for (let i = 0; i < undetected.length; i += DETECT_BATCH) {
+            const chunk = undetected.slice(i, i + DETECT_BATCH);
+            followUps.push({ job: 'detect-carrier', queue, payload: { shipmentIds: chunk }, jobId: `detect-carrier-${slot}-${chunk[0]}` });
+          }
+        }
+        return followUps;
+      },
+    });
+    return { summary: { pollsPlanned: claimed - leftToPushes, pollJobs: jobs, ...(leftToPushes ? { leftToPushes } : {}) } };
   },
 });
 
@@ -158,7 +147,7 @@ const RELEASE_BATCH = 5000;
 
 /**
  * Redis lost its data (restarted without persistence, flushed, replaced by an empty server): the poll jobs
- * of parcels leased by plan-polls are gone, and without this those parcels wait out LEASE_MINUTES before
+ * of parcels leased by plan-polls are gone, and without this those parcels wait out SWEEP_LEASE_MINUTES before
  * they are planned again (4,605 parcels for 30 minutes in issue 13's trial). Every lease is released:
  * next_poll_at inside the lease horizon (plus a margin for a replica whose clock runs ahead) becomes now,
  * so the next plan-polls run plans them again. Parcels merely due inside the horizon are polled a little
@@ -166,7 +155,7 @@ const RELEASE_BATCH = 5000;
  * run holding rows plans them itself). Called by worker/redis-epoch.ts; returns the rows released.
  */
 export async function releasePollLeases(sql: Sql, now: Date): Promise<number> {
-  const horizon = new Date(now.getTime() + (LEASE_MINUTES + 5) * MINUTE_MS);
+  const horizon = new Date(now.getTime() + (SWEEP_LEASE_MINUTES + 5) * MINUTE_MS);
   let released = 0;
   for (;;) {
     const r = await sql`
