@@ -7,6 +7,7 @@ import type { Config, Platform } from '../config/schema.js';
 import type { Sql } from '../db/client.js';
 import { addHours, MINUTE_MS } from '../domain/clock.js';
 import { pushCoverage } from '../domain/poll-policy.js';
+import { paidAtDeadlineHours, PROMISE_BASED_TYPES } from '../rules/late-shipment.js';
 import { carrierDetectors } from './detect-carrier.js';
 import { defineJob, slotId, type Deps, type FollowUp } from './define-job.js';
 import { SWEEP_LEASE_MINUTES, sweepLeaseUntil, sweepPages } from './lease.js';
@@ -17,7 +18,9 @@ const DETECT_BATCH = 20;
 /**
  * Sweep: shipments whose next_poll_at has come → poll jobs on each provider's queue, in batches the
  * provider's API accepts. Claiming with FOR UPDATE SKIP LOCKED and pushing next_poll_at forward makes a
- * double tick or a second replica find nothing left to plan.
+ * double tick or a second replica find nothing left to plan. Uncollected parcels within
+ * polling.nearDeadlineHours of their ship deadline are claimed first, nearest deadline first; the rest by
+ * next_poll_at.
  */
 export const planPolls = defineJob({
   name: 'plan-polls',
@@ -32,23 +35,57 @@ export const planPolls = defineJob({
     let leftToPushes = 0;
     // A handful of carriers cover a whole order book: resolve each route once per run, not once per parcel.
     const routeCache = new Map<string, string>();
+    const pageSize = config.jobs.planPolls.pageSize;
+    // Near-deadline parcels first: a fresh book can have 100,000 parcels due at once behind a provider that
+    // answers about one request a second, and an uncollected parcel whose ship deadline (rules/late-shipment.ts,
+    // paid-at basis) falls within polling.nearDeadlineHours must get its fresh answer while an agent can still
+    // act. Ranking them costs a pass over that window's orders, so once a page finds fewer than a page of them
+    // (none left) the rest of the run claims by next_poll_at alone (limit 0).
+    const { platforms, hours } = paidAtDeadlineHours(config);
+    const windowHours = config.polling.nearDeadlineHours;
+    const maxHours = Math.max(...hours);
+    const minHours = Math.min(...hours);
+    let nearLeft = true;
     const { claimed, jobs } = await sweepPages(ctx, {
-      pageSize: config.jobs.planPolls.pageSize,
+      pageSize,
       // Overlap Redis and Postgres: a page goes to BullMQ while the next page is claimed.
       overlap: true,
-      claim: () => sql`
-        with due as (
-          select shipment_id from shipment_schedule
-          where next_poll_at <= ${now}
-          order by next_poll_at, shipment_id
-          limit ${config.jobs.planPolls.pageSize}
-          for update skip locked
-        ), leased as (
-          update shipment_schedule c set next_poll_at = ${lease}
-          from due where c.shipment_id = due.shipment_id
-          returning c.shipment_id
-        )
-        select s.id, s.carrier from leased join shipments s on s.id = leased.shipment_id`,
+      async claim() {
+        const rows = await sql`
+          with near as (
+            select c.shipment_id
+            from orders o
+            join unnest(${platforms}::text[], ${hours}::float8[]) as w(platform, hours) on w.platform = o.platform
+            join shipments s on s.order_id = o.id
+            join shipment_schedule c on c.shipment_id = s.id
+            where o.type <> all(${PROMISE_BASED_TYPES as unknown as string[]}::text[]) and s.collected_at is null
+              and c.next_poll_at <= ${now}
+              -- the window on paid_at alone, so the planner can narrow orders before the per-platform deadline
+              and o.paid_at > ${now}::timestamptz - ${maxHours} * interval '1 hour'
+              and o.paid_at <= ${now}::timestamptz + ${windowHours - minHours} * interval '1 hour'
+              and o.paid_at + w.hours * interval '1 hour' > ${now}
+              and o.paid_at + w.hours * interval '1 hour' <= ${now}::timestamptz + ${windowHours} * interval '1 hour'
+            order by o.paid_at + w.hours * interval '1 hour', c.next_poll_at, c.shipment_id
+            limit ${nearLeft ? pageSize : 0}
+            for update of c skip locked
+          ), rest as (
+            -- our own locks are not skipped: the near rows are left out by id
+            select shipment_id from shipment_schedule
+            where next_poll_at <= ${now} and shipment_id not in (select shipment_id from near)
+            order by next_poll_at, shipment_id
+            limit ${pageSize} - (select count(*) from near)
+            for update skip locked
+          ), due as (
+            select shipment_id, true as near from near union all select shipment_id, false from rest
+          ), leased as (
+            update shipment_schedule c set next_poll_at = ${lease}
+            from due where c.shipment_id = due.shipment_id
+            returning c.shipment_id
+          )
+          select s.id, s.carrier, due.near from leased join due using (shipment_id) join shipments s on s.id = leased.shipment_id`;
+        if (rows.filter((r) => r.near).length < pageSize) nearLeft = false;
+        return rows;
+      },
       async plan(rows) {
         const followUps: FollowUp[] = [];
         const byProvider = new Map<string, number[]>();
