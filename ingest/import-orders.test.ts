@@ -85,6 +85,47 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
     expect(await writtenSince(mark)).toBe(0);
   });
 
+  it('merges an order whose rows are scattered through the file into one order, and counts it once', async () => {
+    // S1 and S2 come back far apart: with batches of 2 rows, each of their rows lands in another batch.
+    const lines = [
+      row('S1', ['ZTO', 'ZT80000001']),
+      row('S2', ['YTO', 'YT80000001']),
+      row('P1', ['ZTO', 'ZT80000011']),
+      row('P2', ['ZTO', 'ZT80000012']),
+      row('S1', ['YTO', 'YT80000002']),
+      row('P3', ['ZTO', 'ZT80000013']),
+      row('S2', ['ZTO', 'ZT80000002']),
+      row('P4', null),
+      row('S1', ['SF', 'SF80000003', '2026-11-11T10:00:00Z']),
+    ];
+    const f = file(lines);
+    const s = await importOrders({ sql: db.sql, clock, input: INPUT, file: f, batchSize: 2 });
+    expect(s).toMatchObject({ rows: 9, stored: 6, unchanged: 0, shipments: 8, rejectedRows: 0 });
+    const orders = await db.sql`select o.external_id, count(s.id)::int as parcels from orders o left join shipments s on s.order_id = o.id group by 1 order by 1`;
+    expect(orders.map((r) => [r.external_id, r.parcels])).toEqual([
+      ['P1', 1],
+      ['P2', 1],
+      ['P3', 1],
+      ['P4', 0],
+      ['S1', 3],
+      ['S2', 2],
+    ]);
+    const links = await db.sql`select o.external_id, count(*)::int as n from order_shipments l join orders o on o.id = l.order_id group by 1 order by 1`;
+    expect(links.map((r) => [r.external_id, r.n])).toEqual([
+      ['P1', 1],
+      ['P2', 1],
+      ['P3', 1],
+      ['S1', 3],
+      ['S2', 2],
+    ]);
+
+    const again = await importOrders({ sql: db.sql, clock, input: INPUT, file: f, batchSize: 2 });
+    expect(again).toMatchObject({ rows: 9, stored: 0, unchanged: 6, shipments: 0 });
+    // S1 unchanged by its first rows, then given a parcel by a row in a later batch: stored, not also unchanged.
+    const more = await importOrders({ sql: db.sql, clock, input: INPUT, file: file([...lines, row('S1', ['EMS', 'EM80000004'])]), batchSize: 2 });
+    expect(more).toMatchObject({ rows: 10, stored: 1, unchanged: 5, shipments: 1 });
+  });
+
   it('reports bad rows and parcels already on an order of another customer by line, in line order, across batches', async () => {
     await importOrders({ sql: db.sql, clock, input: INPUT, file: file([row('OTHER', ['SF', 'SF0000000001'])]) });
     const stranger = { customerPhone: '13700000009', customerHandle: 'zz' };

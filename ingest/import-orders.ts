@@ -1,8 +1,9 @@
 import type { Config } from '../config/schema.js';
 import type { Sql } from '../db/client.js';
-import { OrderRows, prepareOrderRows, writeOrderRows, type PreparedOrderRows, type UpsertOrdersResult } from '../db/queries/orders.js';
+import { orderKey, OrderRows, prepareOrderRows, writeOrderRows, type PreparedOrderRows, type UpsertOrdersResult } from '../db/queries/orders.js';
 import type { Clock } from '../domain/clock.js';
 import { addFlatOrderFast, carrierWarnings, FLAT_ORDER_COLUMNS, flatRowToOrder, inputLimits, parseOrder } from './order-input.js';
+import { OrderTally } from './order-tally.js';
 import { detectEncoding, detectFormat, ErrorReport, readCsvRecords, readRows, recordObject, type ImportEncoding, type ImportFormat } from './read-rows.js';
 
 export interface ImportSummary {
@@ -10,9 +11,9 @@ export interface ImportSummary {
   encoding: ImportEncoding;
   /** Rows read (blank lines not counted). */
   rows: number;
-  /** Distinct orders stored: new, changed, or given a parcel. */
+  /** Distinct orders stored: new, changed, or given a parcel (once, however many batches its rows fell into). */
   stored: number;
-  /** Distinct valid orders already stored exactly so (a re-import). */
+  /** Distinct valid orders already stored exactly so (a re-import), stored by none of their rows. */
   unchanged: number;
   /** Parcels newly added. */
   shipments: number;
@@ -95,8 +96,9 @@ export function conflictReason(c: UpsertOrdersResult['conflicts'][number]): stri
  * Stream rows → validate → upsert in batches, one batch written while the next is read and validated (at most
  * one in flight, so memory stays bounded by two batches whatever the file size). Bad rows go to the report in
  * line order, each batch's once its write has settled, with the orders refused for a parcel that clashes.
- * A batch ends between orders (rows of one order are kept together, as exports write them), so each order is
- * counted once as stored or unchanged.
+ * A batch ends between orders where it can (adjacent rows of one order go together), but rows of one order may
+ * lie anywhere in the file: a later batch's rows update the same order (the last row's order fields win, every
+ * parcel is kept, as within a batch), and OrderTally counts each order once as stored or unchanged.
  */
 export async function importOrders(opts: ImportOptions): Promise<ImportSummary> {
   const started = performance.now();
@@ -106,12 +108,15 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
   const report = new ErrorReport(opts.errorReport ?? `${opts.file}.errors.csv`, ['line', 'orderId', 'reason']);
   const summary: ImportSummary = { format, encoding, rows: 0, stored: 0, unchanged: 0, shipments: 0, rejectedRows: 0, warnings: 0, errorReport: null, seconds: 0 };
 
+  const tally = new OrderTally();
   const write = async (b: Batch, prepared: PreparedOrderRows | null) => {
     const rejected = b.rejected;
     if (prepared) {
       const r = await writeOrderRows(opts.sql, prepared, opts.clock.now());
-      summary.stored += r.changed;
-      summary.unchanged += r.unchanged;
+      const refused = new Set(r.conflicts.map((c) => orderKey(c.platform, c.orderId)));
+      for (const k of prepared.orderKeys()) if (!refused.has(k)) tally.note(k, r.storedKeys.has(k));
+      summary.stored = tally.stored;
+      summary.unchanged = tally.unchanged;
       summary.shipments += r.newShipments;
       r.conflicts.forEach((c, i) => rejected.push({ line: r.conflictSources[i]!, orderId: c.orderId, reason: conflictReason(c) }));
       if (r.conflicts.length) rejected.sort((x, y) => x.line - y.line);

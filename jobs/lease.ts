@@ -1,4 +1,6 @@
 import type { Config } from '../config/schema.js';
+import { MINUTE_MS } from '../domain/clock.js';
+import type { FollowUp, JobContext } from './define-job.js';
 
 /**
  * When a lease taken at `now` for `ms` runs out. Leases (a delivery or customer message being sent, or owned by
@@ -10,4 +12,59 @@ import type { Config } from '../config/schema.js';
  */
 export function leaseUntil(now: Date, ms: number, config: Pick<Config, 'replicas'>): Date {
   return new Date(now.getTime() + ms + config.replicas.clockSkewSeconds * 1000);
+}
+
+/**
+ * A row handed to a job by a planning sweep (plan-polls, plan-subscriptions) is not planned again for this long:
+ * it covers the job's queueing, its rate limit and its retries. The job itself moves the row on when it is done.
+ */
+export const SWEEP_LEASE_MINUTES = 30;
+
+/** Until when a planning sweep's claim at `now` holds its rows (see SWEEP_LEASE_MINUTES). */
+export function sweepLeaseUntil(now: Date): Date {
+  return new Date(now.getTime() + SWEEP_LEASE_MINUTES * MINUTE_MS);
+}
+
+export interface SweepPages<R> {
+  pageSize: number;
+  /**
+   * Claim the next page of due rows, at most pageSize: the statement takes them FOR UPDATE SKIP LOCKED and leases
+   * them forward (sweepLeaseUntil), so a double tick or a second replica finds nothing left to plan.
+   */
+  claim(): Promise<R[]>;
+  /** The follow-ups of a claimed page (and whatever the page settles without a job). */
+  plan(rows: R[]): Promise<FollowUp[]>;
+  /**
+   * Hand a page to BullMQ while the next page is claimed (overlap Redis and Postgres). Otherwise each page is
+   * enqueued before the next is claimed.
+   */
+  overlap?: boolean;
+}
+
+/**
+ * The claim loop of the planning sweeps: claim a page, plan it, enqueue its follow-ups, until a page comes back
+ * short or the process is stopping (the pages claimed so far are enqueued; the next tick plans the rest).
+ * Returns the rows claimed and the jobs enqueued.
+ */
+export async function sweepPages<R>(ctx: JobContext, s: SweepPages<R>): Promise<{ claimed: number; jobs: number }> {
+  let claimed = 0;
+  let jobs = 0;
+  let inFlight: Promise<void> = Promise.resolve();
+  for (;;) {
+    const rows = await s.claim();
+    if (rows.length === 0) break;
+    claimed += rows.length;
+    const followUps = await s.plan(rows);
+    if (s.overlap) {
+      await inFlight;
+      inFlight = ctx.enqueue(followUps);
+      // Awaited on the next page or after the loop; mark it handled so a Redis error cannot surface as an
+      // unhandled rejection (which stops the daemon) while the next claim is running.
+      inFlight.catch(() => {});
+    } else await ctx.enqueue(followUps);
+    jobs += followUps.length;
+    if (rows.length < s.pageSize || ctx.signal?.aborted) break;
+  }
+  await inFlight;
+  return { claimed, jobs };
 }

@@ -1,4 +1,4 @@
-import type { Config, LateShipmentPolicy } from '../config/schema.js';
+import { PLATFORMS, type Config, type LateShipmentPolicy, type Platform } from '../config/schema.js';
 import { lateShipmentPolicyFor } from '../config/load.js';
 import { HOUR_MS } from '../domain/clock.js';
 import { carrierAsked, type RuleOutcome, type SubjectFacts } from '../domain/facts.js';
@@ -19,11 +19,22 @@ export function latePenaltyYuan(amount: number, policy: LateShipmentPolicy): num
  * held to the promised ship date instead; without one there is nothing to measure (null).
  */
 export function shipDeadline(f: SubjectFacts, policy: LateShipmentPolicy): { deadline: Date; basis: 'paid_at+72h' | 'promised_ship_by' } | null {
-  if (f.orderType === 'presale' || f.orderType === 'custom') {
+  if ((PROMISE_BASED_TYPES as readonly string[]).includes(f.orderType)) {
     return f.promisedShipBy ? { deadline: f.promisedShipBy, basis: 'promised_ship_by' } : null;
   }
   // Rounded up to whole ms so that "now >= deadline" matches "age >= shipWithinHours" exactly.
   return { deadline: new Date(Math.ceil(f.paidAt.getTime() + policy.shipWithinHours * HOUR_MS)), basis: 'paid_at+72h' };
+}
+
+/** Order types held to the promised ship date instead of the paid-at clock (shipDeadline). */
+export const PROMISE_BASED_TYPES = ['presale', 'custom'] as const;
+
+/**
+ * shipDeadline's paid-at basis as data, for a query that ranks parcels by it (jobs/plan-polls.ts): the deadline of
+ * an order whose type is not one of PROMISE_BASED_TYPES is paid_at + the hours its platform allows.
+ */
+export function paidAtDeadlineHours(cfg: Config): { platforms: Platform[]; hours: number[] } {
+  return { platforms: [...PLATFORMS], hours: PLATFORMS.map((p) => lateShipmentPolicyFor(cfg, p).shipWithinHours) };
 }
 
 /**

@@ -143,6 +143,8 @@ export async function upsertOrders(sql: Sql, batch: OrderInput[], now: Date): Pr
 export interface PreparedOrderRows {
   /** Distinct orders in the batch. */
   orderCount: number;
+  /** The batch's distinct orders as orderKey(platform, orderId). */
+  orderKeys(): string[];
   orders: {
     platform: string;
     orderId: string;
@@ -228,6 +230,7 @@ export function prepareOrderRows(rows: OrderRows): PreparedOrderRows {
   const customerRow = l.map((r) => orderRow[slotOfRow(r)]!);
   return {
     orderCount: orderRow.length,
+    orderKeys: () => orderRow.map((r) => orderKey(rows.platform[r]!, rows.orderId[r]!)),
     orders: n
       ? {
           platform: pgArray(rows.platform, o),
@@ -288,7 +291,14 @@ const CLASHES = `
   ) x
   order by x.platform, x.external_id, x.carrier, x.tracking_no, x.other`;
 
+/** One string per order (platform, orderId); the platform (an enum value) never holds the separator. */
+export function orderKey(platform: string, orderId: string): string {
+  return `${platform}\u0001${orderId}`;
+}
+
 export interface UpsertRowsResult extends UpsertOrdersResult {
+  /** The orders of the batch stored (written, or given a parcel or a parcel's shipped time), as orderKey. */
+  storedKeys: Set<string>;
   /** Valid orders of the batch written as they were (nothing new): orderCount - changed - conflicts. */
   unchanged: number;
   /** For each of `conflicts`, in the same order, the source of the row the parcel came from. */
@@ -309,7 +319,7 @@ export interface UpsertRowsResult extends UpsertOrdersResult {
 export async function writeOrderRows(sql: Sql, p: PreparedOrderRows, now: Date): Promise<UpsertRowsResult> {
   const o = p.orders;
   const l = p.links;
-  if (!o) return { changed: 0, unchanged: 0, newShipments: 0, conflicts: [], conflictSources: [] };
+  if (!o) return { changed: 0, unchanged: 0, newShipments: 0, conflicts: [], conflictSources: [], storedKeys: new Set() };
   const nowIso = now.toISOString();
   const tx = await sql.reserve();
   const sp = tx`
@@ -341,14 +351,14 @@ export async function writeOrderRows(sql: Sql, p: PreparedOrderRows, now: Date):
                orders.customer_name, orders.customer_phone, orders.customer_handle)
           is distinct from (excluded.type, excluded.paid_at, excluded.promised_ship_by, excluded.amount, excluded.currency,
                excluded.customer_name, excluded.customer_phone, excluded.customer_handle)
-        returning id, (xmax = 0) as inserted
+        returning id, platform, external_id, (xmax = 0) as inserted
       ), rejudge as (
         -- A changed order (new paid time, new type) must be re-judged, as must each parcel it has.
         update shipment_schedule c set next_check_at = ${EPOCH_ISO}::timestamptz
         from order_shipments l
         where l.shipment_id = c.shipment_id and l.order_id in (select id from o where not inserted)
       )
-      select coalesce(array_agg(id), '{}') as ids from o`;
+      select coalesce(json_agg(json_build_array(platform, external_id)), '[]'::json) as keys from o`;
     const shipmentStatement = tx`
         with sp as (${sp}), bad as materialized (${tx.unsafe(CLASHES)}), t as (
           -- One index probe per link, whatever the planner would guess from the batch size (a hash join would
@@ -391,7 +401,9 @@ export async function writeOrderRows(sql: Sql, p: PreparedOrderRows, now: Date):
         )
         select (select count(*) from ins where inserted)::int as inserted,
                (select count(*) from touched)::int as touched,
-               array(select order_id from link union select order_id from ins) as stored,
+               coalesce((select json_agg(json_build_array(k.platform, k.external_id))
+                         from (select distinct t.platform, t.external_id from t
+                               where t.order_id in (select order_id from link union select order_id from ins)) k), '[]'::json) as stored,
                coalesce((select json_agg(json_build_object('platform', platform, 'orderId', external_id, 'carrier', carrier,
                                                            'trackingNo', tracking_no, 'otherOrderId', other)) from bad), '[]'::json) as clashes`;
     // Settle all four before the connection goes back: after a failure the rest still run (and fail, or roll back).
@@ -401,8 +413,9 @@ export async function writeOrderRows(sql: Sql, p: PreparedOrderRows, now: Date):
     const [, orderResult, ship, end] = settled.map((x) => (x as PromiseFulfilledResult<postgres.RowList<postgres.Row[]>>).value);
     if (end!.command !== 'COMMIT') throw new Error(`order batch not committed (${end!.command})`);
     const r = ship![0]!;
-    // An order stored = written itself, or given a parcel or a parcel's shipped time: distinct ids of both.
-    const stored = new Set<string>([...(orderResult![0]!.ids as unknown[]).map(String), ...(r.stored as unknown[]).map(String)]);
+    // An order stored = written itself, or given a parcel or a parcel's shipped time: distinct orders of both.
+    const stored = new Set<string>();
+    for (const [platform, orderId] of [...(orderResult![0]!.keys as [string, string][]), ...(r.stored as [string, string][])]) stored.add(orderKey(platform, orderId));
     const conflicts = r.clashes as UpsertOrdersResult['conflicts'];
     return {
       changed: stored.size,
@@ -410,6 +423,7 @@ export async function writeOrderRows(sql: Sql, p: PreparedOrderRows, now: Date):
       newShipments: r.inserted as number,
       conflicts,
       conflictSources: conflicts.map((c) => p.sourceOf(c.platform, c.orderId, c.carrier, c.trackingNo)),
+      storedKeys: stored,
     };
   } finally {
     tx.release();
