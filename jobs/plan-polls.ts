@@ -16,6 +16,15 @@ import { SWEEP_LEASE_MINUTES, sweepLeaseUntil, sweepPages } from './lease.js';
 const DETECT_BATCH = 20;
 
 /**
+ * Parcels with failed poll jobs (poll_failures > 0) given a job of their own, per provider and plan-polls run.
+ * One poison parcel leaves at most one batch (40 at 17TRACK) with failures, all isolated in the next run; a
+ * provider-wide outage that the breaker did not catch leaves every parcel with failures, and without a bound
+ * the first run after it would send each of them alone: 40 times the requests (100,000 parcels behind 17TRACK's
+ * rate limit: hours instead of minutes). Over the bound they are batched as usual, most failures isolated first.
+ */
+export const ISOLATED_PER_RUN = 50;
+
+/**
  * Sweep: shipments whose next_poll_at has come → poll jobs on each provider's queue, in batches the
  * provider's API accepts. Claiming with FOR UPDATE SKIP LOCKED and pushing next_poll_at forward makes a
  * double tick or a second replica find nothing left to plan. Uncollected parcels within
@@ -35,6 +44,8 @@ export const planPolls = defineJob({
     let leftToPushes = 0;
     // A handful of carriers cover a whole order book: resolve each route once per run, not once per parcel.
     const routeCache = new Map<string, string>();
+    // What is left of ISOLATED_PER_RUN, per provider, for this run.
+    const isolatedLeft = new Map<string, number>();
     const pageSize = config.jobs.planPolls.pageSize;
     // Near-deadline parcels first: a fresh book can have 100,000 parcels due at once behind a provider that
     // answers about one request a second, and an uncollected parcel whose ship deadline falls within
@@ -63,9 +74,9 @@ export const planPolls = defineJob({
         -- from a computed limit, it hashed all of shipment_schedule for every page (1.7 s at 1,000,000 parcels)
         update shipment_schedule c set next_poll_at = ${lease}
         from (select shipment_id from due limit ${limit}) d where c.shipment_id = d.shipment_id
-        returning c.shipment_id
+        returning c.shipment_id, c.poll_failures
       )
-      select s.id, s.carrier from leased join shipments s on s.id = leased.shipment_id`;
+      select s.id, s.carrier, leased.poll_failures from leased join shipments s on s.id = leased.shipment_id`;
     const { claimed, jobs } = await sweepPages(ctx, {
       pageSize,
       // Overlap Redis and Postgres: a page goes to BullMQ while the next page is claimed.
@@ -85,7 +96,9 @@ export const planPolls = defineJob({
         const followUps: FollowUp[] = [];
         const byProvider = new Map<string, number[]>();
         const undetected: number[] = [];
+        const failures = new Map<number, number>();
         for (const r of rows) {
+          if (r.poll_failures > 0) failures.set(Number(r.id), r.poll_failures);
           // A carrier outside the table (kept as the order gave it, or empty): detect it before it can be routed.
           if (!normalizeCarrier(r.carrier)) {
             undetected.push(Number(r.id));
@@ -105,9 +118,9 @@ export const planPolls = defineJob({
         }
         for (const [provider, ids] of byProvider) {
           const size = providers.get(provider as never)?.maxBatch ?? 1;
-          ids.sort((a, b) => a - b);
-          for (let i = 0; i < ids.length; i += size) {
-            const chunk = ids.slice(i, i + size);
+          const { alone, batched } = isolateFailing(ids, failures, size, isolatedLeft.get(provider) ?? ISOLATED_PER_RUN);
+          if (size > 1) isolatedLeft.set(provider, (isolatedLeft.get(provider) ?? ISOLATED_PER_RUN) - alone.length);
+          for (const chunk of [...alone.map((id) => [id]), ...chunksOf(batched, size)]) {
             followUps.push({
               job: 'poll-tracking',
               queue: `poll-${provider}`,
@@ -131,6 +144,28 @@ export const planPolls = defineJob({
     return { summary: { pollsPlanned: claimed - leftToPushes, pollJobs: jobs, ...(leftToPushes ? { leftToPushes } : {}) } };
   },
 });
+
+/**
+ * A provider's planned parcels split into those polled alone (each a job of its own: a parcel whose poll jobs
+ * failed, so that if it is what breaks them it fails alone) and the rest, in id order. At most `budget` are
+ * isolated (ISOLATED_PER_RUN), most failures first: the parcel that failed alone before is the likeliest poison.
+ */
+export function isolateFailing(ids: number[], failures: Map<number, number>, size: number, budget: number): { alone: number[]; batched: number[] } {
+  const sorted = [...ids].sort((a, b) => a - b);
+  if (size <= 1) return { alone: [], batched: sorted };
+  const alone = sorted
+    .filter((id) => failures.has(id))
+    .sort((a, b) => failures.get(b)! - failures.get(a)! || a - b)
+    .slice(0, Math.max(0, budget));
+  const isolated = new Set(alone);
+  return { alone, batched: sorted.filter((id) => !isolated.has(id)) };
+}
+
+function chunksOf(ids: number[], size: number): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < ids.length; i += size) out.push(ids.slice(i, i + size));
+  return out;
+}
 
 /**
  * The due parcels near their ship deadline, nearest first: uncollected, of an order on the paid-at clock (the
@@ -230,16 +265,28 @@ export async function releasePollLeases(sql: Sql, now: Date): Promise<number> {
   }
 }
 
+/** Longest backoff of a parcel whose poll jobs keep failing alone: it is still asked once a day. */
+export const POLL_BACKOFF_CAP_MINUTES = 24 * 60;
+
 /**
  * A poll job failed for good (its attempts used; jobs/poll-tracking.ts onFailed): its parcels, leased until
- * now + up to SWEEP_LEASE_MINUTES, become due at `at` instead (the caller's backoff: a parcel whose every query
- * fails is not asked again at once, nor left to the lease). A row due later than the lease horizon was given
- * that instant since (a push answered meanwhile) and keeps it; a row no longer scheduled (delivered) stays so.
+ * now + up to SWEEP_LEASE_MINUTES, become due again one per-number floor from now instead (a parcel whose every
+ * query fails is not asked again at once, nor left to the lease). With `count`, each parcel's poll_failures
+ * goes up by one, so plan-polls gives it a job of its own; a parcel of a one-parcel job (it failed alone: the
+ * failure is its own) is due floor × 2^(failures − 1) from now instead, at most POLL_BACKOFF_CAP_MINUTES (and
+ * never less than the floor). A row due later than the lease horizon was given that instant since (a push
+ * answered meanwhile) and keeps it; a row no longer scheduled (delivered) stays so. Returns the rows moved.
  */
-export async function reschedulePolls(sql: Sql, shipmentIds: number[], now: Date, at: Date): Promise<number> {
+export async function reschedulePolls(sql: Sql, shipmentIds: number[], now: Date, floorMinutes: number, count: boolean): Promise<number> {
   const horizon = new Date(now.getTime() + (SWEEP_LEASE_MINUTES + 5) * MINUTE_MS);
+  const alone = count && shipmentIds.length === 1;
+  // The exponent is bounded before the power so a long run of failures cannot overflow the interval.
   const r = await sql`
-    update shipment_schedule set next_poll_at = ${at}
+    update shipment_schedule set
+      poll_failures = least(poll_failures + ${count ? 1 : 0}, 32767),
+      next_poll_at = ${now}::timestamptz + interval '1 minute' * case when ${alone}::boolean
+        then greatest(${floorMinutes}::float8, least(${floorMinutes}::float8 * power(2, least(poll_failures, 30)), ${POLL_BACKOFF_CAP_MINUTES}::float8))
+        else ${floorMinutes}::float8 end
     where shipment_id = any(${sql.array(shipmentIds)}::bigint[]) and next_poll_at is not null and next_poll_at <= ${horizon}`;
   return r.count;
 }

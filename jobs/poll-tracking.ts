@@ -49,13 +49,19 @@ export const pollTracking = defineJob({
   /**
    * Failed for good: the parcels are not left leased by plan-polls for the rest of LEASE_MINUTES, nor planned
    * again at once (a number whose every query fails must not be hammered): they are due again one per-number
-   * floor (minPollIntervalMinutes) from now, like a poll deferred by the floor.
+   * floor (minPollIntervalMinutes) from now, like a poll deferred by the floor. Each parcel's poll_failures is
+   * counted, so plan-polls polls it alone next time (one poison parcel must not fail its batch-mates again), and
+   * a parcel that failed alone backs off exponentially (plan-polls reschedulePolls). Not counted: the breaker's
+   * rejections, requests never sent and a shutdown, which say nothing about these parcels (an outage the breaker
+   * caught must not isolate and back off every parcel of the provider).
    */
-  async onFailed({ provider, shipmentIds }, { sql, clock, config, log }, { jobId }) {
+  async onFailed({ provider, shipmentIds }, { sql, clock, config, log }, { jobId, error }) {
     const now = clock.now();
     const floor = config.providers[provider].minPollIntervalMinutes;
-    const moved = await reschedulePolls(sql, shipmentIds, now, new Date(now.getTime() + floor * MINUTE_MS));
-    log.info({ job: 'poll-tracking', jobId, provider, shipments: moved }, `poll job failed for good: its parcels are due again in ${floor} min`);
+    const count = !(error instanceof ProviderError && (error.opts.circuitOpen || error.opts.notSent || error.opts.stopped));
+    const moved = await reschedulePolls(sql, shipmentIds, now, floor, count);
+    const when = count && shipmentIds.length === 1 ? `in ${floor} min or more (backoff)` : `in ${floor} min`;
+    log.info({ job: 'poll-tracking', jobId, provider, shipments: moved, counted: count }, `poll job failed for good: its parcels are due again ${when}`);
   },
 });
 

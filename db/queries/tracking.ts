@@ -158,9 +158,9 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
  * changed) "judge now" on `shipment_schedule`. The schedule update reads the shipments update's output, so
  * each parcel is locked shipments row first, like every other writer of both.
  *
- * `source` push (ingest/tracking.ts IngestSource): last_pushed_at instead of the poll counters and poll
- * error fields; the next poll stays as planned (a running poll's lease too) unless the parcel needs no more
- * polling (`nextPollAt` null) or had none planned.
+ * `source` push (ingest/tracking.ts IngestSource): last_pushed_at instead of the poll counters, poll
+ * error fields and poll_failures (a poll resets it); the next poll stays as planned (a running poll's lease
+ * too) unless the parcel needs no more polling (`nextPollAt` null) or had none planned.
  */
 export async function applyShipmentUpdates(sql: Sql, updates: ShipmentUpdate[], now: Date, source: 'poll' | 'push' = 'poll'): Promise<void> {
   if (updates.length === 0) return;
@@ -213,7 +213,10 @@ export async function applyShipmentUpdates(sql: Sql, updates: ShipmentUpdate[], 
     )
     update shipment_schedule c set
       next_poll_at = case when ${push}::boolean and u.next_poll_at is not null then coalesce(c.next_poll_at, u.next_poll_at) else u.next_poll_at end,
-      next_check_at = case when u.recheck then least(coalesce(c.next_check_at, ${now}::timestamptz), ${now}::timestamptz) else c.next_check_at end
+      next_check_at = case when u.recheck then least(coalesce(c.next_check_at, ${now}::timestamptz), ${now}::timestamptz) else c.next_check_at end,
+      -- A poll answer written for the parcel (an error answer too: its job completed) ends its run of failed
+      -- poll jobs, so plan-polls batches it again. A push says nothing about whether its poll job can succeed.
+      poll_failures = case when ${push}::boolean then c.poll_failures else 0 end
     from facts join u on u.id = facts.id
     where c.shipment_id = facts.id`;
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { orders } from './orders.js';
 
 const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -83,6 +83,12 @@ export const shipmentSchedule = pgTable(
     nextPollAt: tz('next_poll_at'),
     /** Next instant at which any rule could change its verdict (detection sweeps only read due rows). */
     nextCheckAt: tz('next_check_at'),
+    /**
+     * Consecutive poll jobs of this parcel failed for good (migration 0011); any poll answer written for it
+     * resets it. plan-polls gives a parcel with failures a job of its own, so a parcel whose reply or batch
+     * breaks the job fails alone instead of taking its batch-mates with it every cycle.
+     */
+    pollFailures: smallint('poll_failures').notNull().default(0),
   },
   (t) => [
     index('shipment_schedule_next_poll_at_idx').on(t.nextPollAt).where(sql`${t.nextPollAt} is not null`),

@@ -16,6 +16,11 @@ export interface SeventeenTrackFake extends RunningServer {
   forget(num: string): void;
   /** The carrier auto-detection assigns `num` when register names none (default 3011; 0 = not recognised). */
   autoDetect(num: string, carrier: number): void;
+  /**
+   * Every call (register or gettrackinfo) holding `num` answers `reply` for the whole call, the others as usual:
+   * a provider that fails a batch for one number in it. `null` clears it.
+   */
+  failHolding(num: string, reply: FakeReply | null): void;
 }
 
 export async function startSeventeenTrackFake(opts: { token: string; maxBatch?: number }): Promise<SeventeenTrackFake> {
@@ -26,6 +31,7 @@ export async function startSeventeenTrackFake(opts: { token: string; maxBatch?: 
   const registerRejects = new Map<string, { code: number; message: string }>();
   const detected = new Map<string, number>();
   const maxBatch = opts.maxBatch ?? 40;
+  const failing = new Map<string, FakeReply>();
 
   const server = await startServer(async (req, body, res) => {
     const rec: RecordedRequest = { at: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, numbers: [] };
@@ -49,6 +55,8 @@ export async function startSeventeenTrackFake(opts: { token: string; maxBatch?: 
     if (list.length > maxBatch) return send(res, reply.json({ code: -18010014, data: { errors: [{ code: -18010014, message: 'too many numbers' }] } }));
     const entries = list as { number: string; carrier?: number }[];
     rec.numbers.push(...entries.map((e) => e.number));
+    const poison = entries.find((e) => failing.has(e.number));
+    if (poison) return send(res, failing.get(poison.number)!);
     const scripted = calls[endpoint].shift();
     if (scripted) return send(res, scripted);
 
@@ -85,5 +93,6 @@ export async function startSeventeenTrackFake(opts: { token: string; maxBatch?: 
     rejectRegister: (num, code, message) => void registerRejects.set(num, { code, message }),
     forget: (num) => void registered.delete(num),
     autoDetect: (num, carrier) => void detected.set(num, carrier),
+    failHolding: (num, r) => void (r ? failing.set(num, r) : failing.delete(num)),
   };
 }
