@@ -7,10 +7,18 @@ export interface PollFacts {
   collectedAt: Date | null;
   markedShippedAt: Date | null;
   lastEventAt: Date | null;
-  /** Ship deadline of the order (paid + 72 h, or the promise), when still uncollected. */
+  /** Ship deadline of the order (rules/late-shipment.ts shipDeadlineAt); only heeded while uncollected. */
   shipDeadline: Date | null;
   chased: boolean;
   hadError: boolean;
+}
+
+/**
+ * The instant an uncollected parcel comes near its ship deadline (polling.nearDeadlineHours before it): polling
+ * tightens (nextPollAt), pushes no longer suffice (pushCoverage). jobs/plan-polls.ts ranks by the same window.
+ */
+export function nearDeadlineFrom(shipDeadline: Date, nearDeadlineHours: number): number {
+  return shipDeadline.getTime() - nearDeadlineHours * 60 * MINUTE_MS;
 }
 
 /**
@@ -24,8 +32,7 @@ export function nextPollAt(f: PollFacts, now: Date, cfg: Config['polling'], floo
   let minutes: number;
   if (f.hadError) minutes = cfg.errorBackoffMinutes;
   else if (!f.collectedAt) {
-    const nearDeadline =
-      f.shipDeadline !== null && f.shipDeadline.getTime() - now.getTime() <= cfg.nearDeadlineHours * 60 * MINUTE_MS;
+    const nearDeadline = f.shipDeadline !== null && now.getTime() >= nearDeadlineFrom(f.shipDeadline, cfg.nearDeadlineHours);
     minutes = nearDeadline ? cfg.nearDeadlineMinutes : cfg.notCollectedMinutes;
   } else if (f.status === 'out_for_delivery' || f.status === 'at_pickup_point') minutes = cfg.outForDeliveryMinutes;
   else if (f.status === 'problem' || f.status === 'failed_attempt' || f.status === 'rejected' || f.status === 'returning') {
@@ -44,7 +51,7 @@ export interface PushFacts {
   subscribedAt: Date | null;
   lastPushAt: Date | null;
   collectedAt: Date | null;
-  /** Ship deadline while uncollected (as in PollFacts). */
+  /** Ship deadline of the order (as in PollFacts); only heeded while uncollected. */
   shipDeadline: Date | null;
 }
 
@@ -67,7 +74,7 @@ export function pushCoverage(f: PushFacts, now: Date, cfg: { fallbackAfterHours:
   if (f.mode !== 'push') return { poll: true, fallback: null };
   if (f.state !== 'subscribed') return { poll: true, fallback: 'unsubscribed' };
   const hour = 60 * MINUTE_MS;
-  const deadlineWatch = !f.collectedAt && f.shipDeadline ? f.shipDeadline.getTime() - cfg.nearDeadlineHours * hour : Infinity;
+  const deadlineWatch = !f.collectedAt && f.shipDeadline ? nearDeadlineFrom(f.shipDeadline, cfg.nearDeadlineHours) : Infinity;
   if (now.getTime() >= deadlineWatch) return { poll: true, fallback: 'deadline' };
   const since = Math.max(f.lastPushAt?.getTime() ?? -Infinity, f.subscribedAt?.getTime() ?? -Infinity);
   const silentAt = since + cfg.fallbackAfterHours * hour;

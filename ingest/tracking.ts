@@ -8,8 +8,7 @@
  */
 import type { Sql } from '../db/client.js';
 import type { NormalizedEvent, ProviderName, TrackResult } from '../carriers/carrier.js';
-import type { Config, Platform } from '../config/schema.js';
-import { lateShipmentPolicyFor } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { needsStorable, storableText } from './text.js';
 import { pipelinedTransaction } from '../db/pipelined-transaction.js';
 import {
@@ -22,12 +21,12 @@ import {
   type ShipmentPollRow,
   type ShipmentUpdate,
 } from '../db/queries/tracking.js';
-import { addHours } from '../domain/clock.js';
 import { eventKey } from '../domain/event-key.js';
 import { carrierAsked } from '../domain/facts.js';
 import { foldEvents } from '../domain/fold-events.js';
 import { nextPollAt } from '../domain/poll-policy.js';
 import type { Deps } from '../jobs/define-job.js';
+import { shipDeadlineAt } from '../rules/late-shipment.js';
 
 /**
  * Where the answers came from. `poll`: our query (last_polled_at, recent_polls, poll_count, the poll error
@@ -64,12 +63,6 @@ export interface IngestSummary {
   errorsByKind: Record<string, number>;
   /** Shipments that received at least one new event, with exactly those events. */
   changed: Map<number, InsertedEvent[]>;
-}
-
-function shipDeadline(s: ShipmentPollRow, config: Config): Date | null {
-  if (s.collectedAt) return null;
-  if (s.orderType !== 'normal') return s.promisedShipBy;
-  return addHours(s.paidAt, lateShipmentPolicyFor(config, s.platform as Platform).shipWithinHours);
 }
 
 /**
@@ -227,7 +220,7 @@ function foldBatch(
       ...state,
       providerFlags: flags,
       nextPollAt: nextPollAt(
-        { ...state, markedShippedAt: s.markedShippedAt, shipDeadline: shipDeadline({ ...s, ...state }, config), chased: s.chased, hadError: errKind !== null },
+        { ...state, markedShippedAt: s.markedShippedAt, shipDeadline: shipDeadlineAt(s, config), chased: s.chased, hadError: errKind !== null },
         now,
         config.polling,
         floor,

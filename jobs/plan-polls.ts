@@ -2,12 +2,11 @@ import { z } from 'zod';
 import type { ProviderName } from '../carriers/carrier.js';
 import { normalizeCarrier } from '../carriers/carrier-codes.js';
 import { providerFor } from '../carriers/index.js';
-import { lateShipmentPolicyFor } from '../config/load.js';
-import type { Config, Platform } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import type { Sql } from '../db/client.js';
-import { addHours, MINUTE_MS } from '../domain/clock.js';
+import { MINUTE_MS } from '../domain/clock.js';
 import { pushCoverage } from '../domain/poll-policy.js';
-import { paidAtDeadlineHours, PROMISE_BASED_TYPES } from '../rules/late-shipment.js';
+import { shipDeadlineAt, shipDeadlineSql } from '../rules/late-shipment.js';
 import { carrierDetectors } from './detect-carrier.js';
 import { defineJob, slotId, type Deps, type FollowUp } from './define-job.js';
 import { SWEEP_LEASE_MINUTES, sweepLeaseUntil, sweepPages } from './lease.js';
@@ -168,28 +167,22 @@ function chunksOf(ids: number[], size: number): number[][] {
 }
 
 /**
- * The due parcels near their ship deadline, nearest first: uncollected, of an order on the paid-at clock (the
- * deadline of rules/late-shipment.ts: paid_at + the platform's shipWithinHours; presale/custom orders are held to
- * a promise instead), the deadline ahead of `now` by at most polling.nearDeadlineHours. A parcel past its deadline
- * is not among them: its breach is measured by the carrier's collection scan whenever it is polled.
+ * The due parcels near their ship deadline, nearest first: uncollected, the deadline (rules/late-shipment.ts
+ * shipDeadlineSql: paid_at + the platform's shipWithinHours, or the promise of a presale/custom order) ahead of
+ * `now` by at most polling.nearDeadlineHours. A parcel past its deadline is not among them: its breach is
+ * measured by the carrier's collection scan whenever it is polled.
  */
 async function nearDeadlineDue(sql: Sql, config: Config, now: Date): Promise<string[]> {
-  const { platforms, hours } = paidAtDeadlineHours(config);
   const windowHours = config.polling.nearDeadlineHours;
+  // The deadline uses the orders row alone: orders are narrowed by it before they are joined to their parcels.
   const rows = await sql`
     select c.shipment_id
-    from orders o
-    join unnest(${platforms}::text[], ${hours}::float8[]) as w(platform, hours) on w.platform = o.platform
+    from (select o.id, ${shipDeadlineSql(sql, config, 'o')} as deadline from orders o) o
     join shipments s on s.order_id = o.id
     join shipment_schedule c on c.shipment_id = s.id
-    where o.type <> all(${PROMISE_BASED_TYPES as unknown as string[]}::text[]) and s.collected_at is null
-      and c.next_poll_at <= ${now}
-      -- the window on paid_at alone too, so orders can be narrowed before the per-platform deadline is computed
-      and o.paid_at > ${now}::timestamptz - ${Math.max(...hours)} * interval '1 hour'
-      and o.paid_at <= ${now}::timestamptz + ${windowHours - Math.min(...hours)} * interval '1 hour'
-      and o.paid_at + w.hours * interval '1 hour' > ${now}
-      and o.paid_at + w.hours * interval '1 hour' <= ${now}::timestamptz + ${windowHours} * interval '1 hour'
-    order by o.paid_at + w.hours * interval '1 hour', c.next_poll_at, c.shipment_id`;
+    where o.deadline > ${now} and o.deadline <= ${now}::timestamptz + ${windowHours} * interval '1 hour'
+      and s.collected_at is null and c.next_poll_at <= ${now}
+    order by o.deadline, c.next_poll_at, c.shipment_id`;
   return rows.map((r) => String(r.shipment_id));
 }
 
@@ -212,7 +205,7 @@ async function leaveCoveredToPushes(deps: Pick<Deps, 'sql' | 'config' | 'metrics
   const poll: number[] = [];
   const later: { id: number; at: Date }[] = [];
   for (const r of rows) {
-    const shipDeadline = r.collected_at ? null : r.type !== 'normal' ? r.promised_ship_by : addHours(r.paid_at, lateShipmentPolicyFor(config, r.platform as Platform).shipWithinHours);
+    const shipDeadline = shipDeadlineAt({ orderType: r.type, paidAt: r.paid_at, promisedShipBy: r.promised_ship_by, platform: r.platform }, config);
     const c = pushCoverage(
       { mode: 'push', state: r.state, subscribedAt: r.subscribed_at, lastPushAt: r.last_push_at, collectedAt: r.collected_at, shipDeadline },
       now,

@@ -1,5 +1,6 @@
 import { PLATFORMS, type Config, type LateShipmentPolicy, type Platform } from '../config/schema.js';
 import { lateShipmentPolicyFor } from '../config/load.js';
+import type { Sql } from '../db/client.js';
 import { HOUR_MS } from '../domain/clock.js';
 import { carrierAsked, type RuleOutcome, type SubjectFacts } from '../domain/facts.js';
 import { climb, describeStatus, makeVerdict, NO_OUTCOME, round1, type Rule, type Step } from './rule.js';
@@ -14,27 +15,56 @@ export function latePenaltyYuan(amount: number, policy: LateShipmentPolicy): num
   return Math.round((raw + Number.EPSILON) * 100) / 100;
 }
 
-/**
- * The ship deadline and its basis. Presale/custom orders are exempt from the paid-at clock and are
- * held to the promised ship date instead; without one there is nothing to measure (null).
- */
-export function shipDeadline(f: SubjectFacts, policy: LateShipmentPolicy): { deadline: Date; basis: 'paid_at+72h' | 'promised_ship_by' } | null {
-  if ((PROMISE_BASED_TYPES as readonly string[]).includes(f.orderType)) {
-    return f.promisedShipBy ? { deadline: f.promisedShipBy, basis: 'promised_ship_by' } : null;
-  }
-  // Rounded up to whole ms so that "now >= deadline" matches "age >= shipWithinHours" exactly.
-  return { deadline: new Date(Math.ceil(f.paidAt.getTime() + policy.shipWithinHours * HOUR_MS)), basis: 'paid_at+72h' };
+/** What the ship deadline is computed from (a subset of SubjectFacts, so poll rows can use it too). */
+export interface DeadlineFacts {
+  orderType: string;
+  paidAt: Date;
+  promisedShipBy: Date | null;
 }
 
 /** Order types held to the promised ship date instead of the paid-at clock (shipDeadline). */
 export const PROMISE_BASED_TYPES = ['presale', 'custom'] as const;
 
+const isPromiseBased = (orderType: string) => (PROMISE_BASED_TYPES as readonly string[]).includes(orderType);
+
 /**
- * shipDeadline's paid-at basis as data, for a query that ranks parcels by it (jobs/plan-polls.ts): the deadline of
- * an order whose type is not one of PROMISE_BASED_TYPES is paid_at + the hours its platform allows.
+ * The paid-at clock's length in whole ms, rounded up so that "now >= deadline" matches "age >= shipWithinHours"
+ * exactly for the whole-ms instants we store. Integer, so SQL (shipDeadlineSql) adds exactly the same amount.
  */
-export function paidAtDeadlineHours(cfg: Config): { platforms: Platform[]; hours: number[] } {
-  return { platforms: [...PLATFORMS], hours: PLATFORMS.map((p) => lateShipmentPolicyFor(cfg, p).shipWithinHours) };
+function shipWithinMs(policy: LateShipmentPolicy): number {
+  return Math.ceil(policy.shipWithinHours * HOUR_MS);
+}
+
+/**
+ * The ship deadline and its basis — the one definition; shipDeadlineSql is the same for set-based queries.
+ * Presale/custom orders are exempt from the paid-at clock and are held to the promised ship date instead;
+ * without one there is nothing to measure (null).
+ */
+export function shipDeadline(f: DeadlineFacts, policy: LateShipmentPolicy): { deadline: Date; basis: 'paid_at+72h' | 'promised_ship_by' } | null {
+  if (isPromiseBased(f.orderType)) {
+    return f.promisedShipBy ? { deadline: f.promisedShipBy, basis: 'promised_ship_by' } : null;
+  }
+  return { deadline: new Date(f.paidAt.getTime() + shipWithinMs(policy)), basis: 'paid_at+72h' };
+}
+
+/** shipDeadline's instant for an order of `platform` under `cfg` (its per-platform override applied); null: none. */
+export function shipDeadlineAt(f: DeadlineFacts & { platform: string }, cfg: Config): Date | null {
+  return shipDeadline(f, lateShipmentPolicyFor(cfg, f.platform as Platform))?.deadline ?? null;
+}
+
+/**
+ * shipDeadlineAt as a SQL expression (timestamptz, NULL when there is no deadline) over the orders table aliased
+ * `alias` (its columns type, paid_at, promised_ship_by, platform), for queries that filter or rank parcels by
+ * it (jobs/plan-polls.ts). Built from the same config and PROMISE_BASED_TYPES, with the same whole-ms hours; a
+ * platform without an entry gets the default policy as lateShipmentPolicyFor gives it.
+ */
+export function shipDeadlineSql(sql: Sql, cfg: Config, alias: string) {
+  const col = (name: string) => sql(`${alias}.${name}`);
+  const ms = PLATFORMS.map((p) => shipWithinMs(lateShipmentPolicyFor(cfg, p)));
+  const defaultMs = shipWithinMs(cfg.rules.lateShipment.default);
+  return sql`(case when ${col('type')} = any(${PROMISE_BASED_TYPES as unknown as string[]}::text[]) then ${col('promised_ship_by')}
+    else ${col('paid_at')} + coalesce((${ms}::float8[])[array_position(${[...PLATFORMS]}::text[], ${col('platform')}::text)], ${defaultMs}::float8)
+      * interval '1 millisecond' end)`;
 }
 
 /**

@@ -81,6 +81,33 @@ describe('plan-polls: near-deadline parcels first', () => {
     expect(second.filter((id) => ['1', '2', '3'].includes(id))).toEqual([]);
   });
 
+  it('a presale/custom parcel near its promised ship date is near too (the rule holds it to the promise)', async () => {
+    // Before, plan-polls left promise-based orders out of the near set while nextPollAt and pushCoverage treated
+    // them as near their deadline: a presale parcel 3 h from its promise waited behind older due parcels.
+    const a = await createTestApp({ jobs: { planPolls: { pageSize: 2 } }, polling: { nearDeadlineHours: 24 } }, NOW);
+    cleanup.push(() => a.close());
+    const order = (id: string, over: Record<string, unknown>) => ({
+      orderId: id,
+      platform: 'tmall',
+      paidAt: hoursBefore(10),
+      shipments: [{ carrier: 'ZTO', trackingNo: `ZT${id.padStart(10, '0')}` }],
+      ...over,
+    });
+    await a.addOrders([
+      order('P1', { type: 'presale', paidAt: hoursBefore(100), promisedShipBy: hoursBefore(-3) }), // promise in 3 h
+      order('C1', { type: 'custom', platform: 'jd', paidAt: hoursBefore(200), promisedShipBy: hoursBefore(-20) }), // promise in 20 h
+      order('P2', { type: 'presale', paidAt: hoursBefore(71), promisedShipBy: hoursBefore(-100) }), // 1 h from 72 h, but promise far
+      order('P3', { type: 'presale', paidAt: hoursBefore(71) }), // no promise: no deadline
+      order('F1', {}),
+      order('F2', {}),
+    ]);
+    // The near ones due last by next_poll_at.
+    await a.deps.sql`
+      update shipment_schedule c set next_poll_at = case when o.external_id in ('P1', 'C1') then ${hoursBefore(1)}::timestamptz else ${hoursBefore(5)}::timestamptz end
+      from shipments s join orders o on o.id = s.order_id where s.id = c.shipment_id`;
+    expect(await firstPage(a)).toEqual(['C1', 'P1']);
+  });
+
   it('claims the near ones nearest deadline first when they alone fill several pages of one run', async () => {
     const a = await createTestApp({ jobs: { planPolls: { pageSize: 2 } }, polling: { nearDeadlineHours: 24 } }, NOW);
     cleanup.push(() => a.close());
