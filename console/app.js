@@ -363,6 +363,7 @@ async function pageParcel(trackingNo) {
         <div class="card"><div class="label">${esc(carrierName(s.carrier))} · ${esc(s.trackingNo)}</div><div class="value" data-testid="parcel-status">${esc(statusName(s.status))}</div><div class="sub">订单 ${s.orderIds.map(esc).join('、')}</div></div>
         <div class="card"><div class="label">揽收 / 签收</div><div class="sub">${esc(time(s.collectedAt))}<br>${esc(time(s.deliveredAt))}</div></div>
         <div class="card"><div class="label">最新网点</div><div class="sub">${esc(s.lastHub || '—')}</div><div class="sub">下次查询 ${esc(time(s.nextPollAt))}</div></div>
+        ${s.pollFailures > 0 ? `<div class="card alert" data-testid="parcel-poll-failures"><div class="label">查询连续失败</div><div class="value">${num(s.pollFailures)} 次</div><div class="sub">下次查询 ${esc(time(s.nextPollAt))}</div><div class="sub">该包裹的查询任务已连续失败，现单独查询，不再连累同批包裹；单独仍失败则查询间隔逐次加倍，最长 24 小时。任何一次查询有结果即清零。</div></div>` : ''}
       </div>
       <h2>物流轨迹（${events.length} 条）</h2>
       <ul class="timeline" data-testid="timeline">${events.map((e) => `<li class="${esc(e.status)}"><div class="when">${esc(time(e.occurredAt))} <span class="tag">${esc(statusName(e.status))}</span>${e.hub ? `<span class="tag">${esc(e.hub)}</span>` : ''}</div><div>${esc(e.text)}</div>${e.rule || e.providerCode ? `<div class="muted" style="font-size:12px">${esc(e.rule || '')} ${e.providerCode ? `代码 ${esc(e.providerCode)}` : ''}</div>` : ''}</li>`).join('') || '<li class="muted">还没有轨迹</li>'}</ul>

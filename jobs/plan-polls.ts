@@ -140,9 +140,33 @@ export const planPolls = defineJob({
         return followUps;
       },
     });
+    await refreshFailingGauge({ sql, config, providers, metrics });
     return { summary: { pollsPlanned: claimed - leftToPushes, pollJobs: jobs, ...(leftToPushes ? { leftToPushes } : {}) } };
   },
 });
+
+/**
+ * parcelwatch_poll_failing_shipments: parcels still polled (next_poll_at set) with poll_failures > 0, by the
+ * provider their carrier is routed to. A parcel whose polling stopped is left out: a push can deliver it without
+ * resetting the count, which then says nothing about a poll to come. One statement a run: poll_failures is not
+ * indexed (an index on it would make the poll path's schedule update non-HOT), so this scans shipment_schedule's
+ * narrow rows and joins shipments only for the few failing ones. Every provider of the process is set (0 when
+ * none fail), so an alert on the series sees it go back to 0 instead of vanishing.
+ */
+async function refreshFailingGauge({ sql, config, providers, metrics }: Pick<Deps, 'sql' | 'config' | 'providers' | 'metrics'>): Promise<void> {
+  const rows = await sql`
+    select s.carrier, count(*)::int as n
+    from shipment_schedule c join shipments s on s.id = c.shipment_id
+    where c.poll_failures > 0 and c.next_poll_at is not null
+    group by s.carrier`;
+  const byProvider = new Map<string, number>([...providers.keys()].map((p) => [p, 0]));
+  for (const r of rows) {
+    const p = providerFor(config, r.carrier);
+    byProvider.set(p, (byProvider.get(p) ?? 0) + r.n);
+  }
+  metrics.pollFailing.reset();
+  for (const [provider, n] of byProvider) metrics.pollFailing.set({ provider }, n);
+}
 
 /**
  * A provider's planned parcels split into those polled alone (each a job of its own: a parcel whose poll jobs

@@ -4,14 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NormalizedEvent, TrackResult } from '../carriers/carrier.js';
 import { loadShipmentsForPoll } from '../db/queries/tracking.js';
 import type { Status } from '../domain/status.js';
+import { formatLocal } from '../domain/local-time.js';
 import { ingestResults } from '../ingest/tracking.js';
+import { sweepLeaseUntil } from '../jobs/lease.js';
+import { reschedulePolls } from '../jobs/plan-polls.js';
 import { explainCommand, ExplainUsageError } from '../worker/explain-cli.js';
 import { startHttp, type HttpServer } from '../worker/http.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 
 /*
  * Explaining a parcel: what `shipment show` / GET /api/shipments/:trackingNo tell an ops person (each
- * stored event with the rule that decided it, the folded state, exceptions, next poll and check), and the
+ * stored event with the rule that decided it, the folded state, exceptions, next poll and check, poll failures), and the
  * unclassified texts (counter, list). Events go in through the real ingest path (ingestResults) as a
  * provider reply would bring them, rules included; detection runs through run-once.
  */
@@ -245,5 +248,27 @@ describe('explain a parcel', () => {
     // A look-back counts from the clock: 1 h before 12:30 the texts were already stored at 12:30.
     expect(JSON.parse((await cli(['events', 'unclassified', '--since', '1h', '--format', 'json'])).stdout).items).toHaveLength(1);
     expect((await cli(['shipment', 'show'])).code).toBe(64);
+  });
+
+  it('a parcel whose poll jobs failed shows how many in a row and when its backoff ends (API and shipment show); others show 0 and no line', async () => {
+    await app.addOrders([order('EX-4', 'SF', 'SF1000000004')]);
+    const now = app.clock.now();
+    const id = Number((await app.deps.sql`select id from shipments where tracking_no = 'SF1000000004'`)[0]!.id);
+    // Leased by plan-polls, then two of its poll jobs failed for good alone: what poll-tracking's onFailed does.
+    await app.deps.sql`update shipment_schedule set next_poll_at = ${sweepLeaseUntil(now)} where shipment_id = ${id}`;
+    expect(await reschedulePolls(app.deps.sql, [id], now, 30, true)).toBe(1);
+    expect(await reschedulePolls(app.deps.sql, [id], now, 30, true)).toBe(1);
+    const due = new Date(now.getTime() + 2 * 30 * 60_000);
+
+    const { status, body } = await get('/api/shipments/SF1000000004');
+    expect(status).toBe(200);
+    expect(body.items[0]).toMatchObject({ pollFailures: 2, nextPollAt: due.toISOString() });
+    expect((await get('/api/shipments/SF1000000001')).body.items[0].pollFailures).toBe(0);
+
+    const r = await cli(['shipment', 'show', 'SF1000000004']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`next poll    ${formatLocal(due, app.config.timezone)}`);
+    expect(r.stdout).toMatch(/\n {2}poll failed {2}2 job\(s\) in a row, failed for good: polled alone, backing off/);
+    expect((await cli(['shipment', 'show', 'SF1000000001'])).stdout).not.toMatch(/poll failed/);
   });
 });

@@ -202,6 +202,35 @@ describe('a poison parcel in a poll batch', () => {
     }
   });
 
+  it('parcelwatch_poll_failing_shipments counts, at each plan-polls run, the parcels still polled that have failures', async () => {
+    const { deps, clock, close } = await setup();
+    const { ids, nums } = await seed(BATCH);
+    const bad = ids[2]!;
+    fake.failHolding(nums[2]!, reply.status(503, 'Service Unavailable'));
+    const failing = async () => Object.fromEntries((await deps.metrics.pollFailing.get()).values.map((v) => [v.labels.provider, v.value]));
+    try {
+      // Planned before any job failed: every provider of the process is shown, at 0 (earlier cases' parcels are no
+      // longer polled, whatever their counts).
+      expect((await cycle(deps, clock, T0)).failed).toEqual([ids]);
+      expect(await failing()).toEqual({ sandbox: 0, seventeenTrack: 0 });
+      // The failed batch: all of it counted; each polled alone, the healthy ones answered.
+      const t1 = min(T0, FLOOR);
+      expect((await cycle(deps, clock, t1)).failed).toEqual([[bad]]);
+      expect(await failing()).toEqual({ sandbox: 0, seventeenTrack: BATCH });
+      // Only the poison has failures left (it is backing off, not due).
+      await cycle(deps, clock, min(t1, FLOOR));
+      expect(await failing()).toEqual({ sandbox: 0, seventeenTrack: 1 });
+      // Its polling stops (delivered through a push, which keeps the count): it no longer counts.
+      await db.sql`update shipment_schedule set next_poll_at = null where shipment_id = ${bad}`;
+      await cycle(deps, clock, min(t1, 2 * FLOOR));
+      expect(await failing()).toEqual({ sandbox: 0, seventeenTrack: 0 });
+    } finally {
+      fake.failHolding(nums[2]!, null);
+      await retire(ids);
+      await close();
+    }
+  });
+
   it("a job failed by the breaker's rejection (no request sent) is not counted against its parcels", async () => {
     // The first 503 opens the breaker: the second batch is rejected without a request.
     const { deps, clock, close } = await setup(1);

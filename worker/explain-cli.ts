@@ -9,7 +9,7 @@ import { formatLocal } from '../domain/local-time.js';
 import { renderTable } from './table.js';
 import { choice, int, parseCommand, text, UsageError } from './cli-args.js';
 
-export const EXPLAIN_USAGE = `  shipment show TRACKING_NO [--carrier C] [--format table|json]   every event with the rule that decided it, state, exceptions, next poll/check
+export const EXPLAIN_USAGE = `  shipment show TRACKING_NO [--carrier C] [--format table|json]   every event with the rule that decided it, state, exceptions, next poll/check, poll failures
   events unclassified [--since 7d] [--limit N] [--format table|json]   event texts no rule classified, grouped, most frequent first
 `;
 
@@ -36,6 +36,10 @@ export function renderShipment(v: ShipmentView, tz: string): string {
     `  last hub     ${v.lastHub ?? '—'}`,
     `  next poll    ${v.nextPollAt ? local(v.nextPollAt, tz) : 'none (polling stopped)'}   next check ${v.nextCheckAt ? local(v.nextCheckAt, tz) : 'none'}`,
     `  last poll    ${local(v.lastPolledAt, tz)}${v.pollErrorKind ? `   error ${v.pollErrorKind}: ${v.pollError ?? ''}` : ''}${v.providerFlags.length ? `   flags ${v.providerFlags.join(',')}` : ''}`,
+    // Only when it matters: a parcel whose poll jobs fail is polled alone and backs off (README "Reliability").
+    ...(v.pollFailures > 0
+      ? [`  poll failed  ${v.pollFailures} job(s) in a row, failed for good: polled alone, backing off up to 24 h; next poll above; a poll answer resets it`]
+      : []),
   ].join('\n');
   const events = v.events.length
     ? renderTable(

@@ -56,6 +56,12 @@ export function createMetrics() {
       labelNames: ['provider'],
       registers: [registry],
     }),
+    pollFailing: new Gauge({
+      name: 'parcelwatch_poll_failing_shipments',
+      help: 'Shipments still polled whose last poll job(s) failed for good (poll_failures > 0): polled alone and, failing alone, backed off up to 24 h (refreshed by plan-polls)',
+      labelNames: ['provider'],
+      registers: [registry],
+    }),
     fallbackPolls: new Counter({ name: 'parcelwatch_push_fallback_polls_total', help: 'Polls planned for push-mode shipments, by why (silent, unsubscribed, deadline)', labelNames: ['provider', 'why'], registers: [registry] }),
     overdueTasks: new Gauge({ name: 'parcelwatch_outreach_overdue', help: 'Open outreach tasks past due', registers: [registry] }),
   };

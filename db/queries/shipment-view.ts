@@ -50,8 +50,14 @@ export interface ShipmentView {
   pollErrorKind: string | null;
   pollError: string | null;
   providerFlags: string[];
-  /** null: polling has stopped (terminal, or given up). */
+  /** null: polling has stopped (terminal, or given up). While pollFailures > 0 it is the backoff's end. */
   nextPollAt: string | null;
+  /**
+   * Consecutive poll jobs of this parcel that failed for good (README "Reliability"); 0 once any poll answer
+   * is written. Above 0 the parcel is polled alone, and each failure alone doubles its wait (floor ×
+   * 2^(failures − 1), at most 24 h) until nextPollAt.
+   */
+  pollFailures: number;
   nextCheckAt: string | null;
   /** Push subscription (README "Push ingestion"); null before the subscribe planner has looked at it. */
   subscription: { state: string; provider: string | null; lastPushAt: string | null; abortReason: string | null; nextAttemptAt: string | null; lastReplyCode: string | null } | null;
@@ -73,7 +79,7 @@ export async function showShipments(sql: Sql, trackingNo: string, opts: { carrie
   const parcels = await sql`
     select s.id, s.carrier, s.tracking_no, s.status, s.status_since, s.marked_shipped_at, s.collected_at, s.delivered_at,
            s.last_hub, s.last_event_at, s.last_polled_at, s.poll_error_kind, s.poll_error, s.provider_flags,
-           c.next_poll_at, c.next_check_at,
+           c.next_poll_at, c.next_check_at, c.poll_failures,
            x.state as sub_state, x.provider as sub_provider, x.last_push_at, x.abort_reason, x.next_attempt_at, x.last_reply_code
     from shipments s left join shipment_schedule c on c.shipment_id = s.id
     left join shipment_subscriptions x on x.shipment_id = s.id
@@ -126,6 +132,7 @@ export async function showShipments(sql: Sql, trackingNo: string, opts: { carrie
       pollError: p.poll_error,
       providerFlags: p.provider_flags ?? [],
       nextPollAt: iso(p.next_poll_at),
+      pollFailures: p.poll_failures ?? 0,
       nextCheckAt: iso(p.next_check_at),
       subscription: p.sub_state
         ? { state: p.sub_state, provider: p.sub_provider, lastPushAt: iso(p.last_push_at), abortReason: p.abort_reason, nextAttemptAt: iso(p.next_attempt_at), lastReplyCode: p.last_reply_code }
