@@ -165,6 +165,18 @@ describe('ops console in headless Chromium', () => {
     const tasks = await api<{ items: unknown[] }>(`/api/outreach?orderId=${s.orderIds[0]}`);
     expect(await page.locator('[data-testid=parcel-tasks] tbody tr td.wrap').count()).toBe(tasks.items.length);
     await shot('parcel');
+    // No poll job of this parcel failed: no failure card. Once two have failed for good (as poll-tracking's
+    // onFailed counts them), the view shows the count and the next poll the API gives.
+    expect(await page.locator('[data-testid=parcel-poll-failures]').count()).toBe(0);
+    await app.deps.sql`update shipment_schedule c set poll_failures = 2 from shipments s where s.id = c.shipment_id and s.tracking_no = ${trackingNo}`;
+    await page.reload();
+    await ready('parcel');
+    const failing = (await api<{ items: { pollFailures: number }[] }>(`/api/shipments/${trackingNo}`)).items[0]!;
+    expect(failing.pollFailures).toBe(2);
+    const card = await page.locator('[data-testid=parcel-poll-failures]').innerText();
+    expect(card).toContain('查询连续失败');
+    expect(card).toContain('2 次');
+    await app.deps.sql`update shipment_schedule c set poll_failures = 0 from shipments s where s.id = c.shipment_id and s.tracking_no = ${trackingNo}`;
   });
 
   it('shows outreach by agent and the task list with its filters', async () => {
