@@ -23,6 +23,11 @@ describe('carrier codes', () => {
     ['中国邮政', 'YZPY'],
     ['htky', 'HTKY'],
     ['宅急送', 'ZJS'],
+    // Spellings found in real shipping lists (test/orders-corpus): courier names as shops and couriers write them.
+    ['中通速递', 'ZTO'],
+    ['申通快递有限公司', 'STO'],
+    ['天天速递', 'HHTT'],
+    ['佳吉快运有限公司', 'JJKY'],
   ])('normalizes %s → %s', (input, code) => {
     expect(normalizeCarrier(input)).toBe(code);
   });

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import iconv from 'iconv-lite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EPOCH, upsertOrders } from '../db/queries/orders.js';
 import { fixedClock } from '../domain/clock.js';
@@ -235,6 +236,56 @@ describe('importOrders (pipelined batches, real Postgres)', () => {
     expect(readFileSync(n.errorReport!, 'utf8')).toContain('2,G6,"customer.handle: contains a NUL character');
     const ids = await db.sql`select external_id from orders order by 1`;
     expect(ids.map((r) => r.external_id)).toEqual(['G1', 'G2', 'G4', 'G5']);
+  });
+
+  it("imports a Taobao export as downloaded: its header, GB18030 bytes, Beijing times, a row per item, parcels", async () => {
+    // Taobao's 订单报表 column list (as public shop back-ends copy it); the rows are ours: no real export with parcels
+    // was found (test/orders-corpus/README.md).
+    const header =
+      '订单编号,买家会员名,买家支付宝账号,买家应付货款,买家应付邮费,买家支付积分,总金额,返点积分,买家实际支付金额,买家实际支付积分,订单状态,买家留言,收货人姓名,收货地址 ,运送方式,联系电话 ,联系手机,订单创建时间,订单付款时间 ,宝贝标题 ,宝贝种类,物流单号 ,物流公司,订单备注,宝贝总数量';
+    const tb = (id: string, handle: string, paid: string, name: string, landline: string, mobile: string, paidAt: string, title: string, tracking: string, carrier: string) =>
+      `${id},${handle},,${paid},0.00,0,${paid},0,${paid},0,卖家已发货，等待买家确认,,${name},浙江省 杭州市 西湖区 文三路1号,快递,${landline},${mobile},${paidAt},${paidAt},${title},1,${tracking},${carrier},,1`;
+    const text = [
+      header,
+      tb('1001', '王小芳', '99.00', '王芳', '0571-0000001', '13900000011', '2026-11-11 00:05:09', '羊毛围巾', 'ZT7100000001', '中通快递'),
+      tb('1002', '李娜娜', '35.50', '李娜', '', '13900000012', '2026/11/11 8:30', '手套', 'YT7100000002', '圆通速递'),
+      tb('1001', '王小芳', '99.00', '王芳', '0571-0000001', '13900000011', '2026-11-11 00:05:09', '帽子', 'ZT7100000003', '中通快递'),
+      tb('1003', '赵六', '10.00', '赵六', '', '13900000013', '', '袜子', '', ''), // not paid yet
+    ].join('\r\n');
+    const f = join(dir, 'ExportOrderList202611120930.csv');
+    writeFileSync(f, iconv.encode(text, 'gb18030'));
+    const s = await importOrders({ sql: db.sql, clock, input: INPUT, file: f, errorReport: join(dir, 'taobao.errors.csv') });
+    expect(s).toMatchObject({ encoding: 'gb18030', rows: 4, stored: 2, shipments: 3, rejectedRows: 1, warnings: 0 });
+    expect(readFileSync(s.errorReport!, 'utf8')).toContain('5,1003,paidAt (订单付款时间): is required');
+    const rows = await db.sql`select o.external_id, o.platform, o.paid_at, o.amount, o.customer_name, o.customer_phone, o.customer_handle, s.carrier, s.tracking_no
+                                from orders o join shipments s on s.order_id = o.id order by s.tracking_no`;
+    expect(rows.map((r) => [r.external_id, r.platform, (r.paid_at as Date).toISOString(), Number(r.amount), r.customer_name, r.customer_phone, r.customer_handle, r.carrier, r.tracking_no])).toEqual([
+      ['1002', 'taobao', '2026-11-11T00:30:00.000Z', 35.5, '李娜', '13900000012', '李娜娜', 'YTO', 'YT7100000002'],
+      ['1001', 'taobao', '2026-11-10T16:05:09.000Z', 99, '王芳', '13900000011', '王小芳', 'ZTO', 'ZT7100000001'],
+      ['1001', 'taobao', '2026-11-10T16:05:09.000Z', 99, '王芳', '13900000011', '王小芳', 'ZTO', 'ZT7100000003'],
+    ]);
+  });
+
+  it('a given platform fills the rows that name none: no platform column, an empty cell, an NDJSON object without one', async () => {
+    const exp = join(dir, 'jd-export.csv');
+    // A JD-style header (订单号, 付款确认时间, 应付金额) has no platform column; a ragged row's extra cell is not read as one.
+    writeFileSync(exp, '订单号,付款确认时间,应付金额\nJ1,2026-11-11 09:00:00,10.00\nJ2,2026-11-11 09:05:00,12.00,tmall\n');
+    const s = await importOrders({ sql: db.sql, clock, input: INPUT, file: exp, platform: 'jd', errorReport: join(dir, 'jd.errors.csv') });
+    expect(s).toMatchObject({ rows: 2, stored: 2, rejectedRows: 0 });
+    const own = file([row('P1', null, { platform: '' }), row('P2', null, { platform: 'douyin' })]);
+    await importOrders({ sql: db.sql, clock, input: INPUT, file: own, platform: 'pdd', errorReport: join(dir, 'own.errors.csv') });
+    const nd = join(dir, 'platform.ndjson');
+    writeFileSync(nd, '{"orderId":"N1","paidAt":"2026-11-11T01:00:00+08:00"}\n{"orderId":"N2","platform":"tmall","paidAt":"2026-11-11T01:00:00+08:00"}\n');
+    await importOrders({ sql: db.sql, clock, input: INPUT, file: nd, platform: 'jd', errorReport: join(dir, 'platform-nd.errors.csv') });
+    const rows = await db.sql`select external_id, platform from orders order by 1`;
+    expect(rows.map((r) => [r.external_id, r.platform])).toEqual([
+      ['J1', 'jd'],
+      ['J2', 'jd'],
+      ['N1', 'jd'],
+      ['N2', 'tmall'],
+      ['P1', 'pdd'],
+      ['P2', 'douyin'],
+    ]);
   });
 
   it('reports a row with a stray or unclosed quote in the errors file and goes on with the rest', async () => {

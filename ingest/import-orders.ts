@@ -1,9 +1,10 @@
-import type { Config } from '../config/schema.js';
+import type { Config, Platform } from '../config/schema.js';
 import type { Sql } from '../db/client.js';
 import { orderKey, OrderRows, prepareOrderRows, writeOrderRows, type PreparedOrderRows, type UpsertOrdersResult } from '../db/queries/orders.js';
 import type { Clock } from '../domain/clock.js';
 import { addFlatOrderFast, carrierWarnings, FLAT_ORDER_COLUMNS, flatRowToOrder, inputLimits, parseOrder } from './order-input.js';
 import { OrderTally } from './order-tally.js';
+import { chinaTimeToIso, resolveHeader, withExportNames, type ResolvedHeader } from './order-columns.js';
 import { detectEncoding, detectFormat, ErrorReport, readCsvRecords, readRows, recordObject, type ImportEncoding, type ImportFormat } from './read-rows.js';
 
 export interface ImportSummary {
@@ -36,6 +37,11 @@ export interface ImportOptions {
   encoding?: ImportEncoding;
   /** Where bad rows go (line, orderId, reason); default FILE.errors.csv. */
   errorReport?: string;
+  /**
+   * The platform of rows that name none (no platform column, or an empty cell): a marketplace's export does not say
+   * which marketplace it comes from, and without this its orders are taken as taobao (the schema's default).
+   */
+  platform?: Platform;
   batchSize?: number;
   onProgress?: (rows: number) => void;
 }
@@ -46,9 +52,7 @@ export interface ImportOptions {
  * customerName, customerPhone, customerHandle, carrier, trackingNo, markedShippedAt.
  */
 export const CSV_COLUMNS = FLAT_ORDER_COLUMNS;
-
-/** Columns a CSV import cannot do without; the others may be left out (empty). */
-const REQUIRED_COLUMNS = ['orderId', 'paidAt'] as const;
+const PLATFORM = FLAT_ORDER_COLUMNS.indexOf('platform');
 
 /** The file cannot be imported as it stands (its header); nothing was stored. */
 export class ImportHeaderError extends Error {
@@ -56,19 +60,12 @@ export class ImportHeaderError extends Error {
 }
 
 /**
- * The header's problems: a column it does not know (a typo such as `trackingNumber` would silently drop every
- * parcel), a column named twice, a required column missing, carrier without trackingNo or the reverse.
+ * The header's problems: a column it does not know (in a file of our own column names), a column named twice, a
+ * required column missing, carrier without trackingNo or the reverse. A marketplace export's names are mapped by
+ * resolveHeader (ingest/order-columns.ts).
  */
 export function headerProblems(header: readonly string[]): string[] {
-  const known: ReadonlySet<string> = new Set(CSV_COLUMNS);
-  const out: string[] = [];
-  header.forEach((h, i) => {
-    if (!known.has(h)) out.push(`column ${i + 1} ${JSON.stringify(h)} is not one of ${CSV_COLUMNS.join(', ')}`);
-    else if (header.indexOf(h) !== i) out.push(`column ${i + 1} ${JSON.stringify(h)} is named twice`);
-  });
-  for (const c of REQUIRED_COLUMNS) if (!header.includes(c)) out.push(`column ${c} is missing`);
-  if (header.includes('carrier') !== header.includes('trackingNo')) out.push('columns carrier and trackingNo go together');
-  return out;
+  return resolveHeader(header).problems;
 }
 
 type Rejected = { line: number; orderId: string | null; reason: string };
@@ -141,6 +138,8 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
   };
 
   const limits = inputLimits(opts.input);
+  // A marketplace export's names for our columns, shown beside ours in refusal reasons.
+  let exportNames: ResolvedHeader['exportNames'] = {};
   const refuse = (line: number, orderId: string | null, reason: string) => batch.rejected.push({ line, orderId, reason });
   const parsed = (line: number, raw: unknown) => {
     const p = parseOrder(raw, limits);
@@ -148,7 +147,7 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
       batch.rows.add(p.order, line);
       batch.taken++;
       for (const w of carrierWarnings(p.order)) batch.warnings.push({ line, orderId: p.order.orderId, reason: `warning: ${w}` });
-    } else refuse(line, p.orderId, p.errors.join('; '));
+    } else refuse(line, p.orderId, withExportNames(p.errors.join('; '), exportNames));
   };
   // A full batch is sent before the next row of another order; past twice the size, whatever the order (bounded memory).
   let lastKey: string | null = null;
@@ -164,29 +163,47 @@ export async function importOrders(opts: ImportOptions): Promise<ImportSummary> 
 
   try {
     if (format === 'csv') {
-      let header: string[] | null = null;
+      let header: ResolvedHeader | null = null;
       let col: number[] = [];
+      let platformCol = -1;
+      let addedPlatform = false;
       for await (const records of readCsvRecords(opts.file, { encoding })) {
         for (const rec of records) {
           if (!header) {
             if (rec.error) throw new ImportHeaderError(`${opts.file}: header: ${rec.error}`);
-            const problems = headerProblems(rec.fields);
-            if (problems.length) throw new ImportHeaderError(`${opts.file}: header (line ${rec.line}): ${problems.join('; ')}`);
-            header = rec.fields;
-            col = FLAT_ORDER_COLUMNS.map((k) => header!.indexOf(k));
+            header = resolveHeader(rec.fields);
+            if (header.problems.length) throw new ImportHeaderError(`${opts.file}: header (line ${rec.line}): ${header.problems.join('; ')}`);
+            col = header.col;
+            exportNames = header.exportNames;
+            if (opts.platform && col[PLATFORM]! === -1) {
+              // No platform column: one after the file's columns (a ragged row's extra cell there is overwritten).
+              col[PLATFORM] = header.canonical.length;
+              header.canonical.push('platform');
+              addedPlatform = true;
+            }
+            platformCol = opts.platform ? col[PLATFORM]! : -1;
             continue;
           }
           counted();
-          await beforeRow(rec.error ? null : `${rec.fields[col[1]!] ?? ''}\u0001${rec.fields[col[0]!] ?? ''}`);
-          if (rec.error) refuse(rec.line, null, rec.error);
-          else if (addFlatOrderFast(rec.fields, col, batch.rows, rec.line, limits)) batch.taken++;
-          else parsed(rec.line, flatRowToOrder(recordObject(header, rec.fields)));
+          const cells = rec.fields;
+          if (!rec.error) {
+            if (platformCol !== -1 && (addedPlatform || !cells[platformCol]?.trim())) cells[platformCol] = opts.platform!;
+            for (const i of header.chinaTime) if (i < cells.length) cells[i] = chinaTimeToIso(cells[i]!);
+          }
+          await beforeRow(rec.error ? null : `${cells[col[PLATFORM]!] ?? ''}\u0001${cells[col[0]!] ?? ''}`);
+          if (rec.error) {
+            refuse(rec.line, null, rec.error);
+            continue;
+          }
+          if (addFlatOrderFast(cells, col, batch.rows, rec.line, limits)) batch.taken++;
+          else parsed(rec.line, flatRowToOrder(recordObject(header.canonical, cells)));
         }
       }
     } else {
       for await (const row of readRows(opts.file, format, { encoding })) {
         counted();
         const raw = 'raw' in row ? row.raw : null;
+        if (raw && opts.platform && (raw.platform === undefined || raw.platform === null || raw.platform === '')) raw.platform = opts.platform;
         await beforeRow(raw ? `${String(raw.platform ?? '')}\u0001${String(raw.orderId ?? '')}` : null);
         if ('error' in row) refuse(row.line, null, row.error);
         else parsed(row.line, row.raw);

@@ -68,7 +68,9 @@ export function inputLimits(c: Config['input'], wallNow: Date = systemClock.now(
   return { earliest, latest, promiseWithinMs: c.promiseWithinDays * DAY_MS, earliestIso: earliest.toISOString(), latestIso: latest.toISOString() };
 }
 
-const isoInstant = z.string().transform((s, ctx) => {
+// A missing instant says so plainly: an export's unpaid order (empty 订单付款时间) is the usual case, and zod's
+// own "Invalid input: expected string, received undefined" means nothing to a shop.
+const isoInstant = z.string({ error: (iss) => (iss.input === undefined ? 'is required' : undefined) }).transform((s, ctx) => {
   const d = parseInstant(s);
   if (typeof d === 'string') {
     ctx.addIssue({ code: 'custom', message: d });

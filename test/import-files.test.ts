@@ -130,5 +130,20 @@ describe('import files', () => {
       expect(header.code).toBe(2);
       expect(header.stderr).toMatch(/header \(line 1\): column 3 "colour" is not one of .*; nothing was imported/);
     });
+
+    it('imports a marketplace export as downloaded with --platform (any case); refuses an unknown one (exit 64) and --platform on another import', { timeout: 120_000 }, async () => {
+      const f = write(iconv.encode('订单编号,买家会员名,收货人姓名,联系手机,订单付款时间 ,买家实际支付金额,物流单号,物流公司\r\nT1,王小芳,王芳,13900000011,2026-11-11 00:05:09,99.00,ZT7200000001,中通快递\r\n', 'gbk'));
+      const bad = await cli(['import', 'orders', f, '--platform', 'ebay']);
+      expect(bad.code).toBe(64);
+      expect(bad.stderr).toMatch(/--platform must be one of taobao\|tmall\|jd\|pdd\|douyin\|other \(got "ebay"\)/);
+      const other = await cli(['import', 'norms', f, '--platform', 'jd']);
+      expect(other.code).toBe(64);
+      expect(other.stderr).toMatch(/import norms: --platform is for import orders only/);
+      const ok = await cli(['import', 'orders', f, '--platform', 'TMALL']);
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toMatch(/\(csv, gb18030\): read 1 rows; orders: 1 stored \(new or changed\), 0 unchanged; 1 new parcels; 0 rejected; /);
+      const [o] = await db.sql`select platform, customer_name, paid_at from orders where external_id = 'T1'`;
+      expect([o!.platform, o!.customer_name, (o!.paid_at as Date).toISOString()]).toEqual(['tmall', '王芳', '2026-11-10T16:05:09.000Z']);
+    });
   });
 });

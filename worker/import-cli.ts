@@ -1,4 +1,5 @@
 import { loadConfig } from '../config/load.js';
+import { PLATFORMS } from '../config/schema.js';
 import { createDb } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
 import { systemClock } from '../domain/clock.js';
@@ -8,14 +9,16 @@ import { IMPORT_ENCODINGS, IMPORT_FORMATS, ImportOptionError, importOption } fro
 
 /**
  * `parcelwatch import orders FILE`: the exit code. 0 all stored; 3 some rows refused (see the errors file);
- * 2 nothing imported: a header the importer cannot use. An unknown --format/--encoding is a usage error (64).
+ * 2 nothing imported: a header the importer cannot use. An unknown --format/--encoding/--platform is a usage error (64).
  */
-export async function importOrdersCommand(file: string, values: { format?: string; encoding?: string; errors?: string }): Promise<number> {
+export async function importOrdersCommand(file: string, values: { format?: string; encoding?: string; errors?: string; platform?: string }): Promise<number> {
   let format;
   let encoding;
+  let platform;
   try {
     format = importOption('format', values.format, IMPORT_FORMATS);
     encoding = importOption('encoding', values.encoding, IMPORT_ENCODINGS);
+    platform = importOption('platform', values.platform, PLATFORMS);
   } catch (err) {
     // A wrong option is a usage error like every other command's (exit 64 with the usage, main.ts).
     if (err instanceof ImportOptionError) throw new UsageError(`import orders: ${err.message}`);
@@ -33,6 +36,7 @@ export async function importOrdersCommand(file: string, values: { format?: strin
       file,
       format,
       encoding,
+      platform,
       errorReport: values.errors,
       onProgress: tty ? (rows) => process.stderr.write(`\r  ${rows.toLocaleString('en-US')} rows…`) : undefined,
     });

@@ -49,7 +49,7 @@ const USAGE = `parcelwatch <command>
   migrate                                   apply database migrations
   config check                              validate config, print the effective config (secrets redacted)
   config docs                               print the config reference (markdown)
-  import orders FILE [--format csv|ndjson] [--encoding utf8|gbk|gb18030] [--errors FILE]
+  import orders FILE [--format csv|ndjson] [--encoding utf8|gbk|gb18030] [--platform taobao|tmall|jd|pdd|douyin|other] [--errors FILE]
   import norms FILE [--errors FILE]        seed transit norms: CSV carrier,origin,destination,p50Hours,p90Hours,samples
   exceptions [--status open|resolved] [--type T] [--severity S] [--sort newest|oldest|severity|penalty|deadline] [--format table|csv|json] [--limit N (1-10000)]
   deliveries retry [--failed] [ID…]         send failed agent deliveries again (new attempt budget)
@@ -223,10 +223,12 @@ async function main(argv: string[]): Promise<void> {
     case 'import': {
       // --format/--encoding are checked by the importers themselves (exit 2 with the usage, as the issue asks of imports).
       const { values, positionals } = parseCommand(
-        { command, options: { format: text(), encoding: text(), errors: text() }, positionals: ['orders|chases|norms', 'FILE'] },
+        { command, options: { format: text(), encoding: text(), platform: text(), errors: text() }, positionals: ['orders|chases|norms', 'FILE'] },
         rest,
       );
       const [kind, file] = positionals as [string, string];
+      // Only an order names a marketplace: a --platform given to another import would be silently ignored.
+      if (values.platform !== undefined && kind !== 'orders') throw new UsageError(`import ${kind}: --platform is for import orders only`);
       if (kind === 'chases') {
         const cfg = config();
         await runMigrations(cfg.database.url);
