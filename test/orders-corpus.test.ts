@@ -23,7 +23,11 @@ import { createTestDb, type TestDb } from './helpers/db.js';
  * Where they are absent (a checkout elsewhere) the file tests are skipped, and say so.
  */
 const DIR = new URL('./orders-corpus/', import.meta.url).pathname;
-const FILES = process.env.PARCELWATCH_ORDERS_CORPUS ?? fileURLToPath(new URL('../../shared/orders-corpus/', import.meta.url));
+// Beside this checkout, else where the workplace keeps the steering repo (a clean clone for CI sits elsewhere).
+const FILES =
+  process.env.PARCELWATCH_ORDERS_CORPUS ??
+  [fileURLToPath(new URL('../../shared/orders-corpus/', import.meta.url)), '/work/shared/orders-corpus/'].find((d) => existsSync(d)) ??
+  fileURLToPath(new URL('../../shared/orders-corpus/', import.meta.url));
 const HAVE_FILES = existsSync(FILES);
 const INPUT = loadConfig({ env: {} }).input;
 const clock = fixedClock('2026-11-12T00:00:00Z');
