@@ -107,8 +107,11 @@ function pushCoalescer(deps: PushDeps, provider: PushProvider): Coalescer<Submis
   if (!c) {
     c = new Coalescer((subs) => flush(deps, provider, subs), {
       maxWeight: FLUSH_MAX,
-      // Flushes at once: while one waits on Postgres the next gathers the pushes that came meanwhile.
-      maxInFlight: 3,
+      // One flush at a time: the pushes arriving while it waits on Postgres gather into the next one, so a burst
+      // is written in fewer, larger flushes (fewer statements per push for the daemon and Postgres). Warm A/B,
+      // 3 runs each: 1 in flight 837 pushes/s median, 0.84 ms daemon CPU a push, p99 77 ms; 3 in flight 780/s,
+      // 0.95 ms, p99 90 ms (README "Push ingestion").
+      maxInFlight: 1,
       weight: (s) => s.items.length,
       // The same number never goes in one flush or two flushes at once: the fold of one sees the other's events.
       keys: (s) => s.items.map((i) => i.trackingNo),
