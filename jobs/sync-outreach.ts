@@ -247,11 +247,19 @@ export async function syncOutreach(
       }
     }),
   );
-  // Overdue: past due and still open → flag once and re-notify the channel once.
+  // Overdue: past due and still open → flag once and re-notify the channel once. Locked in id order and
+  // skipping rows a page transaction holds (another replica's run, or this job's pages on another worker):
+  // a plain UPDATE locks in scan order, and a page locks its tasks in id order, so the two could each hold a
+  // row the other wanted (a 40P01 seen once in CI in test/lock-order.test.ts "many rounds"). A skipped task
+  // is flagged by the next run (overdue_at is null keeps it once).
   const overdue = await sql`
-    update outreach_tasks set overdue_at = ${now}, version = version + 1, updated_at = ${now}
-    where status = 'open' and due_by < ${now} and overdue_at is null
-    returning id, version`;
+    with due as (
+      select id from outreach_tasks
+      where status = 'open' and due_by < ${now} and overdue_at is null
+      order by id for update skip locked)
+    update outreach_tasks t set overdue_at = ${now}, version = t.version + 1, updated_at = ${now}
+    from due where t.id = due.id
+    returning t.id, t.version`;
   s.tasksOverdue = overdue.length;
   await enqueue(await queueDeliveries(sql, config, overdue.map((o) => ({ taskId: Number(o.id), event: 'outreach.overdue', version: o.version })), now));
   // Deliveries no live chain owns (a transient failure in run-once, which runs each job once; a crash
