@@ -25,6 +25,14 @@ export function sweepLeaseUntil(now: Date): Date {
   return new Date(now.getTime() + SWEEP_LEASE_MINUTES * MINUTE_MS);
 }
 
+/**
+ * The latest instant a sweep claimed at or before `now` can have leased a row to, plus a margin for a replica
+ * whose clock runs ahead: a next_poll_at at or before it may be a lease, one after it was set otherwise.
+ */
+export function sweepLeaseHorizon(now: Date): Date {
+  return new Date(now.getTime() + (SWEEP_LEASE_MINUTES + 5) * MINUTE_MS);
+}
+
 export interface SweepPages<R> {
   pageSize: number;
   /**

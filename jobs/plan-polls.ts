@@ -4,12 +4,11 @@ import { normalizeCarrier } from '../carriers/carrier-codes.js';
 import { providerFor } from '../carriers/index.js';
 import type { Config } from '../config/schema.js';
 import type { Sql } from '../db/client.js';
-import { MINUTE_MS } from '../domain/clock.js';
 import { pushCoverage } from '../domain/poll-policy.js';
 import { shipDeadlineAt, shipDeadlineSql } from '../rules/late-shipment.js';
 import { carrierDetectors } from './detect-carrier.js';
 import { defineJob, slotId, type Deps, type FollowUp } from './define-job.js';
-import { SWEEP_LEASE_MINUTES, sweepLeaseUntil, sweepPages } from './lease.js';
+import { sweepLeaseHorizon, sweepLeaseUntil, sweepPages } from './lease.js';
 
 /** Parcels per detect-carrier job: detection is one call per number per provider. */
 const DETECT_BATCH = 20;
@@ -265,7 +264,7 @@ const RELEASE_BATCH = 5000;
  * run holding rows plans them itself). Called by worker/redis-epoch.ts; returns the rows released.
  */
 export async function releasePollLeases(sql: Sql, now: Date): Promise<number> {
-  const horizon = new Date(now.getTime() + (SWEEP_LEASE_MINUTES + 5) * MINUTE_MS);
+  const horizon = sweepLeaseHorizon(now);
   let released = 0;
   for (;;) {
     const r = await sql`
@@ -295,7 +294,7 @@ export const POLL_BACKOFF_CAP_MINUTES = 24 * 60;
  * answered meanwhile) and keeps it; a row no longer scheduled (delivered) stays so. Returns the rows moved.
  */
 export async function reschedulePolls(sql: Sql, shipmentIds: number[], now: Date, floorMinutes: number, count: boolean): Promise<number> {
-  const horizon = new Date(now.getTime() + (SWEEP_LEASE_MINUTES + 5) * MINUTE_MS);
+  const horizon = sweepLeaseHorizon(now);
   const alone = count && shipmentIds.length === 1;
   // The exponent is bounded before the power so a long run of failures cannot overflow the interval.
   const r = await sql`
