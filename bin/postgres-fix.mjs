@@ -15,9 +15,12 @@
 // the next statement.
 // Applied to the ESM source when it is loaded; a version whose source no longer matches (fixed upstream) is
 // left alone. test/faults/postgres-driver.test.ts proves the crash, the hang and the repair on real restarts.
-const TARGET = /\/node_modules\/postgres\/src\/connection\.js$/;
+// More repairs below (each with its why): a connection cut during its startup, a dead backend's error replayed,
+// statements queued on a reserved or transaction connection that closed; src/index.js is repaired too.
+const TARGET = /\/node_modules\/postgres\/src\/(connection|index)\.js$/;
 
-export const REPAIRS = [
+/** src/connection.js: one connection's socket and protocol state. */
+const CONNECTION = [
   [
     "function execute(q) {\n    if (terminated)\n      return queryError(q, Errors.connection('CONNECTION_DESTROYED', options))\n",
     "function execute(q) {\n    if (terminated)\n      return queryError(q, Errors.connection('CONNECTION_DESTROYED', options))\n    if (!socket)\n      return (queryError(q, Errors.connection('CONNECTION_CLOSED', options)), true)\n",
@@ -25,15 +28,74 @@ export const REPAIRS = [
   ['  function nextWrite(fn) {\n', '  function nextWrite(fn) {\n    if (!socket)\n      return (chunk = nextWriteTimer = null, false)\n'],
   ['    clearImmediate(nextWriteTimer)\n    if (socket) {', '    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null\n    if (socket) {'],
   ['    clearImmediate(nextWriteTimer)\n    socket.removeListener', '    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null\n    socket.removeListener'],
+  // A connection that closes while it is still starting up (`initial` set: the array-type query in flight)
+  // reconnects, but kept that query as the one awaiting an answer: the next socket's first reply went to it
+  // and the error the dying backend sent (FATAL 57P01 on an immediate shutdown): the next socket's first
+  // ReadyForQuery failed the user's query with the old backend's error (#1223). What belonged to the dead
+  // socket fails now, and the reconnect starts clean.
+  [
+    '    if (initial)\n      return reconnect()\n',
+    "    if (initial) {\n      const stale = Errors.connection('CONNECTION_CLOSED', options)\n      query && queryError(query, stale)\n      while (sent.length)\n        queryError(sent.shift(), stale)\n      query = results = errorResponse = null\n      return reconnect()\n    }\n",
+  ],
+  // The same for a connection that was past its startup: its statements have failed above, but `query` and the
+  // dead backend's error stayed, and the next connection's startup replayed that error onto its first query.
+  [
+    "    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))\n",
+    "    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))\n    query = results = errorResponse = null\n",
+  ],
+  // fetchArrayTypes() is async and its promise was dropped: when its query fails (the connection died during
+  // startup, the reconnect refused), the rejection had no handler and Node ended the process (#1192, #1205;
+  // seen in the fault suite as `unhandled rejection: connect ECONNREFUSED` mid-restart). The user's own query
+  // fails or succeeds on its own; the next connection fetches the types again.
+  ['        return fetchArrayTypes()\n', '        return fetchArrayTypes().catch(() => {})\n'],
 ];
 
-export function repair(source) {
-  if (!REPAIRS.every(([from]) => source.includes(from))) return source;
-  return REPAIRS.reduce((s, [from, to]) => s.replace(from, to), source);
+/**
+ * src/index.js: the pool, sql.reserve() (db/pipelined-transaction.ts, the order import) and sql.begin. Found by
+ * the fault suite after the repairs above: a poll flush, and every poll job waiting behind it, hung forever
+ * after a Postgres immediate restart (the daemon then went quiet and 150 parcels were never polled again).
+ */
+const INDEX = [
+  // A reserved connection that closed left the statements waiting in the reservation's own queue (pipelined
+  // behind one still being described) unsettled forever, and release() then put the dead connection in the
+  // `open` queue, where it failed the next pool statement. Now the close fails what waits, a statement on a
+  // reservation whose connection closed fails at once, and release() of one the pool has taken back is a no-op.
+  [
+    '    const sql = Sql(handler)\n    sql.release = () => {\n      c.reserved = null\n      onopen(c)\n    }\n',
+    "    c.onclose = (e) => {\n      while (queue.length)\n        queue.shift().reject(e)\n    }\n    const sql = Sql(handler)\n    sql.release = () => {\n      if (!c.reserved)\n        return\n      c.reserved = null\n      c.onclose = null\n      onopen(c)\n    }\n",
+  ],
+  [
+    '    function handler(q) {\n      c.queue === full\n        ? queue.push(q)\n',
+    "    function handler(q) {\n      if (!c.reserved)\n        return q.reject(Errors.connection('CONNECTION_CLOSED', options))\n      c.queue === full\n        ? queue.push(q)\n",
+  ],
+  // A reserve() whose connection attempt failed stayed in the pool's waiting list: the next connection to open
+  // was handed to that settled promise and never came back (one pooled connection lost per failed attempt).
+  ['        const query = { reserve: resolve, reject }\n', '        const query = { reserve: resolve, reject: (e) => (queries.remove(query), reject(e)) }\n'],
+  // sql.begin: the transaction fails when its connection closes, but the statements waiting in its queue were
+  // never settled (its callback hung), and a statement issued after the close went to whatever the connection
+  // had become (reconnecting for, or serving, another caller) outside any transaction. Now both fail.
+  [
+    '        new Promise((_, reject) => connection.onclose = reject)\n',
+    '        new Promise((_, reject) => connection.onclose = (e) => {\n          while (queries.length)\n            queries.shift().reject(e)\n          reject(e)\n        })\n',
+  ],
+  [
+    '      function handler(q) {\n        q.catch(e => uncaughtError || (uncaughtError = e))\n        c.queue === full\n',
+    "      function handler(q) {\n        q.catch(e => uncaughtError || (uncaughtError = e))\n        if (!c.reserved)\n          return q.reject(Errors.connection('CONNECTION_CLOSED', options))\n        c.queue === full\n",
+  ],
+];
+
+export const REPAIRS = { 'connection.js': CONNECTION, 'index.js': INDEX };
+
+/** The repaired source, or the source unchanged when any line to repair is not found (fixed upstream). */
+export function repair(source, file = 'connection.js') {
+  const lines = REPAIRS[file];
+  if (!lines || !lines.every(([from]) => source.includes(from))) return source;
+  return lines.reduce((s, [from, to]) => s.replace(from, to), source);
 }
 
 export async function load(url, context, nextLoad) {
   const result = await nextLoad(url, context);
-  if (!TARGET.test(url) || result.source == null) return result;
-  return { ...result, source: repair(String(result.source)) };
+  const m = TARGET.exec(url);
+  if (!m || result.source == null) return result;
+  return { ...result, source: repair(String(result.source), `${m[1]}.js`) };
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -117,6 +117,12 @@ export async function startFaultEnv(opts: { appendonly?: boolean; redisDown?: bo
       for (const d of daemons) {
         if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGKILL');
         await d.exited;
+      }
+      // Every daemon's whole log, for the diagnosis of a failure seen only in CI (the console shows the last warnings).
+      if (process.env.PW_FAULT_LOG_DIR) {
+        mkdirSync(process.env.PW_FAULT_LOG_DIR, { recursive: true });
+        for (const [i, d] of daemons.entries())
+          writeFileSync(join(process.env.PW_FAULT_LOG_DIR, `${Date.now()}-daemon-${i}.jsonl`), d.lines.map((l) => JSON.stringify(l)).join('\n'));
       }
       await sql.end({ timeout: 2 });
       await Promise.all([pg.destroy(), redis.destroy()]);
