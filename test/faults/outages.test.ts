@@ -47,7 +47,8 @@ describe('Redis down at start', () => {
     expect(d.lines.filter((l) => /redis/i.test(String(l.msg))).length).toBeLessThanOrEqual(2);
     await env.redis.start();
     await untilReady(d);
-    expect(d.lines.some((l) => l.msg === 'parcelwatch started')).toBe(true);
+    // The line comes through the child's stdout pipe, which can arrive after /readyz has answered (seen under load).
+    await waitFor("the 'parcelwatch started' line", async () => d.lines.some((l) => l.msg === 'parcelwatch started'), 10_000, 100);
     await postOrders(d, 20);
     await allPolled(env, 20);
     expect(await d.stop()).toBe(0);

@@ -39,8 +39,9 @@ if (process.env.MODE === 'begin') {
 } else {
   const tx = await sql.reserve();
   const [{ pid }] = await tx`select pg_backend_pid() as pid`;
-  const slow = tx`select pg_sleep(${1})`;
-  const queued = tx`select ${2}::int as n`;
+  // Sent now (a query is lazy until awaited): the first is being described, the second waits behind it.
+  const slow = tx`select pg_sleep(${1})`.execute();
+  const queued = tx`select ${2}::int as n`.execute();
   await kill(pid);
   await settle(slow, 5000);
   queuedOutcome = await settle(queued, 3000);
