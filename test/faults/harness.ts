@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
+import { onTestFailed } from 'vitest';
 import { freePort, startPostgresServer, startRedisServer, waitFor, type PostgresServer, type RedisServer } from '../helpers/processes.js';
 
 /*
@@ -58,6 +59,17 @@ export async function startFaultEnv(opts: { appendonly?: boolean; redisDown?: bo
   const sql = postgres(dbUrl, { max: 2, onnotice: () => {} });
   const dir = mkdtempSync(join(tmpdir(), 'pw-fault-'));
   const daemons: Daemon[] = [];
+  // Whatever assertion fails (a stop's exit code, a /readyz call, a wait), print what the daemons last said: CI
+  // shows only the console, and a first attempt that fails and passes on its retry leaves nothing else behind.
+  onTestFailed(() => {
+    for (const [i, d] of daemons.entries()) {
+      const said = d.lines.filter((l) => typeof l.level !== 'number' || (l.level as number) >= 40).slice(-12);
+      console.log(
+        `fault test failed; daemon ${i} (exit ${d.proc.exitCode ?? d.proc.signalCode ?? 'running'}) last warnings:`,
+        JSON.stringify(said.map((l) => [l.msg, (l.err as { message?: string } | undefined)?.message ?? l.err, l.jobId ?? l.job, l.activeJobs])),
+      );
+    }
+  });
   return {
     pg,
     redis,
