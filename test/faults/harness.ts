@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -61,15 +61,21 @@ export async function startFaultEnv(opts: { appendonly?: boolean; redisDown?: bo
   const daemons: Daemon[] = [];
   // Whatever assertion fails (a stop's exit code, a /readyz call, a wait), print what the daemons last said: CI
   // shows only the console, and a first attempt that fails and passes on its retry leaves nothing else behind.
-  onTestFailed(() => {
+  onTestFailed(async () => {
     for (const [i, d] of daemons.entries()) {
       const said = d.lines.filter((l) => typeof l.level !== 'number' || (l.level as number) >= 40).slice(-12);
+      const running = d.proc.exitCode === null && d.proc.signalCode === null;
       console.log(
-        `fault test failed; daemon ${i} (exit ${d.proc.exitCode ?? d.proc.signalCode ?? 'running'}) last warnings:`,
+        `fault test failed; daemon ${i} (exit ${running ? 'running' : (d.proc.exitCode ?? d.proc.signalCode)}, ${d.lines.length} log lines, last at ${String(d.lines.at(-1)?.time ?? '')}) last warnings:`,
         JSON.stringify(said.map((l) => [l.msg, (l.err as { message?: string } | undefined)?.message ?? l.err, l.jobId ?? l.job, l.activeJobs])),
       );
+      const report = reports.get(d);
+      if (report) console.log(`daemon ${i} when the test ended:`, report);
     }
   });
+  // onTestFailed runs after afterEach has closed the env: what the daemons still running were doing is taken
+  // in close(), before they are killed.
+  const reports = new Map<Daemon, string>();
   return {
     pg,
     redis,
@@ -79,7 +85,9 @@ export async function startFaultEnv(opts: { appendonly?: boolean; redisDown?: bo
       const port = await freePort();
       const file = join(dir, `config-${daemons.length}.json`);
       writeFileSync(file, JSON.stringify({ ...FAST_CONFIG, ...(o.config ?? {}) }));
-      const proc = spawn(process.execPath, [BIN, 'start', '--role', o.role ?? 'all'], {
+      // SIGUSR2 makes the daemon write a Node diagnostic report (its JavaScript stack, even in a busy loop, and its
+      // open handles) into `dir`: printed when a test fails with the daemon still running (onTestFailed below).
+      const proc = spawn(process.execPath, ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${dir}`, BIN, 'start', '--role', o.role ?? 'all'], {
         env: { ...process.env, DATABASE_URL: dbUrl, REDIS_URL: redis.url, PORT: String(port), PARCELWATCH_CONFIG: file, CI: '1', ...(o.env ?? {}) },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -101,7 +109,9 @@ export async function startFaultEnv(opts: { appendonly?: boolean; redisDown?: bo
       proc.stderr!.on('data', (d) => (stderr += String(d)));
       const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
       void exited.then(() => {
-        if (stderr.trim()) lines.push({ msg: 'stderr', stderr });
+        // Node's own lines for a diagnostic report we asked for (close()) are not the daemon's.
+        const own = stderr.replace(/^(Writing Node\.js report to file: .*|Node\.js report completed)\n?/gm, '');
+        if (own.trim()) lines.push({ msg: 'stderr', stderr: own });
       });
       const base = `http://127.0.0.1:${port}`;
       const d: Daemon = {
@@ -127,6 +137,7 @@ export async function startFaultEnv(opts: { appendonly?: boolean; redisDown?: bo
     },
     async close() {
       for (const d of daemons) {
+        if (d.proc.exitCode === null && d.proc.signalCode === null) reports.set(d, await diagnosticReport(d.proc, dir));
         if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGKILL');
         await d.exited;
       }
@@ -141,6 +152,29 @@ export async function startFaultEnv(opts: { appendonly?: boolean; redisDown?: bo
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * What a running daemon is doing (SIGUSR2 → Node diagnostic report): the top of its JavaScript stack (a busy
+ * loop shows here; an idle process shows none) and how many timers, sockets and other handles it has open.
+ */
+async function diagnosticReport(proc: ChildProcess, dir: string): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  proc.kill('SIGUSR2');
+  for (let t = 0; t < 40; t++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const file = readdirSync(dir).find((f) => f.startsWith('report.') && !before.has(f));
+    if (!file) continue;
+    try {
+      const report = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { javascriptStack?: { message?: string; stack?: string[] }; libuv?: { type: string; is_active?: boolean }[] };
+      const handles: Record<string, number> = {};
+      for (const h of report.libuv ?? []) if (h.is_active) handles[h.type] = (handles[h.type] ?? 0) + 1;
+      return JSON.stringify({ stack: [report.javascriptStack?.message, ...(report.javascriptStack?.stack ?? []).slice(0, 12)], activeHandles: handles });
+    } catch {
+      continue; // still being written
+    }
+  }
+  return 'no diagnostic report within 4 s';
 }
 
 /** Wait until the daemon's /readyz answers `status`. */
