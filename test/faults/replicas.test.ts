@@ -91,8 +91,10 @@ describe('a replica stopped or killed with jobs in flight', () => {
     await diagnose(env, [a, b], () => waitFor('agent deliveries in flight', async () => (await env!.sql`select count(*)::int as n from outreach_deliveries where status = 'sending'`)[0]!.n > 0, 60_000, 100));
     a.proc.kill('SIGKILL');
     expect(await a.exited).toBeNull();
-    // A's active jobs keep their BullMQ locks until they expire (30 s), then B's stalled check takes them back.
-    await diagnose(env, [a, b], () => settled(env!, 80_000));
+    // A's active jobs keep their BullMQ locks until they expire (30 s), then B's stalled check (every 30 s) takes
+    // them back: up to a minute before B even starts them, so the wait allows two (80 s timed out once with two
+    // fault tests running at once).
+    await diagnose(env, [a, b], () => settled(env!, 120_000));
     const lost = await assertNothingLost(env, sink);
     expect(lost.tasks).toBeGreaterThan(0);
     // A delivery cut mid-call by the kill may reach the agents twice, always under its one Idempotency-Key;
