@@ -84,6 +84,27 @@ const INDEX = [
   ],
 ];
 
+// Not a repair: what the pool is doing, for the daemon's "shutdown still waiting" line (worker/daemon.ts), so a
+// stop held by a database call names where it waits. `sql.poolState()`: connections per queue, statements waiting
+// for a connection, and each connection that is neither idle nor closed (its queue, socket, statements in flight,
+// statements queued on its reservation or transaction).
+CONNECTION.push([
+  '    count: 0,\n    id\n  }',
+  "    count: 0,\n    id,\n    get state() {\n      return { socket: socket ? socket.readyState : null, active: !!query, pipelined: sent.length, starting: initial ? (initial.reserve ? 'reserve' : 'query') : null, queued: connection.reserved && connection.reserved.pending ? connection.reserved.pending() : 0 }\n    }\n  }",
+]);
+INDEX.push(
+  ['    begin,\n    close,\n    end\n  })\n', '    begin,\n    close,\n    end,\n    poolState\n  })\n'],
+  [
+    '  function move(c, queue) {\n',
+    "  function poolState() {\n    const names = new Map(Object.entries(queues).map(([k, q]) => [q, k]))\n    return {\n      queues: Object.fromEntries(Object.entries(queues).map(([k, q]) => [k, q.length])),\n      waiting: queries.length,\n      busy: connections.filter(c => c.queue !== open && c.queue !== closed && c.queue !== ended).map(c => ({ id: c.id, queue: names.get(c.queue), reserved: !!c.reserved, ...c.state }))\n    }\n  }\n\n  function move(c, queue) {\n",
+  ],
+  ['    c.reserved.release = true\n', '    c.reserved.release = true\n    c.reserved.pending = () => queue.length\n'],
+  [
+    '    function onexecute(c) {\n      connection = c\n      move(c, reserved)\n      c.reserved = () => queries.length\n        ? c.execute(queries.shift())\n        : move(c, reserved)\n    }\n',
+    '    function onexecute(c) {\n      connection = c\n      move(c, reserved)\n      c.reserved = () => queries.length\n        ? c.execute(queries.shift())\n        : move(c, reserved)\n      c.reserved.pending = () => queries.length\n    }\n',
+  ],
+);
+
 export const REPAIRS = { 'connection.js': CONNECTION, 'index.js': INDEX };
 
 /** The repaired source, or the source unchanged when any line to repair is not found (fixed upstream). */

@@ -16,6 +16,25 @@ export interface DbOptions {
   statementTimeoutMs?: number;
   /** Called when a connection-level error is seen (logged, never fatal: postgres.js reconnects on next use). */
   onNotice?: (msg: string) => void;
+  /** The pool's name in diagnostics (poolStates). */
+  name?: string;
+}
+
+/** Open pools of this process, for diagnostics. */
+const livePools = new Map<Sql, string>();
+
+/**
+ * What each open pool is doing (bin/postgres-fix.mjs adds `poolState` to postgres.js): connections per queue,
+ * statements waiting for a connection, and the connections neither idle nor closed. Empty where the driver
+ * was loaded without the hook (tests in-process).
+ */
+export function poolStates(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [sql, name] of livePools) {
+    const state = (sql as unknown as { poolState?: () => unknown }).poolState;
+    if (state) out[out[name] ? `${name}#2` : name] = state();
+  }
+  return out;
 }
 
 /**
@@ -42,9 +61,10 @@ export async function createDb(opts: DbOptions): Promise<DbHandle> {
     throw explainDatabaseError(opts.url, err).error;
   }
   let closed: Promise<void> | undefined;
+  livePools.set(sql, opts.name ?? 'db');
   return {
     sql,
-    close: () => (closed ??= sql.end({ timeout: 5 })),
+    close: () => (closed ??= (livePools.delete(sql), sql.end({ timeout: 5 }))),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { attachGlobalRateGates } from '../carriers/global-rate-gate.js';
 import type { Config } from '../config/schema.js';
-import { assertDatabaseUrl, DatabaseUrlError, explainDatabaseError } from '../db/client.js';
+import { assertDatabaseUrl, DatabaseUrlError, explainDatabaseError, poolStates } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
 import type { Clock } from '../domain/clock.js';
 import type { Deps } from '../jobs/define-job.js';
@@ -56,7 +56,7 @@ export async function startDaemon(opts: {
   // Each step of the shutdown says so when it takes long, naming the jobs still running: a stop that
   // overruns its grace otherwise ends with one "grace period over" line and no clue what held it.
   const step = async (name: string, fn: () => Promise<unknown> | undefined) => {
-    const slow = setInterval(() => log.warn({ step: name, activeJobs: runtime?.activeJobs() }, 'shutdown still waiting'), 5000);
+    const slow = setInterval(() => log.warn({ step: name, activeJobs: runtime?.activeJobs(), db: poolStates() }, 'shutdown still waiting'), 5000);
     slow.unref();
     try {
       await fn();

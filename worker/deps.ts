@@ -11,7 +11,7 @@ import { createCustomerChannels } from '../notify/customers/index.js';
 
 /** Build the one Deps object of a process. */
 export async function createDeps(config: Config, clock: Clock, log: Logger): Promise<{ deps: Deps; db: DbHandle }> {
-  const db = await createDb({ url: config.database.url, poolSize: config.database.poolSize, statementTimeoutMs: config.database.statementTimeoutMs });
+  const db = await createDb({ url: config.database.url, poolSize: config.database.poolSize, statementTimeoutMs: config.database.statementTimeoutMs, name: 'shared' });
   const deps: Deps = {
     config,
     clock,

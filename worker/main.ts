@@ -3,7 +3,7 @@ import pino from 'pino';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig, redactConfig } from '../config/load.js';
 import { EXCEPTION_TYPES, SEVERITIES, type Config } from '../config/schema.js';
-import { createDb, DatabaseUrlError } from '../db/client.js';
+import { createDb, DatabaseUrlError, poolStates } from '../db/client.js';
 import { EXCEPTION_SORTS, listExceptions, type ExceptionSort } from '../db/queries/exception-list.js';
 import { listOpenAlerts } from '../db/queries/tracking.js';
 import { getCarriers } from '../api/carriers.js';
@@ -95,7 +95,8 @@ function onSignals(stop: () => Promise<void>, graceMs: number, log: { warn: (o: 
     stopping = true;
     log.warn({ signal, graceMs }, 'shutting down');
     const timer = setTimeout(() => {
-      log.error({ graceMs }, 'grace period over: exiting with jobs still running');
+      // What the database pools are doing names a stop held by a statement (a lock, a hung connection).
+      log.error({ graceMs, db: poolStates() }, 'grace period over: exiting with jobs still running');
       process.exit(1);
     }, graceMs);
     timer.unref();

@@ -31,14 +31,14 @@ export interface WorkerPools {
 /** Open the polls and sweeps pools next to `deps.sql` (the shared pool, which the caller owns). */
 export async function openWorkerPools(deps: Deps, config: Config): Promise<WorkerPools> {
   const handles: DbHandle[] = [];
-  const open = async (max: number) => {
-    const h = await createDb({ url: config.database.url, poolSize: max, statementTimeoutMs: config.database.statementTimeoutMs });
+  const open = async (max: number, name: PoolGroup) => {
+    const h = await createDb({ url: config.database.url, poolSize: max, statementTimeoutMs: config.database.statementTimeoutMs, name });
     handles.push(h);
     return h;
   };
   try {
-    const polls = await open(config.database.pools.polls);
-    const sweeps = await open(config.database.pools.sweeps);
+    const polls = await open(config.database.pools.polls, 'polls');
+    const sweeps = await open(config.database.pools.sweeps, 'sweeps');
     // One Deps object per group, built once: per-Deps state (the poll coalescers) stays per process.
     const byGroup: Record<PoolGroup, Deps> = { polls: { ...deps, sql: polls.sql }, sweeps: { ...deps, sql: sweeps.sql }, shared: deps };
     return {
