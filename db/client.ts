@@ -48,6 +48,7 @@ export async function createDb(opts: DbOptions): Promise<DbHandle> {
     max: opts.poolSize,
     idle_timeout: 30,
     connect_timeout: CONNECT_TIMEOUT_S,
+    backoff: reconnectBackoff,
     onnotice: () => {},
     transform: { undefined: null },
     ...(opts.statementTimeoutMs ? { connection: { statement_timeout: opts.statementTimeoutMs } } : {}),
@@ -66,6 +67,18 @@ export async function createDb(opts: DbOptions): Promise<DbHandle> {
     sql,
     close: () => (closed ??= (livePools.delete(sql), sql.end({ timeout: 5 }))),
   };
+}
+
+/**
+ * Seconds before a pooled connection tries again, after `retries` failed connection attempts (postgres.js counts
+ * them across the pool, and resets the count on a successful connect). The driver's default grows to 10–20 s after
+ * a dozen failures, which a pool makes within a minute of outage: once Postgres was back, a statement still waited
+ * up to 20 s for its connection's timer. The fault suite saw that as a stop held past its grace, the shutdown line
+ * showing a connection `connecting` with no socket and a statement waiting on it. Capped at 2 s; the jitter keeps a
+ * pool's connections from retrying in step.
+ */
+export function reconnectBackoff(retries: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 2);
 }
 
 /** Seconds a new connection may take to answer its startup (a host that accepts and never answers). */

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDb, DatabaseUrlError } from '../db/client.js';
+import { createDb, DatabaseUrlError, reconnectBackoff } from '../db/client.js';
 import { fixedClock } from '../domain/clock.js';
 import { startDaemon } from '../worker/daemon.js';
 import { createDeps } from '../worker/deps.js';
@@ -107,3 +107,30 @@ describe('database.statementTimeoutMs', () => {
     }
   });
 });
+
+describe('reconnect backoff', () => {
+  // The driver's own default, as postgres.js 3.4.9 defines it (src/index.js backoff).
+  const driverDefault = (retries: number) => (0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, 20);
+
+  it('after a long outage a connection retries within 2 s, where the driver default waits 10 to 20 s', () => {
+    for (const retries of [12, 20, 50, 1000]) {
+      for (let i = 0; i < 50; i++) {
+        expect(reconnectBackoff(retries)).toBeLessThanOrEqual(2);
+        expect(reconnectBackoff(retries)).toBeGreaterThanOrEqual(1);
+        expect(driverDefault(retries)).toBeGreaterThanOrEqual(10);
+      }
+    }
+    // The first retries stay quick (a connection cut once reconnects at once).
+    expect(reconnectBackoff(0)).toBeLessThanOrEqual(0.05);
+  });
+
+  it("is the daemon pools' backoff", async () => {
+    const db = await createDb({ url: databaseUrl('test'), poolSize: 1 });
+    try {
+      expect(db.sql.options.backoff).toBe(reconnectBackoff);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
