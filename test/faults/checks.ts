@@ -281,7 +281,7 @@ export async function hubMessagesPerOrder(env: FaultEnv, orderIds: string[]): Pr
 }
 
 /** On failure, what the database and the daemons' warnings say (printed, then the error is rethrown). */
-export async function diagnose<T>(env: FaultEnv, daemons: Daemon[], run: () => Promise<T>): Promise<T> {
+export async function diagnose<T>(env: FaultEnv, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
@@ -291,11 +291,8 @@ export async function diagnose<T>(env: FaultEnv, daemons: Daemon[], run: () => P
              (select count(*)::int from outreach_tasks) as tasks,
              (select json_object_agg(status, n) from (select status, count(*)::int as n from outreach_deliveries group by status) x) as deliveries,
              (select json_object_agg(status, n) from (select status, count(*)::int as n from notifications group by status) x) as messages`.catch(() => [{ error: 'db down' }]);
+    // The daemons' last warnings are printed by the harness for every failed fault test (harness.ts onTestFailed).
     console.log('fault diagnosis', JSON.stringify(s));
-    for (const [i, d] of daemons.entries()) {
-      const warn = d.lines.filter((l) => typeof l.level !== 'number' || (l.level as number) >= 40).slice(-15);
-      console.log(`daemon ${i} (exit ${d.proc.exitCode ?? d.proc.signalCode ?? 'running'}) last warnings:`, JSON.stringify(warn.map((l) => [l.msg, (l.err as { message?: string } | undefined)?.message, l.job ?? l.queue])));
-    }
     throw err;
   }
 }

@@ -64,9 +64,8 @@ export async function startFaultEnv(opts: { appendonly?: boolean; redisDown?: bo
   onTestFailed(async () => {
     for (const [i, d] of daemons.entries()) {
       const said = d.lines.filter((l) => typeof l.level !== 'number' || (l.level as number) >= 40).slice(-12);
-      const running = d.proc.exitCode === null && d.proc.signalCode === null;
       console.log(
-        `fault test failed; daemon ${i} (exit ${running ? 'running' : (d.proc.exitCode ?? d.proc.signalCode)}, ${d.lines.length} log lines, last at ${String(d.lines.at(-1)?.time ?? '')}) last warnings:`,
+        `fault test failed; daemon ${i} (exit ${d.proc.exitCode ?? d.proc.signalCode ?? 'running'}, ${d.lines.length} log lines, last at ${String(d.lines.at(-1)?.time ?? '')}) last warnings:`,
         JSON.stringify(said.map((l) => [l.msg, (l.err as { message?: string } | undefined)?.message ?? l.err, l.jobId ?? l.job, l.activeJobs])),
       );
       const report = reports.get(d);
@@ -137,8 +136,10 @@ export async function startFaultEnv(opts: { appendonly?: boolean; redisDown?: bo
     },
     async close() {
       for (const d of daemons) {
-        if (d.proc.exitCode === null && d.proc.signalCode === null) reports.set(d, await diagnosticReport(d.proc, dir));
-        if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGKILL');
+        if (d.proc.exitCode === null && d.proc.signalCode === null) {
+          reports.set(d, await diagnosticReport(d.proc, dir));
+          d.proc.kill('SIGKILL');
+        }
         await d.exited;
       }
       // Every daemon's whole log, for the diagnosis of a failure seen only in CI (the console shows the last warnings).

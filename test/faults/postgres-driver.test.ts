@@ -56,10 +56,10 @@ describe('postgres.js through a Postgres restart', () => {
   });
 });
 
-/** pg-startup-drop-child.mjs in `mode` against this test's Postgres: its summary line and exit code. */
-async function startupDrop(fix: boolean, mode: 'drop' | 'terminate' | 'refuse' | 'late' | 'reserve-refused'): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, [new URL('./pg-startup-drop-child.mjs', import.meta.url).pathname], {
-    env: { ...process.env, PG_URL: pg.url, PG_FIX: fix ? '1' : '0', MODE: mode },
+/** A child of this directory run to its end against this test's Postgres: its stdout and exit code. */
+async function runChild(file: string, env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, [new URL(file, import.meta.url).pathname], {
+    env: { ...process.env, PG_URL: pg.url, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -67,6 +67,10 @@ async function startupDrop(fix: boolean, mode: 'drop' | 'terminate' | 'refuse' |
   const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   return { code, out };
 }
+
+/** pg-startup-drop-child.mjs in `mode`: its summary line and exit code. */
+const startupDrop = (fix: boolean, mode: 'drop' | 'terminate' | 'refuse' | 'late' | 'reserve-refused') =>
+  runChild('./pg-startup-drop-child.mjs', { PG_FIX: fix ? '1' : '0', MODE: mode });
 
 // A Postgres restart also cuts the connections the pool is opening at that moment, while postgres.js still
 // fetches the array types (porsager/postgres#1192, #1205, #1223): a dropped promise ended the daemon with
@@ -103,13 +107,7 @@ describe('postgres.js when a connection dies during its startup or is terminated
 
 /** pg-reserved-close-child.mjs: `fix` 'connection' = only the repairs of src/connection.js. */
 async function reservedClose(fix: '1' | 'connection', mode: 'reserve' | 'begin'): Promise<string> {
-  const child = spawn(process.execPath, [new URL('./pg-reserved-close-child.mjs', import.meta.url).pathname], {
-    env: { ...process.env, PG_URL: pg.url, PG_FIX: fix, MODE: mode },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => (out += String(d)));
-  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  const { code, out } = await runChild('./pg-reserved-close-child.mjs', { PG_FIX: fix, MODE: mode });
   expect(code).toBe(0);
   return out;
 }
@@ -128,4 +126,3 @@ describe('postgres.js when a reserved or transaction connection is terminated wi
     expect(await reservedClose('1', 'begin')).toContain('done queued=rejected answered=10');
   });
 });
-

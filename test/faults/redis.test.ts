@@ -61,7 +61,7 @@ describe('Redis SIGSTOP longer than the BullMQ lock, then SIGCONT', () => {
     const d = await env.startDaemon({ config: sinkConfig(sink) });
     await untilReady(d);
     await postOrdersPaid(d, 200);
-    await diagnose(env, [d], () => waitFor('agent deliveries under way', async () => sink!.hits.length > 0 || undefined, 60_000, 100));
+    await diagnose(env, () => waitFor('agent deliveries under way', async () => sink!.hits.length > 0 || undefined, 60_000, 100));
     env.redis.freeze();
     const during = await waitFor('readyz 503 while frozen', async () => {
       const r = await d.readyz();

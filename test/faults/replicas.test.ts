@@ -36,7 +36,7 @@ describe('three daemons migrating an empty database at once', () => {
   it('all come up, the journal is applied once, no errors', async () => {
     env = await startFaultEnv();
     const ds = await Promise.all([0, 1, 2].map(() => env!.startDaemon()));
-    await diagnose(env, ds, () => Promise.all(ds.map((d) => untilReady(d))));
+    await diagnose(env, () => Promise.all(ds.map((d) => untilReady(d))));
     const applied = await env.sql`select hash, created_at from drizzle.__drizzle_migrations order by id`;
     expect(applied.length).toBe(JOURNAL.entries.length);
     expect(new Set(applied.map((r) => r.hash)).size).toBe(JOURNAL.entries.length);
@@ -47,7 +47,7 @@ describe('three daemons migrating an empty database at once', () => {
     }
     // And they work together: every parcel polled once the book is posted to one of them.
     await postOrdersPaid(ds[1]!, 60);
-    await diagnose(env, ds, () => settled(env!));
+    await diagnose(env, () => settled(env!));
     await assertNothingLost(env);
     for (const d of ds) expect(await d.stop()).toBe(0);
   });
@@ -62,7 +62,7 @@ describe('a replica stopped or killed with jobs in flight', () => {
     const a = await env.startDaemon({ config });
     await untilReady(a);
     await postOrdersPaid(a, 150);
-    await diagnose(env, [a], () => waitFor('agent deliveries in flight', async () => (await env!.sql`select count(*)::int as n from outreach_deliveries where status = 'sending'`)[0]!.n > 0, 60_000, 100));
+    await diagnose(env, () => waitFor('agent deliveries in flight', async () => (await env!.sql`select count(*)::int as n from outreach_deliveries where status = 'sending'`)[0]!.n > 0, 60_000, 100));
     const t0 = Date.now();
     expect(await a.stop()).toBe(0); // FAST_CONFIG grace 15 s: more than exit 1 at the limit would say
     expect(Date.now() - t0).toBeLessThan(15_000);
@@ -71,7 +71,7 @@ describe('a replica stopped or killed with jobs in flight', () => {
     expect(sending!.n).toBe(0); // each send in flight was finished and recorded before the exit
     const b = await env.startDaemon({ config });
     await untilReady(b);
-    await diagnose(env, [a, b], () => settled(env!));
+    await diagnose(env, () => settled(env!));
     await assertNothingLost(env, sink);
     expect(duplicateHits(sink, 'agents')).toEqual([]);
     await assertNoStuckJobs(env);
@@ -88,13 +88,13 @@ describe('a replica stopped or killed with jobs in flight', () => {
     const b = await env.startDaemon({ config });
     await Promise.all([untilReady(a), untilReady(b)]);
     await postOrdersPaid(a, 60);
-    await diagnose(env, [a, b], () => waitFor('agent deliveries in flight', async () => (await env!.sql`select count(*)::int as n from outreach_deliveries where status = 'sending'`)[0]!.n > 0, 60_000, 100));
+    await diagnose(env, () => waitFor('agent deliveries in flight', async () => (await env!.sql`select count(*)::int as n from outreach_deliveries where status = 'sending'`)[0]!.n > 0, 60_000, 100));
     a.proc.kill('SIGKILL');
     expect(await a.exited).toBeNull();
     // A's active jobs keep their BullMQ locks until they expire (30 s), then B's stalled check (every 30 s) takes
     // them back: up to a minute before B even starts them, so the wait allows two (80 s timed out once with two
     // fault tests running at once).
-    await diagnose(env, [a, b], () => settled(env!, 120_000));
+    await diagnose(env, () => settled(env!, 120_000));
     const lost = await assertNothingLost(env, sink);
     expect(lost.tasks).toBeGreaterThan(0);
     // A delivery cut mid-call by the kill may reach the agents twice, always under its one Idempotency-Key;
@@ -127,7 +127,7 @@ describe('two replicas with duplicate ticks and clocks 90 s ahead and 90 s behin
     for (const [d, ms] of [[ahead, 90000], [behind, -90000]] as [Daemon, number][]) {
       expect(d.lines.some((l) => l.offsetMs === ms)).toBe(true); // the offset is in effect
     }
-    await diagnose(env, [ahead, behind], async () => {
+    await diagnose(env, async () => {
       // Customer messages may still be pending here: see the note below.
       await settled(env!, 100_000, { messagesSent: false });
       await waitFor('a message for each hub the chased parcels reached', async () => (await missingHubMessages(env!)).length === 0, 30_000, 500);
